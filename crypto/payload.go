@@ -1,0 +1,161 @@
+package crypto
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/syncctl/syncctl/internal/jsonscan"
+)
+
+// Encrypt seals cleartext into a payload {"ciphertext":b64,"IV":b64,"hmac":hex} with a
+// fresh random IV; rnd may be nil for crypto/rand.
+func (kb *KeyBundle) Encrypt(cleartext []byte, rnd io.Reader) ([]byte, error) {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	var iv [aes.BlockSize]byte
+	if _, err := io.ReadFull(rnd, iv[:]); err != nil {
+		return nil, fmt.Errorf("crypto: random IV: %w", err)
+	}
+	return kb.EncryptWithIV(cleartext, iv[:])
+}
+
+// EncryptWithIV is Encrypt with a chosen IV. Reusing an IV leaks equality of prefixes:
+// use it for test vectors only.
+func (kb *KeyBundle) EncryptWithIV(cleartext, iv []byte) ([]byte, error) {
+	if len(iv) != aes.BlockSize {
+		return nil, fmt.Errorf("%w: IV is %d bytes", ErrMalformedPayload, len(iv))
+	}
+	pad := aes.BlockSize - len(cleartext)%aes.BlockSize
+	ctLen := len(cleartext) + pad
+	b64Len := base64.StdEncoding.EncodedLen(ctLen)
+
+	const (
+		head   = `{"ciphertext":"`
+		ivKey  = `","IV":"`
+		macKey = `","hmac":"`
+		tail   = `"}`
+	)
+	ivB64Len := base64.StdEncoding.EncodedLen(aes.BlockSize)
+	out := make([]byte, 0, len(head)+b64Len+len(ivKey)+ivB64Len+len(macKey)+2*sha256.Size+len(tail)+ctLen)
+	// The raw ciphertext lives past the JSON's capacity-reserved end, so one allocation
+	// serves both.
+	jsonLen := len(head) + b64Len + len(ivKey) + ivB64Len + len(macKey) + 2*sha256.Size + len(tail)
+	buf := out[jsonLen : jsonLen+ctLen]
+	copy(buf, cleartext)
+	for i := len(cleartext); i < ctLen; i++ {
+		buf[i] = byte(pad)
+	}
+	cipher.NewCBCEncrypter(kb.block, iv).CryptBlocks(buf, buf)
+
+	out = append(out, head...)
+	ctStart := len(out)
+	out = base64.StdEncoding.AppendEncode(out, buf)
+	ctB64 := out[ctStart:]
+	out = append(out, ivKey...)
+	out = base64.StdEncoding.AppendEncode(out, iv)
+	out = append(out, macKey...)
+	var mac [sha256.Size]byte
+	kb.hmacOf(ctB64, &mac)
+	out = hex.AppendEncode(out, mac[:])
+	out = append(out, tail...)
+	return out, nil
+}
+
+// Decrypt verifies and opens a payload. The HMAC is checked, in constant time, before any
+// decryption: a payload that fails it yields ErrHMACMismatch and nothing else is done.
+func (kb *KeyBundle) Decrypt(payload []byte) ([]byte, error) {
+	ctB64, ivB64, macHex, err := splitPayload(payload)
+	if err != nil {
+		return nil, err
+	}
+	var want, got [sha256.Size]byte
+	if hex.DecodedLen(len(macHex)) != sha256.Size {
+		return nil, fmt.Errorf("%w: hmac is %d hex digits", ErrMalformedPayload, len(macHex))
+	}
+	// Uppercase hex is accepted, as application-services does; we always write lowercase.
+	if _, err := hex.Decode(want[:], macHex); err != nil {
+		return nil, fmt.Errorf("%w: hmac is not hex", ErrMalformedPayload)
+	}
+	kb.hmacOf(ctB64, &got)
+	if !hmac.Equal(want[:], got[:]) {
+		return nil, ErrHMACMismatch
+	}
+
+	// 16 bytes are exactly 24 base64 characters; checking the length first also keeps
+	// Decode within the buffer.
+	var iv [aes.BlockSize + 2]byte
+	if len(ivB64) != base64.StdEncoding.EncodedLen(aes.BlockSize) {
+		return nil, fmt.Errorf("%w: IV is not 16 bytes of base64", ErrMalformedPayload)
+	}
+	if n, err := base64.StdEncoding.Decode(iv[:], ivB64); err != nil || n != aes.BlockSize {
+		return nil, fmt.Errorf("%w: IV is not 16 bytes of base64", ErrMalformedPayload)
+	}
+	ct := make([]byte, base64.StdEncoding.DecodedLen(len(ctB64)))
+	n, err := base64.StdEncoding.Decode(ct, ctB64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: ciphertext is not base64", ErrMalformedPayload)
+	}
+	ct = ct[:n]
+	if n == 0 || n%aes.BlockSize != 0 {
+		return nil, fmt.Errorf("%w: ciphertext is %d bytes, not whole blocks", ErrMalformedPayload, n)
+	}
+	cipher.NewCBCDecrypter(kb.block, iv[:aes.BlockSize]).CryptBlocks(ct, ct)
+	pad := int(ct[n-1])
+	if pad == 0 || pad > aes.BlockSize {
+		return nil, ErrBadPadding
+	}
+	for _, b := range ct[n-pad:] {
+		if int(b) != pad {
+			return nil, ErrBadPadding
+		}
+	}
+	return ct[:n-pad], nil
+}
+
+var errDuplicateField = errors.New("duplicate field")
+
+// splitPayload returns the raw text of the three payload fields. The strings alias
+// payload unless they carry JSON escapes (real payloads escape '/' as "\/").
+func splitPayload(payload []byte) (ct, iv, mac []byte, err error) {
+	err = jsonscan.Object(payload, func(key, value []byte) error {
+		var dst *[]byte
+		switch {
+		case jsonscan.Key(key, "ciphertext"):
+			dst = &ct
+		case jsonscan.Key(key, "IV"):
+			dst = &iv
+		case jsonscan.Key(key, "hmac"):
+			dst = &mac
+		default:
+			return nil
+		}
+		if *dst != nil {
+			return errDuplicateField
+		}
+		s, err := jsonscan.String(value)
+		if err != nil {
+			return err
+		}
+		if s == nil {
+			s = []byte{}
+		}
+		*dst = s
+		return nil
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %v", ErrMalformedPayload, err)
+	}
+	if ct == nil || iv == nil || mac == nil {
+		return nil, nil, nil, fmt.Errorf("%w: want ciphertext, IV and hmac", ErrMalformedPayload)
+	}
+	return ct, iv, mac, nil
+}

@@ -1,0 +1,59 @@
+package crypto
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/syncctl/syncctl/internal/jsonscan"
+	"github.com/syncctl/syncctl/wbo"
+)
+
+// EncryptRecord returns r with its cleartext payload sealed. rnd may be nil.
+func (kb *KeyBundle) EncryptRecord(r wbo.Record, rnd io.Reader) (wbo.Record, error) {
+	p, err := kb.Encrypt(r.Payload, rnd)
+	if err != nil {
+		return wbo.Record{}, fmt.Errorf("encrypt %q: %w", r.ID, err)
+	}
+	r.Payload = p
+	return r, nil
+}
+
+// DecryptRecord returns r with its payload verified, decrypted and checked: the cleartext
+// must be a JSON object whose id, if present, equals the envelope id (tombstones written by
+// application-services carry no id).
+func (kb *KeyBundle) DecryptRecord(r wbo.Record) (wbo.Record, error) {
+	clear, err := kb.Decrypt(r.Payload)
+	if err != nil {
+		return wbo.Record{}, fmt.Errorf("decrypt %q: %w", r.ID, err)
+	}
+	if err := checkCleartextID(clear, r.ID); err != nil {
+		return wbo.Record{}, fmt.Errorf("decrypt %q: %w", r.ID, err)
+	}
+	r.Payload = clear
+	return r, nil
+}
+
+var errFound = errors.New("found")
+
+// checkCleartextID stops at the id member (Firefox writes it first), so the rest of the
+// cleartext is left for the engine to parse once.
+func checkCleartextID(clear []byte, id string) error {
+	err := jsonscan.Object(clear, func(key, value []byte) error {
+		if !jsonscan.Key(key, "id") {
+			return nil
+		}
+		s, err := jsonscan.String(value)
+		if err != nil || string(s) != id {
+			return ErrRecordIDMismatch
+		}
+		return errFound
+	})
+	switch {
+	case err == nil, errors.Is(err, errFound):
+		return nil
+	case errors.Is(err, jsonscan.ErrSyntax):
+		return fmt.Errorf("%w: cleartext is not a JSON object", ErrMalformedPayload)
+	}
+	return err
+}

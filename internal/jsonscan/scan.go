@@ -1,0 +1,344 @@
+package jsonscan
+
+import (
+	"encoding/binary"
+	"errors"
+	"unicode/utf8"
+)
+
+// ErrSyntax reports JSON text that is not well formed.
+var ErrSyntax = errors.New("jsonscan: malformed JSON")
+
+// Object calls fn for each member of the JSON object in data, in order. key is the raw
+// key text without quotes (still escaped; see Key), value the raw text of the value.
+// Trailing bytes other than white space are an error.
+func Object(data []byte, fn func(key, value []byte) error) error {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return ErrSyntax
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return trailing(data, i+1)
+	}
+	for {
+		if i >= len(data) || data[i] != '"' {
+			return ErrSyntax
+		}
+		end, err := skipString(data, i)
+		if err != nil {
+			return err
+		}
+		key := data[i+1 : end-1]
+		i = skipSpace(data, end)
+		if i >= len(data) || data[i] != ':' {
+			return ErrSyntax
+		}
+		i = skipSpace(data, i+1)
+		vend, err := skipValue(data, i, 0)
+		if err != nil {
+			return err
+		}
+		if err := fn(key, data[i:vend]); err != nil {
+			return err
+		}
+		i = skipSpace(data, vend)
+		if i >= len(data) {
+			return ErrSyntax
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case '}':
+			return trailing(data, i+1)
+		default:
+			return ErrSyntax
+		}
+	}
+}
+
+// Array calls fn for the raw text of each element of the JSON array in data.
+func Array(data []byte, fn func(value []byte) error) error {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '[' {
+		return ErrSyntax
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == ']' {
+		return trailing(data, i+1)
+	}
+	for {
+		vend, err := skipValue(data, i, 0)
+		if err != nil {
+			return err
+		}
+		if err := fn(data[i:vend]); err != nil {
+			return err
+		}
+		i = skipSpace(data, vend)
+		if i >= len(data) {
+			return ErrSyntax
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case ']':
+			return trailing(data, i+1)
+		default:
+			return ErrSyntax
+		}
+	}
+}
+
+// Kind of a raw JSON value, by its first byte.
+func Kind(value []byte) byte {
+	if len(value) == 0 {
+		return 0
+	}
+	switch c := value[0]; c {
+	case '"', '{', '[', 't', 'f', 'n':
+		return c
+	default:
+		return '0'
+	}
+}
+
+func trailing(data []byte, i int) error {
+	if skipSpace(data, i) != len(data) {
+		return ErrSyntax
+	}
+	return nil
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) {
+		switch data[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// maxDepth bounds nesting so that hostile input cannot exhaust the stack.
+const maxDepth = 512
+
+// skipValue returns the index just past the value that starts at data[i].
+func skipValue(data []byte, i, depth int) (int, error) {
+	if i >= len(data) {
+		return 0, ErrSyntax
+	}
+	if depth > maxDepth {
+		return 0, ErrSyntax
+	}
+	switch c := data[i]; {
+	case c == '"':
+		return skipString(data, i)
+	case c == '{':
+		i = skipSpace(data, i+1)
+		if i < len(data) && data[i] == '}' {
+			return i + 1, nil
+		}
+		for {
+			if i >= len(data) || data[i] != '"' {
+				return 0, ErrSyntax
+			}
+			end, err := skipString(data, i)
+			if err != nil {
+				return 0, err
+			}
+			i = skipSpace(data, end)
+			if i >= len(data) || data[i] != ':' {
+				return 0, ErrSyntax
+			}
+			if i, err = skipValue(data, skipSpace(data, i+1), depth+1); err != nil {
+				return 0, err
+			}
+			i = skipSpace(data, i)
+			if i >= len(data) {
+				return 0, ErrSyntax
+			}
+			if data[i] == '}' {
+				return i + 1, nil
+			}
+			if data[i] != ',' {
+				return 0, ErrSyntax
+			}
+			i = skipSpace(data, i+1)
+		}
+	case c == '[':
+		i = skipSpace(data, i+1)
+		if i < len(data) && data[i] == ']' {
+			return i + 1, nil
+		}
+		for {
+			var err error
+			if i, err = skipValue(data, i, depth+1); err != nil {
+				return 0, err
+			}
+			i = skipSpace(data, i)
+			if i >= len(data) {
+				return 0, ErrSyntax
+			}
+			if data[i] == ']' {
+				return i + 1, nil
+			}
+			if data[i] != ',' {
+				return 0, ErrSyntax
+			}
+			i = skipSpace(data, i+1)
+		}
+	case c == 't':
+		return literal(data, i, "true")
+	case c == 'f':
+		return literal(data, i, "false")
+	case c == 'n':
+		return literal(data, i, "null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return skipNumber(data, i)
+	}
+	return 0, ErrSyntax
+}
+
+func literal(data []byte, i int, lit string) (int, error) {
+	if len(data)-i < len(lit) || string(data[i:i+len(lit)]) != lit {
+		return 0, ErrSyntax
+	}
+	return i + len(lit), nil
+}
+
+// skipNumber follows the JSON number grammar exactly.
+func skipNumber(data []byte, i int) (int, error) {
+	if data[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case i < len(data) && data[i] >= '1' && data[i] <= '9':
+		for i < len(data) && isDigit(data[i]) {
+			i++
+		}
+	default:
+		return 0, ErrSyntax
+	}
+	if i < len(data) && data[i] == '.' {
+		i++
+		if i >= len(data) || !isDigit(data[i]) {
+			return 0, ErrSyntax
+		}
+		for i < len(data) && isDigit(data[i]) {
+			i++
+		}
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		i++
+		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		if i >= len(data) || !isDigit(data[i]) {
+			return 0, ErrSyntax
+		}
+		for i < len(data) && isDigit(data[i]) {
+			i++
+		}
+	}
+	return i, nil
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// plain marks the bytes a string can hold without a closer look: printable ASCII other
+// than the quote and the backslash. Scanning runs of them is the hot loop of a sync.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// skipPlain skips whole 8-byte words of plain bytes: a word qualifies when no byte is
+// below 0x20, at or above 0x80, a quote or a backslash (the usual SWAR zero-byte tests).
+// Base64 ciphertext is all plain, so this is where a payload's bytes go by.
+func skipPlain(data []byte, i int) int {
+	for i+8 <= len(data) {
+		w := binary.LittleEndian.Uint64(data[i:])
+		special := (w - ones*0x20) | w
+		special |= hasZero(w ^ (ones * '"'))
+		special |= hasZero(w ^ (ones * '\\'))
+		if special&highs != 0 {
+			return i
+		}
+		i += 8
+	}
+	return i
+}
+
+func hasZero(w uint64) uint64 { return (w - ones) &^ w }
+
+// skipString returns the index just past the closing quote of the string at data[i].
+func skipString(data []byte, i int) (int, error) {
+	i++
+	for i < len(data) {
+		i = skipPlain(data, i)
+		for i < len(data) && plain[data[i]] {
+			i++
+		}
+		if i >= len(data) {
+			break
+		}
+		c := data[i]
+		switch {
+		case c == '"':
+			return i + 1, nil
+		case c == '\\':
+			if i+1 >= len(data) {
+				return 0, ErrSyntax
+			}
+			switch data[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(data) {
+					return 0, ErrSyntax
+				}
+				for _, h := range data[i+2 : i+6] {
+					if unhex(h) < 0 {
+						return 0, ErrSyntax
+					}
+				}
+				i += 6
+			default:
+				return 0, ErrSyntax
+			}
+		case c < 0x20:
+			return 0, ErrSyntax
+		default:
+			r, size := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && size == 1 {
+				return 0, ErrSyntax
+			}
+			i += size
+		}
+	}
+	return 0, ErrSyntax
+}
+
+func unhex(c byte) rune {
+	switch {
+	case c >= '0' && c <= '9':
+		return rune(c - '0')
+	case c >= 'a' && c <= 'f':
+		return rune(c - 'a' + 10)
+	case c >= 'A' && c <= 'F':
+		return rune(c - 'A' + 10)
+	}
+	return -1
+}

@@ -1,0 +1,84 @@
+package jsonscan_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/syncctl/syncctl/internal/jsonscan"
+)
+
+func TestObjectWalksMembersInOrder(t *testing.T) {
+	var keys []string
+	var vals []string
+	err := jsonscan.Object([]byte(` { "a" : 1 , "b\u0063":[1,{"x":"}"}], "d":"q\"uote" , "e":null,"f":-1.5e3 } `), func(k, v []byte) error {
+		keys = append(keys, string(k))
+		vals = append(vals, string(v))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`1`, `[1,{"x":"}"}]`, `"q\"uote"`, `null`, `-1.5e3`}
+	if len(vals) != len(want) {
+		t.Fatalf("vals = %q", vals)
+	}
+	for i := range want {
+		if vals[i] != want[i] {
+			t.Errorf("value %d = %s, want %s", i, vals[i], want[i])
+		}
+	}
+	if !jsonscan.Key([]byte(keys[1]), "bc") {
+		t.Errorf("escaped key %q does not match bc", keys[1])
+	}
+}
+
+func TestStringUnescapesLikeEncodingJSON(t *testing.T) {
+	for _, raw := range []string{`"plain"`, `"a\/b"`, `"\n\t\"\\"`, `"\u00e9\ud83d\ude00"`, `"\ud800x"`, `"é"`, `""`} {
+		got, err := jsonscan.String([]byte(raw))
+		var want string
+		if jerr := json.Unmarshal([]byte(raw), &want); jerr != nil || err != nil || string(got) != want {
+			t.Errorf("String(%s) = %q, %v; encoding/json %q, %v", raw, got, err, want, jerr)
+		}
+	}
+}
+
+func TestAppendStringRoundTripsThroughEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "plain", "q\"b\\", "ctl\x01\x1f\n\r\t", "é😀", "<&>", "bad\xffutf8", "\u2028\u2029"} {
+		enc := jsonscan.AppendString(nil, []byte(s))
+		var back string
+		if err := json.Unmarshal(enc, &back); err != nil {
+			t.Fatalf("%q → %s: %v", s, enc, err)
+		}
+		if utf8.ValidString(s) && back != s {
+			t.Errorf("%q → %s → %q", s, enc, back)
+		}
+	}
+}
+
+// FuzzObject: Object accepts exactly the JSON objects encoding/json accepts (up to our depth
+// bound), and String agrees with encoding/json on every string member.
+func FuzzObject(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":"b"}`, `{"a":[1,2,{"c":null}],"d":true}`, `{"a":"\u00e9\/"}`, `[1]`, `{"a":1e+5,"b":-0.5}`, `{"a" "b"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := jsonscan.Object(data, func(k, v []byte) error {
+			if jsonscan.Kind(v) == '"' {
+				got, err := jsonscan.String(v)
+				var want string
+				if jerr := json.Unmarshal(v, &want); (err == nil) != (jerr == nil) || (err == nil && !bytes.Equal(got, []byte(want)) && utf8.Valid(got)) {
+					t.Fatalf("String(%s) = %q, %v; encoding/json %q, %v", v, got, err, want, jerr)
+				}
+			}
+			return nil
+		})
+		var m map[string]any
+		jerr := json.Unmarshal(data, &m)
+		isObject := jerr == nil && m != nil
+		if (err == nil) != isObject && !bytes.Contains(data, []byte("[[[[")) {
+			t.Fatalf("Object(%q) err = %v, encoding/json err = %v", data, err, jerr)
+		}
+	})
+}

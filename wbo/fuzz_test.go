@@ -1,0 +1,42 @@
+package wbo_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/syncctl/syncctl/wbo"
+)
+
+// FuzzDecode: no panic, typed errors only, and what decodes re-encodes to a record that
+// decodes to the same thing. encoding/json must agree that accepted input is JSON.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"abc","modified":1234567890.12,"sortindex":5,"payload":"{\"ciphertext\":\"x\"}"}`,
+		`{"id":"a","modified":"1.5","ttl":null,"payload":"\u00e9\ud83d\ude00"}`,
+		`{"payload": "{\"ciphertext\":\"K5\",\"IV\":\"THPKCzWVX35\\/5123ho6mJQ==\"}", "id": "GJN0ojnlXXhU", "modified": 1332402035.78}`,
+		`{}`, `[]`, `{"id":"a","x":[[[{}]]]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := wbo.Decode(data)
+		if err != nil {
+			if !errors.Is(err, wbo.ErrMalformed) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if !json.Valid(data) {
+			t.Fatalf("accepted invalid JSON %q", data)
+		}
+		again, err := wbo.Decode(r.AppendJSON(nil))
+		if err != nil {
+			t.Fatalf("re-decode of %q: %v", r.AppendJSON(nil), err)
+		}
+		if again.ID != r.ID || !bytes.Equal(again.Payload, r.Payload) || again.Modified != r.Modified {
+			t.Fatalf("round trip changed %+v to %+v", r, again)
+		}
+	})
+}
