@@ -1,0 +1,94 @@
+package hawk_test
+
+import (
+	"errors"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/syncctl/syncctl/fixtures"
+	"github.com/syncctl/syncctl/hawk"
+)
+
+func vector8a(t *testing.T) (hawk.Artifacts, []byte) {
+	v := fixtures.Load().Hawk8a
+	u, _ := url.Parse(v.URL)
+	a := hawk.Target("GET", u)
+	a.TS, a.Nonce, a.Ext = v.TS, v.Nonce, v.Ext
+	return a, []byte(v.Key)
+}
+
+func TestSpecExampleGET(t *testing.T) {
+	v := fixtures.Load().Hawk8a
+	a, key := vector8a(t)
+	if got := a.Normalized(); got != v.GetNormalized {
+		t.Errorf("normalized = %q", got)
+	}
+	if got := a.MAC(key); got != v.GetMac {
+		t.Errorf("mac = %s, want %s", got, v.GetMac)
+	}
+	if got := hawk.Header(v.ID, key, &a); got != v.GetHeader {
+		t.Errorf("header = %s\nwant     %s", got, v.GetHeader)
+	}
+}
+
+func TestSpecExamplePOSTWithPayloadHash(t *testing.T) {
+	v := fixtures.Load().Hawk8a
+	a, key := vector8a(t)
+	a.Method = "POST"
+	a.Hash = hawk.PayloadHash(v.PostContentType+"; charset=utf-8", []byte(v.PostBody))
+	if a.Hash != v.PostHash {
+		t.Errorf("hash = %s, want %s", a.Hash, v.PostHash)
+	}
+	if got := hawk.Header(v.ID, key, &a); got != v.PostHeader {
+		t.Errorf("header = %s\nwant     %s", got, v.PostHeader)
+	}
+}
+
+func TestParseReadsWhatHeaderWrites(t *testing.T) {
+	a := hawk.Artifacts{TS: 1, Nonce: `n"o\nce`, Method: "GET", Resource: "/", Host: "h", Port: 80, Ext: `e"x`}
+	at, err := hawk.Parse(hawk.Header(`i"d`, []byte("k"), &a))
+	if err != nil || at.ID != `i"d` || at.Nonce != `n"o\nce` || at.Ext != `e"x` || at.MAC != a.MAC([]byte("k")) {
+		t.Errorf("%+v %v", at, err)
+	}
+	for _, bad := range []string{``, `Basic x`, `Hawk id="a"`, `Hawk id="a", ts="1", nonce="n", mac="m", zz="1"`, `Hawk id="a, ts="1"`, `Hawk id=a`} {
+		if _, err := hawk.Parse(bad); err == nil {
+			t.Errorf("Parse(%q) accepted", bad)
+		}
+	}
+}
+
+func TestVerifierRejectsBadMACStaleTimestampAndReplay(t *testing.T) {
+	now := time.Unix(1353832234, 0)
+	v := hawk.NewVerifier(time.Minute, func() time.Time { return now })
+	a, key := vector8a(t)
+	req := hawk.Request{Method: "GET", Resource: a.Resource, Host: a.Host, Port: a.Port}
+	at, _ := hawk.Parse(hawk.Header("dh37fgj492je", key, &a))
+	if err := v.Verify(at, req, key); err != nil {
+		t.Fatalf("valid request: %v", err)
+	}
+	if err := v.Verify(at, req, key); !errors.Is(err, hawk.ErrReplay) {
+		t.Errorf("replay: %v", err)
+	}
+	other := req
+	other.Method = "POST"
+	if err := v.Verify(at, other, key); !errors.Is(err, hawk.ErrBadMAC) {
+		t.Errorf("other method: %v", err)
+	}
+	now = now.Add(2 * time.Minute)
+	a.Nonce = "fresh"
+	at, _ = hawk.Parse(hawk.Header("dh37fgj492je", key, &a))
+	if err := v.Verify(at, req, key); !errors.Is(err, hawk.ErrStale) {
+		t.Errorf("stale: %v", err)
+	}
+}
+
+func TestVerifierChecksAPayloadHashWhenSent(t *testing.T) {
+	v := hawk.NewVerifier(time.Minute, func() time.Time { return time.Unix(100, 0) })
+	a := hawk.Artifacts{TS: 100, Nonce: "n", Method: "PUT", Resource: "/x", Host: "h", Port: 80, Hash: hawk.PayloadHash("application/json", []byte(`{}`))}
+	at, _ := hawk.Parse(hawk.Header("id", []byte("k"), &a))
+	err := v.Verify(at, hawk.Request{Method: "PUT", Resource: "/x", Host: "h", Port: 80, ContentType: "application/json", Body: []byte(`{"x":1}`)}, []byte("k"))
+	if !errors.Is(err, hawk.ErrBadHash) {
+		t.Errorf("tampered body: %v", err)
+	}
+}
