@@ -74,13 +74,21 @@ func TestSyncstorageRsFixtureNegativeCases(t *testing.T) {
 		return at
 	}
 	cases := map[string]func() (hawk.Attributes, hawk.Request){
-		"a published wrong mac": func() (hawk.Attributes, hawk.Request) { at := header(base); at.MAC = v.Negative.BadMac; return at, good },
-		"another nonce":         func() (hawk.Attributes, hawk.Request) { at := header(base); at.Nonce = v.Negative.BadNonce; return at, good },
-		"another ts":            func() (hawk.Attributes, hawk.Request) { at := header(base); at.TS = "1536198978"; return at, good },
-		"method POST":           func() (hawk.Attributes, hawk.Request) { r := good; r.Method = "POST"; return header(base), r },
-		"another path":          func() (hawk.Attributes, hawk.Request) { r := good; r.Resource += "?x=1"; return header(base), r },
-		"host localhost.com":    func() (hawk.Attributes, hawk.Request) { r := good; r.Host = v.Negative.BadHost; return header(base), r },
-		"port 5001":             func() (hawk.Attributes, hawk.Request) { r := good; r.Port = v.Negative.BadPort; return header(base), r },
+		"a published wrong mac": func() (hawk.Attributes, hawk.Request) {
+			at := header(base)
+			at.MAC = v.Negative.BadMac
+			return at, good
+		},
+		"another nonce": func() (hawk.Attributes, hawk.Request) {
+			at := header(base)
+			at.Nonce = v.Negative.BadNonce
+			return at, good
+		},
+		"another ts":         func() (hawk.Attributes, hawk.Request) { at := header(base); at.TS = "1536198978"; return at, good },
+		"method POST":        func() (hawk.Attributes, hawk.Request) { r := good; r.Method = "POST"; return header(base), r },
+		"another path":       func() (hawk.Attributes, hawk.Request) { r := good; r.Resource += "?x=1"; return header(base), r },
+		"host localhost.com": func() (hawk.Attributes, hawk.Request) { r := good; r.Host = v.Negative.BadHost; return header(base), r },
+		"port 5001":          func() (hawk.Attributes, hawk.Request) { r := good; r.Port = v.Negative.BadPort; return header(base), r },
 	}
 	for name, c := range cases {
 		at, req := c()
