@@ -1,0 +1,49 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// readBody enforces Content-Type and max_request_bytes and returns the body and whether it
+// is application/newlines. It has answered (415, 413, 400) when ok is false.
+func (s *Server) readBody(req *request, allowNewlines bool) (body []byte, newlines, ok bool) {
+	ct := req.r.Header.Get("Content-Type")
+	mt := "application/json"
+	if ct != "" {
+		var err error
+		if mt, _, err = mime.ParseMediaType(ct); err != nil {
+			mt = ""
+		}
+	}
+	switch strings.ToLower(mt) {
+	case "application/json", "text/plain":
+	case "application/newlines":
+		newlines = true
+		if !allowNewlines {
+			writeJSON(req.w, http.StatusUnsupportedMediaType, weaveUnknown)
+			return nil, false, false
+		}
+	default:
+		writeJSON(req.w, http.StatusUnsupportedMediaType, weaveUnknown)
+		return nil, false, false
+	}
+	if req.r.ContentLength > s.limits.MaxRequestBytes {
+		writeJSON(req.w, http.StatusRequestEntityTooLarge, weaveSizeExceeded)
+		return nil, false, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(req.w, req.r.Body, s.limits.MaxRequestBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeJSON(req.w, http.StatusRequestEntityTooLarge, weaveSizeExceeded)
+		return nil, false, false
+	case err != nil:
+		badRequest(req.w)
+		return nil, false, false
+	}
+	return body, newlines, true
+}

@@ -1,0 +1,144 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+
+	"github.com/syncctl/syncctl/internal/jsonscan"
+	"github.com/syncctl/syncctl/wbo"
+)
+
+// bsoInput is one uploaded BSO with field presence kept, for partial updates: Has* says
+// the field was sent, *Set that it was not null.
+type bsoInput struct {
+	ID                         string
+	HasID                      bool
+	HasPayload                 bool
+	Payload                    string
+	HasSortIndex, SortIndexSet bool
+	SortIndex                  int64
+	HasTTL, TTLSet             bool
+	TTL                        int64
+}
+
+// errInvalidBSO is a per-item failure; its text is the failure reason the client sees.
+type errInvalidBSO struct{ reason string }
+
+func (e *errInvalidBSO) Error() string { return e.reason }
+
+func invalid(format string, a ...any) error {
+	return &errInvalidBSO{reason: "invalid bso: " + fmt.Sprintf(format, a...)}
+}
+
+// errNotObject means the value is not a JSON object: the whole request is bad.
+var errNotObject = errors.New("not a JSON object")
+
+// parseBSO reads one BSO object. It returns errNotObject for a non-object, else a
+// per-item *errInvalidBSO (with whatever id it could read) for bad fields.
+func parseBSO(data []byte) (bsoInput, error) {
+	var in bsoInput
+	if jsonscan.Kind(bytes.TrimLeft(data, " \t\r\n")) != '{' {
+		return in, errNotObject
+	}
+	var itemErr error
+	err := jsonscan.Object(data, func(key, value []byte) error {
+		k, err := jsonscan.String(append(append([]byte{'"'}, key...), '"'))
+		if err != nil {
+			return err
+		}
+		switch string(k) {
+		case "id":
+			s, err := jsonscan.String(value)
+			if err != nil {
+				itemErr = invalid("id is not a string")
+				return nil
+			}
+			in.ID, in.HasID = string(s), true
+		case "payload":
+			in.HasPayload = true
+			switch jsonscan.Kind(value) {
+			case 'n':
+				in.Payload = ""
+			case '"':
+				s, err := jsonscan.String(value)
+				if err != nil {
+					return err
+				}
+				in.Payload = string(s)
+			default:
+				itemErr = invalid("payload is not a string")
+			}
+		case "sortindex":
+			in.HasSortIndex = true
+			if jsonscan.Kind(value) == 'n' {
+				return nil
+			}
+			v, err := strconv.ParseInt(string(value), 10, 64)
+			if err != nil || v > wbo.MaxSortIndex || v < wbo.MinSortIndex {
+				itemErr = invalid("invalid sortindex %s", value)
+				return nil
+			}
+			in.SortIndex, in.SortIndexSet = v, true
+		case "ttl":
+			in.HasTTL = true
+			if jsonscan.Kind(value) == 'n' {
+				return nil
+			}
+			v, err := strconv.ParseInt(string(value), 10, 64)
+			if err != nil || v < 0 || v > wbo.MaxTTL {
+				itemErr = invalid("invalid ttl %s", value)
+				return nil
+			}
+			in.TTL, in.TTLSet = v, true
+		case "modified", "collection":
+			// Accepted and ignored: the server sets modified; the URL names the collection.
+		default:
+			if itemErr == nil {
+				itemErr = &errInvalidBSO{reason: "unknown field " + string(k)}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return in, errNotObject
+	}
+	if itemErr != nil {
+		return in, itemErr
+	}
+	if in.HasID && !wbo.ValidID(in.ID) {
+		return in, invalid("invalid id")
+	}
+	return in, nil
+}
+
+// knownBadPayload is a client bug (an all-zero IV) that syncstorage-rs refuses in the
+// crypto collection.
+var knownBadPayload = regexp.MustCompile(`IV":\s*"AAAAAAAAAAAAAAAAAAAAAA=="`)
+
+// splitBody turns a POST body into raw BSO values: a JSON array, or one object per line
+// for application/newlines. ok is false for a body that is neither (a 400 for the whole
+// request).
+func splitBody(body []byte, newlines bool) (items [][]byte, ok bool) {
+	if newlines {
+		if len(body) == 0 {
+			return nil, true
+		}
+		lines := bytes.Split(bytes.TrimSuffix(body, []byte("\n")), []byte("\n"))
+		for _, l := range lines {
+			l = bytes.TrimSuffix(l, []byte("\r"))
+			if len(bytes.TrimSpace(l)) == 0 {
+				return nil, false
+			}
+			items = append(items, l)
+		}
+		return items, true
+	}
+	err := jsonscan.Array(body, func(v []byte) error {
+		items = append(items, v)
+		return nil
+	})
+	return items, err == nil
+}

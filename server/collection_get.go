@@ -1,0 +1,274 @@
+package server
+
+import (
+	"database/sql"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/syncctl/syncctl/internal/jsonscan"
+	"github.com/syncctl/syncctl/wbo"
+)
+
+// maxIDs is how many ids one GET or DELETE may name.
+const maxIDs = 100
+
+// collectionQuery is a parsed GET/DELETE collection query.
+type collectionQuery struct {
+	ids           []string
+	newer, older  int64
+	hasNewer      bool
+	hasOlder      bool
+	full          bool
+	limit, offset int64
+	hasLimit      bool
+	sort          string
+}
+
+func badRequest(w http.ResponseWriter) { writeJSON(w, http.StatusBadRequest, weaveUnknown) }
+
+// parseCollectionQuery validates the query; unknown parameters are ignored.
+func parseCollectionQuery(req *request) (collectionQuery, bool) {
+	q := collectionQuery{sort: "newest"}
+	v := req.query
+	if _, ok := v["ids"]; ok {
+		ids, ok := parseIDs(v.Get("ids"))
+		if !ok {
+			return q, false
+		}
+		q.ids = ids
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int64
+		has  *bool
+	}{{"newer", &q.newer, &q.hasNewer}, {"older", &q.older, &q.hasOlder}} {
+		if s, ok := v[p.name]; ok {
+			ts, err := wbo.ParseTimestamp(s[0])
+			if err != nil {
+				return q, false
+			}
+			*p.dst, *p.has = int64(ts), true
+		}
+	}
+	_, q.full = v["full"]
+	for _, p := range []struct {
+		name string
+		dst  *int64
+		has  *bool
+	}{{"limit", &q.limit, &q.hasLimit}, {"offset", &q.offset, nil}} {
+		if s, ok := v[p.name]; ok {
+			n, err := strconv.ParseInt(s[0], 10, 64)
+			if err != nil || n < 0 {
+				return q, false
+			}
+			*p.dst = n
+			if p.has != nil {
+				*p.has = true
+			}
+		}
+	}
+	if s, ok := v["sort"]; ok {
+		switch s[0] {
+		case "newest", "oldest", "index":
+			q.sort = s[0]
+		case "":
+		default:
+			return q, false
+		}
+	}
+	return q, true
+}
+
+// parseIDs splits a comma-separated ids list: at most 100, each a valid id.
+func parseIDs(s string) ([]string, bool) {
+	if s == "" {
+		return []string{}, true
+	}
+	ids := strings.Split(s, ",")
+	if len(ids) > maxIDs {
+		return nil, false
+	}
+	for _, id := range ids {
+		if !wbo.ValidID(id) {
+			return nil, false
+		}
+	}
+	return ids, true
+}
+
+// where builds the filter shared by the count and the row query.
+func (q *collectionQuery) where(uid int64, coll string, now int64) (string, []any) {
+	var b strings.Builder
+	args := []any{uid, coll, now}
+	b.WriteString(`uid = ? AND collection = ? AND expiry > ?`)
+	if q.ids != nil {
+		if len(q.ids) == 0 {
+			b.WriteString(` AND 0`)
+		} else {
+			b.WriteString(` AND id IN (?` + strings.Repeat(`,?`, len(q.ids)-1) + `)`)
+			for _, id := range q.ids {
+				args = append(args, id)
+			}
+		}
+	}
+	if q.hasNewer {
+		b.WriteString(` AND modified > ?`)
+		args = append(args, q.newer)
+	}
+	if q.hasOlder {
+		b.WriteString(` AND modified < ?`)
+		args = append(args, q.older)
+	}
+	return b.String(), args
+}
+
+func (q *collectionQuery) orderBy() string {
+	switch q.sort {
+	case "oldest":
+		return `modified ASC, id ASC`
+	case "index":
+		return `sortindex DESC, id DESC`
+	}
+	return `modified DESC, id DESC`
+}
+
+// accepts picks the output format from Accept: JSON (the default, also for */* and
+// application/*) or application/newlines. ok is false for anything else (406).
+func accepts(r *http.Request) (newlines, ok bool) {
+	accept := r.Header.Get("Accept")
+	if accept == "" {
+		return false, true
+	}
+	for _, part := range strings.Split(accept, ",") {
+		mt := strings.ToLower(strings.TrimSpace(strings.Split(part, ";")[0]))
+		switch mt {
+		case "application/newlines":
+			return true, true
+		case "application/json", "*/*", "application/*", "text/*", "text/plain":
+			return false, true
+		}
+	}
+	return false, false
+}
+
+// getCollection streams the matching records straight from a snapshot, so a 100,000-record
+// collection costs the server no more memory than one record. The count and the next
+// offset come from the same snapshot, before the body.
+func (s *Server) getCollection(req *request) {
+	newlines, ok := accepts(req.r)
+	if !ok {
+		writeJSON(req.w, http.StatusNotAcceptable, weaveUnknown)
+		return
+	}
+	q, ok := parseCollectionQuery(req)
+	if !ok {
+		badRequest(req.w)
+		return
+	}
+	pre, ok := parsePreconditions(req)
+	if !ok {
+		return
+	}
+	tx, err := s.st.readTx(req.r.Context())
+	if err != nil {
+		s.serverError(req, err)
+		return
+	}
+	defer tx.Rollback()
+	collTS, err := queryTS(tx, `SELECT modified FROM collections WHERE uid = ? AND name = ?`, req.uid, req.collection)
+	if err != nil {
+		s.serverError(req, err)
+		return
+	}
+	if !pre.check(req, collTS) {
+		return
+	}
+	where, args := q.where(req.uid, req.collection, s.st.nowMs())
+	var total int64
+	if err := tx.QueryRow(`SELECT COUNT(*) FROM bsos WHERE `+where, args...).Scan(&total); err != nil {
+		s.serverError(req, err)
+		return
+	}
+	n := max(total-q.offset, 0)
+	if q.hasLimit && q.limit < n {
+		n = q.limit
+		req.w.Header().Set("X-Weave-Next-Offset", strconv.FormatInt(q.offset+q.limit, 10))
+	}
+	setLastModified(req.w, collTS)
+	h := req.w.Header()
+	h.Set("X-Weave-Records", strconv.FormatInt(n, 10))
+	if newlines {
+		h.Set("Content-Type", "application/newlines")
+	} else {
+		h.Set("Content-Type", "application/json")
+	}
+	cols := `id`
+	if q.full {
+		cols = `id, modified, sortindex, payload`
+	}
+	rows, err := tx.Query(`SELECT `+cols+` FROM bsos WHERE `+where+` ORDER BY `+q.orderBy()+` LIMIT ? OFFSET ?`, append(args, n, q.offset)...)
+	if err != nil {
+		s.serverError(req, err)
+		return
+	}
+	defer rows.Close()
+	req.w.WriteHeader(http.StatusOK)
+	s.streamRows(req, rows, q.full, newlines)
+}
+
+func (s *Server) streamRows(req *request, rows *sql.Rows, full, newlines bool) {
+	buf := make([]byte, 0, 4096)
+	if !newlines {
+		buf = append(buf, '[')
+	}
+	first := true
+	var (
+		id        string
+		modified  int64
+		sortindex sql.NullInt64
+		payload   sql.RawBytes
+	)
+	for rows.Next() {
+		var err error
+		if full {
+			err = rows.Scan(&id, &modified, &sortindex, &payload)
+		} else {
+			err = rows.Scan(&id)
+		}
+		if err != nil {
+			s.log.Error().Err(err).Msg("scan")
+			return // the client sees a truncated body, never a wrong one
+		}
+		if !newlines && !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		if full {
+			rec := wbo.Record{ID: id, Modified: wbo.Timestamp(modified), Payload: payload}
+			if sortindex.Valid {
+				rec.SortIndex = &sortindex.Int64
+			}
+			buf = rec.AppendJSON(buf)
+		} else {
+			buf = jsonscan.AppendString(buf, []byte(id))
+		}
+		if newlines {
+			buf = append(buf, '\n')
+		}
+		if len(buf) >= 32*1024 {
+			if _, err := req.w.Write(buf); err != nil {
+				return
+			}
+			buf = buf[:0]
+		}
+	}
+	if err := rows.Err(); err != nil {
+		s.log.Error().Err(err).Msg("rows")
+		return
+	}
+	if !newlines {
+		buf = append(buf, ']')
+	}
+	req.w.Write(buf)
+}

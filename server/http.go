@@ -1,0 +1,290 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/syncctl/syncctl/wbo"
+)
+
+// WEAVE error codes used in bodies.
+const (
+	weaveUnknown      = 0
+	weaveInvalidWBO   = 8
+	weaveSizeExceeded = 17
+)
+
+var (
+	collectionName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,32}$`)
+	uidPattern     = regexp.MustCompile(`^[0-9]{1,10}$`)
+)
+
+// request is one storage request after routing.
+type request struct {
+	w          http.ResponseWriter
+	r          *http.Request
+	uid        int64
+	collection string
+	id         string
+	query      url.Values
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(s.serveHTTP)
+}
+
+func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	w := &weaveWriter{ResponseWriter: rw, now: s.opts.Now}
+	defer func() {
+		s.log.Debug().Str("method", r.Method).Str("path", r.URL.Path).Int("status", w.status).
+			Dur("took", time.Since(start)).Msg("request")
+	}()
+	setCORS(w, r)
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if s.opts.TestHooks && r.URL.Path == "/__testhooks__/fault" {
+		s.faults.handle(w, r)
+		return
+	}
+	if s.faults.apply(w, r.URL.Path) {
+		return
+	}
+	parts := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
+	for i, p := range parts {
+		if u, err := url.PathUnescape(p); err == nil {
+			parts[i] = u
+		}
+	}
+	switch {
+	case len(parts) == 1 && (parts[0] == "__heartbeat__" || parts[0] == "__lbheartbeat__"):
+		s.heartbeat(w, r)
+	case len(parts) == 1 && parts[0] == "__version__":
+		writeJSON(w, http.StatusOK, map[string]string{"name": "syncctl", "source": "https://github.com/syncctl/syncctl", "version": Version})
+	case len(parts) == 3 && parts[0] == "1.0" && parts[1] == "sync" && parts[2] == "1.5":
+		if allow(w, r, "GET") {
+			s.tokenEndpoint(w, r)
+		}
+	case len(parts) >= 2 && parts[0] == "1.5" && uidPattern.MatchString(parts[1]):
+		s.routeStorage(w, r, parts[2:])
+	default:
+		notFound(w)
+	}
+}
+
+// Version is the server's version string, set by the build.
+var Version = "dev"
+
+func (s *Server) routeStorage(w http.ResponseWriter, r *http.Request, rest []string) {
+	uid, _ := strconv.ParseInt(strings.Split(strings.Trim(r.URL.Path, "/"), "/")[1], 10, 64)
+	req := &request{w: w, r: r, uid: uid, query: r.URL.Query()}
+	switch {
+	case len(rest) == 0:
+		if allow(w, r, "DELETE") && s.authenticate(req) {
+			s.deleteAll(req)
+		}
+	case len(rest) == 1 && rest[0] == "__heartbeat__":
+		s.heartbeat(w, r)
+	case len(rest) == 2 && rest[0] == "info":
+		handler, ok := map[string]func(*request){
+			"collections":       s.infoCollections,
+			"quota":             s.infoQuota,
+			"collection_usage":  s.infoUsage,
+			"collection_counts": s.infoCounts,
+			"configuration":     s.infoConfiguration,
+		}[rest[1]]
+		if !ok {
+			notFound(w)
+			return
+		}
+		if allow(w, r, "GET") && s.authenticate(req) {
+			handler(req)
+		}
+	case len(rest) == 1 && rest[0] == "storage":
+		if allow(w, r, "DELETE") && s.authenticate(req) {
+			s.deleteAll(req)
+		}
+	case len(rest) == 2 && rest[0] == "storage" && collectionName.MatchString(rest[1]):
+		req.collection = rest[1]
+		if !allow(w, r, "GET", "POST", "DELETE") || !s.authenticate(req) {
+			return
+		}
+		switch r.Method {
+		case http.MethodGet:
+			s.getCollection(req)
+		case http.MethodPost:
+			s.postCollection(req)
+		default:
+			s.deleteCollection(req)
+		}
+	case len(rest) == 3 && rest[0] == "storage" && collectionName.MatchString(rest[1]) && wbo.ValidID(rest[2]):
+		req.collection, req.id = rest[1], rest[2]
+		if !allow(w, r, "GET", "PUT", "DELETE") || !s.authenticate(req) {
+			return
+		}
+		switch r.Method {
+		case http.MethodGet:
+			s.getItem(req)
+		case http.MethodPut:
+			s.putItem(req)
+		default:
+			s.deleteItem(req)
+		}
+	default:
+		notFound(w)
+	}
+}
+
+// allow answers 405 with Allow for a method the route does not take.
+func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	for _, m := range methods {
+		if r.Method == m || (m == "GET" && r.Method == http.MethodHead) {
+			return true
+		}
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	writeJSON(w, http.StatusMethodNotAllowed, weaveUnknown)
+	return false
+}
+
+func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
+	status, dbStatus := http.StatusOK, "Ok"
+	if err := s.st.r.PingContext(r.Context()); err != nil {
+		status, dbStatus = http.StatusServiceUnavailable, "Err"
+	}
+	writeJSON(w, status, map[string]string{"status": strings.ToLower(dbStatus), "database": dbStatus, "version": Version})
+}
+
+// setCORS allows any origin, as syncstorage-rs does by default.
+func setCORS(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Vary", "Origin")
+	h.Set("Access-Control-Allow-Methods", "DELETE, GET, OPTIONS, POST, PUT")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, UserAgent, X-If-Modified-Since, X-If-Unmodified-Since, X-Weave-Records, X-Weave-Bytes, X-Weave-Total-Records, X-Weave-Total-Bytes, X-KeyID, X-Client-State")
+	h.Set("Access-Control-Expose-Headers", "X-Last-Modified, X-Weave-Timestamp, X-Weave-Records, X-Weave-Next-Offset, X-Weave-Backoff, Retry-After, X-Weave-Quota-Remaining, X-Weave-Alert")
+	h.Set("Access-Control-Max-Age", "1728000")
+}
+
+func notFound(w http.ResponseWriter) { writeJSON(w, http.StatusNotFound, weaveUnknown) }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte("0")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// writeRaw writes pre-encoded JSON (timestamps must keep their two decimals).
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func setLastModified(w http.ResponseWriter, ts int64) {
+	w.Header().Set("X-Last-Modified", wbo.Timestamp(ts).String())
+}
+
+// weaveWriter adds X-Weave-Timestamp to every response: max(now, X-Last-Modified), as
+// syncstorage-rs does, so that it is never behind the data it describes.
+type weaveWriter struct {
+	http.ResponseWriter
+	now    func() time.Time
+	status int
+}
+
+func (w *weaveWriter) WriteHeader(status int) {
+	if w.status != 0 {
+		return
+	}
+	w.status = status
+	h := w.Header()
+	ts := wbo.TimestampOf(w.now())
+	if lm, err := wbo.ParseTimestamp(h.Get("X-Last-Modified")); err == nil && lm > ts {
+		ts = lm
+	}
+	h.Set("X-Weave-Timestamp", ts.String())
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *weaveWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush lets streamed collection GETs reach the client as they go.
+func (w *weaveWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// preconditions reads X-If-Modified-Since / X-If-Unmodified-Since. Both at once, a
+// negative or a non-numeric value is a 400.
+type preconditions struct {
+	modifiedSince, unmodifiedSince int64
+	hasModified, hasUnmodified     bool
+}
+
+func parsePreconditions(req *request) (preconditions, bool) {
+	var p preconditions
+	for _, h := range []struct {
+		name string
+		dst  *int64
+		has  *bool
+	}{{"X-If-Modified-Since", &p.modifiedSince, &p.hasModified}, {"X-If-Unmodified-Since", &p.unmodifiedSince, &p.hasUnmodified}} {
+		v := req.r.Header.Get(h.name)
+		if v == "" {
+			continue
+		}
+		ts, err := wbo.ParseTimestamp(v)
+		if err != nil {
+			writeJSON(req.w, http.StatusBadRequest, weaveUnknown)
+			return p, false
+		}
+		*h.dst, *h.has = int64(ts), true
+	}
+	if p.hasModified && p.hasUnmodified {
+		writeJSON(req.w, http.StatusBadRequest, weaveUnknown)
+		return p, false
+	}
+	return p, true
+}
+
+// check answers 304 or 412 when a precondition fails against the resource's timestamp.
+func (p preconditions) check(req *request, ts int64) bool {
+	switch {
+	case p.hasModified && ts <= p.modifiedSince:
+		setLastModified(req.w, ts)
+		req.w.WriteHeader(http.StatusNotModified)
+		return false
+	case p.hasUnmodified && ts > p.unmodifiedSince:
+		setLastModified(req.w, ts)
+		writeJSON(req.w, http.StatusPreconditionFailed, weaveUnknown)
+		return false
+	}
+	return true
+}
+
+func (s *Server) serverError(req *request, err error) {
+	s.log.Error().Err(err).Str("method", req.r.Method).Str("path", req.r.URL.Path).Msg("request failed")
+	writeJSON(req.w, http.StatusInternalServerError, weaveUnknown)
+}

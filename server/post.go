@@ -1,0 +1,364 @@
+package server
+
+import (
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/syncctl/syncctl/wbo"
+)
+
+// postMode is what a POST does with respect to the batch API.
+type postMode int
+
+const (
+	postPlain  postMode = iota // no batch, or batch=true&commit=true
+	postCreate                 // batch=true
+	postAppend                 // batch=<id>
+	postCommit                 // batch=<id>&commit=true
+)
+
+// batchMode reads batch= and commit=. commit without batch, a commit other than "true"
+// and a batch id we never issued are 400s.
+func batchMode(req *request) (postMode, int64, bool) {
+	batch, hasBatch := req.query["batch"]
+	commit, hasCommit := req.query["commit"]
+	if hasCommit && (!strings.EqualFold(commit[0], "true") || !hasBatch) {
+		return 0, 0, false
+	}
+	if !hasBatch {
+		return postPlain, 0, true
+	}
+	if batch[0] == "" || strings.EqualFold(batch[0], "true") {
+		if hasCommit {
+			return postPlain, 0, true
+		}
+		return postCreate, 0, true
+	}
+	id, ok := decodeBatchID(batch[0])
+	if !ok {
+		return 0, 0, false
+	}
+	if hasCommit {
+		return postCommit, id, true
+	}
+	return postAppend, id, true
+}
+
+// Batch ids are base64 of a decimal number, the shape syncstorage-rs's MySQL backend uses.
+func encodeBatchID(id int64) string {
+	return base64.StdEncoding.EncodeToString([]byte(strconv.FormatInt(id, 10)))
+}
+
+func decodeBatchID(s string) (int64, bool) {
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(string(raw), 10, 64)
+	return id, err == nil && id > 0
+}
+
+// checkWeaveHeaders enforces X-Weave-Records/Bytes and X-Weave-Total-Records/Bytes: a
+// value over its limit is 400 code 17, a value that is not a whole number 400.
+func (s *Server) checkWeaveHeaders(req *request) bool {
+	for _, h := range []struct {
+		name  string
+		limit int64
+	}{
+		{"X-Weave-Records", int64(s.limits.MaxPostRecords)},
+		{"X-Weave-Bytes", s.limits.MaxPostBytes},
+		{"X-Weave-Total-Records", int64(s.limits.MaxTotalRecords)},
+		{"X-Weave-Total-Bytes", s.limits.MaxTotalBytes},
+	} {
+		v := req.r.Header.Get(h.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			badRequest(req.w)
+			return false
+		}
+		if n > h.limit {
+			writeJSON(req.w, http.StatusBadRequest, weaveSizeExceeded)
+			return false
+		}
+	}
+	return true
+}
+
+// postResult is the body of a POST answer.
+type postResult struct {
+	success []string
+	failed  map[string]string
+}
+
+func (p *postResult) fail(id, reason string) {
+	p.failed[id] = reason
+}
+
+// parsePost turns the body into the BSOs to write and the per-item failures. ok is false
+// when the request as a whole is bad (400 code 8): not a list, an element that is not an
+// object, a BSO without id, a duplicate id, or the known-bad crypto payload.
+func (s *Server) parsePost(req *request, body []byte, newlines bool) ([]bsoInput, *postResult, bool) {
+	raw, ok := splitBody(body, newlines)
+	if !ok {
+		return nil, nil, false
+	}
+	res := &postResult{success: []string{}, failed: map[string]string{}}
+	seen := make(map[string]bool, len(raw))
+	var (
+		valid []bsoInput
+		bytes int64
+	)
+	for _, item := range raw {
+		in, err := parseBSO(item)
+		if err == errNotObject || !in.HasID || seen[in.ID] {
+			return nil, nil, false
+		}
+		seen[in.ID] = true
+		if req.collection == "crypto" && knownBadPayload.MatchString(in.Payload) {
+			return nil, nil, false
+		}
+		size := int64(len(in.Payload))
+		switch {
+		case err != nil:
+			res.fail(in.ID, err.Error())
+		case len(valid) >= s.limits.MaxPostRecords:
+			res.fail(in.ID, "retry bso")
+		case size > int64(s.limits.MaxRecordPayloadBytes) || bytes+size > s.limits.MaxPostBytes:
+			res.fail(in.ID, "retry bytes")
+		default:
+			valid = append(valid, in)
+			bytes += size
+		}
+	}
+	return valid, res, true
+}
+
+func (s *Server) postCollection(req *request) {
+	pre, ok := parsePreconditions(req)
+	if !ok {
+		return
+	}
+	mode, batchID, ok := batchMode(req)
+	if !ok {
+		badRequest(req.w)
+		return
+	}
+	if !s.checkWeaveHeaders(req) {
+		return
+	}
+	body, newlines, ok := s.readBody(req, true)
+	if !ok {
+		return
+	}
+	items, res, ok := s.parsePost(req, body, newlines)
+	if !ok {
+		writeJSON(req.w, http.StatusBadRequest, weaveInvalidWBO)
+		return
+	}
+
+	w, err := s.st.beginWrite(req.r.Context(), req.uid)
+	if err != nil {
+		s.serverError(req, err)
+		return
+	}
+	defer w.rollback()
+	collTS, err := w.collectionTS(req.collection)
+	if err != nil {
+		s.serverError(req, err)
+		return
+	}
+	if !pre.check(req, collTS) {
+		return
+	}
+	if mode == postAppend || mode == postCommit {
+		if ok, err := w.batchExists(batchID, req.collection); err != nil || !ok {
+			if err != nil {
+				s.serverError(req, err)
+			} else {
+				badRequest(req.w)
+			}
+			return
+		}
+	}
+	if mode != postPlain {
+		if items, err = w.capBatch(batchID, items, res, s.limits); err != nil {
+			s.serverError(req, err)
+			return
+		}
+	}
+	status := http.StatusOK
+	switch mode {
+	case postPlain:
+		err = w.putAll(req.collection, items, res)
+	case postCreate:
+		if batchID, err = w.createBatch(req.collection, s.opts.BatchLifetime.Milliseconds()); err == nil {
+			err = w.stage(batchID, items, res)
+		}
+		status = http.StatusAccepted
+	case postAppend:
+		err = w.stage(batchID, items, res)
+		status = http.StatusAccepted
+	case postCommit:
+		err = w.commitBatch(batchID, req.collection, items, res)
+	}
+	if err == nil {
+		if status == http.StatusAccepted {
+			w.keepTS = true // staging is not a write the client can see
+		} else {
+			err = w.touchCollection(req.collection)
+		}
+	}
+	if err == nil {
+		err = w.commit()
+	}
+	if err != nil {
+		s.serverError(req, err)
+		return
+	}
+	out := []byte(`{`)
+	if status == http.StatusAccepted {
+		setLastModified(req.w, collTS)
+		out = append(strconv.AppendQuote(append(out, `"batch":`...), encodeBatchID(batchID)), ',')
+	} else {
+		setLastModified(req.w, w.ts)
+		out = append(wbo.Timestamp(w.ts).AppendText(append(out, `"modified":`...)), ',')
+	}
+	succ, _ := json.Marshal(res.success)
+	fail, _ := json.Marshal(res.failed)
+	out = append(append(append(append(out, `"success":`...), succ...), `,"failed":`...), fail...)
+	writeRaw(req.w, status, append(out, '}'))
+}
+
+func (w *writeTx) putAll(coll string, items []bsoInput, res *postResult) error {
+	for i := range items {
+		if err := w.put(coll, &items[i]); err != nil {
+			return err
+		}
+		res.success = append(res.success, items[i].ID)
+	}
+	return nil
+}
+
+func (w *writeTx) createBatch(coll string, lifetimeMs int64) (int64, error) {
+	// Abandoned batches of this user go when the user starts a new one.
+	now := w.st.nowMs()
+	if _, err := w.Exec(`DELETE FROM batch_bsos WHERE batch IN (SELECT id FROM batches WHERE uid = ? AND expiry <= ?)`, w.uid, now); err != nil {
+		return 0, err
+	}
+	if _, err := w.Exec(`DELETE FROM batches WHERE uid = ? AND expiry <= ?`, w.uid, now); err != nil {
+		return 0, err
+	}
+	r, err := w.Exec(`INSERT INTO batches (uid, collection, expiry) VALUES (?, ?, ?)`, w.uid, coll, w.st.nowMs()+lifetimeMs)
+	if err != nil {
+		return 0, err
+	}
+	return r.LastInsertId()
+}
+
+// batchExists: batches are scoped to their user and collection and die at expiry.
+func (w *writeTx) batchExists(id int64, coll string) (bool, error) {
+	var n int
+	err := w.QueryRow(`SELECT COUNT(*) FROM batches WHERE id = ? AND uid = ? AND collection = ? AND expiry > ?`,
+		id, w.uid, coll, w.st.nowMs()).Scan(&n)
+	return n > 0, err
+}
+
+// capBatch fails the items that would take the batch past max_total_records or
+// max_total_bytes, counting what is already staged.
+func (w *writeTx) capBatch(id int64, items []bsoInput, res *postResult, l Limits) ([]bsoInput, error) {
+	var count, bytes int64
+	if id != 0 {
+		var b sql.NullInt64
+		if err := w.QueryRow(`SELECT COUNT(*), SUM(LENGTH(CAST(payload AS BLOB))) FROM batch_bsos WHERE batch = ?`, id).Scan(&count, &b); err != nil {
+			return nil, err
+		}
+		bytes = b.Int64
+	}
+	kept := items[:0]
+	for _, in := range items {
+		size := int64(len(in.Payload))
+		switch {
+		case count+1 > int64(l.MaxTotalRecords):
+			res.fail(in.ID, "retry bso")
+		case bytes+size > l.MaxTotalBytes:
+			res.fail(in.ID, "retry bytes")
+		default:
+			kept = append(kept, in)
+			count++
+			bytes += size
+		}
+	}
+	return kept, nil
+}
+
+func (w *writeTx) stage(id int64, items []bsoInput, res *postResult) error {
+	var seq int64
+	if err := w.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM batch_bsos WHERE batch = ?`, id).Scan(&seq); err != nil {
+		return err
+	}
+	stmt, err := w.Prepare(`INSERT INTO batch_bsos (batch, seq, id, has_payload, payload, has_sortindex, sortindex, has_ttl, ttl) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, in := range items {
+		seq++
+		sortindex := sql.NullInt64{Int64: in.SortIndex, Valid: in.SortIndexSet}
+		ttl := sql.NullInt64{Int64: in.TTL, Valid: in.TTLSet}
+		if _, err := stmt.Exec(id, seq, in.ID, in.HasPayload, in.Payload, in.HasSortIndex, sortindex, in.HasTTL, ttl); err != nil {
+			return err
+		}
+		res.success = append(res.success, in.ID)
+	}
+	return nil
+}
+
+// commitBatch applies the staged BSOs in the order they came, then the commit's own, all
+// at the commit's timestamp (TTLs count from it too), and forgets the batch.
+func (w *writeTx) commitBatch(id int64, coll string, items []bsoInput, res *postResult) error {
+	rows, err := w.Query(`SELECT id, has_payload, payload, has_sortindex, sortindex, has_ttl, ttl FROM batch_bsos WHERE batch = ? ORDER BY seq`, id)
+	if err != nil {
+		return err
+	}
+	var staged []bsoInput
+	for rows.Next() {
+		var (
+			in        bsoInput
+			payload   sql.NullString
+			sortindex sql.NullInt64
+			ttl       sql.NullInt64
+		)
+		if err := rows.Scan(&in.ID, &in.HasPayload, &payload, &in.HasSortIndex, &sortindex, &in.HasTTL, &ttl); err != nil {
+			rows.Close()
+			return err
+		}
+		in.Payload = payload.String
+		in.SortIndex, in.SortIndexSet = sortindex.Int64, sortindex.Valid
+		in.TTL, in.TTLSet = ttl.Int64, ttl.Valid
+		staged = append(staged, in)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i := range staged {
+		if err := w.put(coll, &staged[i]); err != nil {
+			return err
+		}
+	}
+	if err := w.putAll(coll, items, res); err != nil {
+		return err
+	}
+	if _, err := w.Exec(`DELETE FROM batch_bsos WHERE batch = ?`, id); err != nil {
+		return err
+	}
+	_, err = w.Exec(`DELETE FROM batches WHERE id = ?`, id)
+	return err
+}

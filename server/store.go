@@ -1,0 +1,270 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
+
+	"github.com/syncctl/syncctl/wbo"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS users (
+	uid      INTEGER PRIMARY KEY,
+	modified INTEGER NOT NULL            -- high-water mark of the user's timestamps, ms
+);
+CREATE TABLE IF NOT EXISTS collections (
+	uid      INTEGER NOT NULL,
+	name     TEXT    NOT NULL,
+	modified INTEGER NOT NULL,
+	PRIMARY KEY (uid, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bsos (
+	uid        INTEGER NOT NULL,
+	collection TEXT    NOT NULL,
+	id         TEXT    NOT NULL,
+	sortindex  INTEGER,
+	payload    TEXT    NOT NULL,
+	modified   INTEGER NOT NULL,
+	expiry     INTEGER NOT NULL,
+	PRIMARY KEY (uid, collection, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS bsos_by_modified ON bsos (uid, collection, modified);
+CREATE TABLE IF NOT EXISTS batches (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	uid        INTEGER NOT NULL,
+	collection TEXT    NOT NULL,
+	expiry     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS batch_bsos (
+	batch         INTEGER NOT NULL,
+	seq           INTEGER NOT NULL,
+	id            TEXT    NOT NULL,
+	has_payload   INTEGER NOT NULL,
+	payload       TEXT,
+	has_sortindex INTEGER NOT NULL,
+	sortindex     INTEGER,
+	has_ttl       INTEGER NOT NULL,
+	ttl           INTEGER,
+	PRIMARY KEY (batch, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS accounts (
+	uid             INTEGER PRIMARY KEY AUTOINCREMENT,
+	name            TEXT    NOT NULL,
+	client_state    TEXT    NOT NULL,
+	keys_changed_at INTEGER NOT NULL,
+	created         INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS accounts_by_name ON accounts (name, uid);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`
+
+// store is the SQLite database. Writes go through one connection under mu, which is what
+// serializes them and keeps timestamps strictly increasing; reads use a pool of
+// connections that see WAL snapshots, so they never see half of a write.
+type store struct {
+	w, r *sql.DB
+	mu   sync.Mutex
+	now  func() time.Time
+}
+
+func openStore(dir string, now func() time.Time) (*store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "syncstorage.db")
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	if _, err := w.Exec(schema); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("server: schema: %w", err)
+	}
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(8)
+	return &store{w: w, r: r, now: now}, nil
+}
+
+func (st *store) close() error {
+	return errors.Join(st.r.Close(), st.w.Close())
+}
+
+// nowMs is the server clock in ms, truncated to the protocol's 10 ms.
+func (st *store) nowMs() int64 { return int64(wbo.TimestampOf(st.now())) }
+
+// writeTx is one write at one timestamp for one user.
+type writeTx struct {
+	*sql.Tx
+	st  *store
+	uid int64
+	ts  int64 // this write's timestamp, ms
+	// keepTS leaves the user's timestamps alone (staging a batch changes nothing visible).
+	keepTS bool
+}
+
+// beginWrite takes the write lock, opens a transaction and picks the write's timestamp:
+// now, or 10 ms past the user's last write if the clock has not moved on.
+func (st *store) beginWrite(ctx context.Context, uid int64) (*writeTx, error) {
+	st.mu.Lock()
+	tx, err := st.w.BeginTx(ctx, nil)
+	if err != nil {
+		st.mu.Unlock()
+		return nil, err
+	}
+	var last int64
+	err = tx.QueryRowContext(ctx, `SELECT modified FROM users WHERE uid = ?`, uid).Scan(&last)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		tx.Rollback()
+		st.mu.Unlock()
+		return nil, err
+	}
+	ts := st.nowMs()
+	if ts <= last {
+		ts = last + 10
+	}
+	return &writeTx{Tx: tx, st: st, uid: uid, ts: ts}, nil
+}
+
+// commit records the timestamp as the user's high-water mark and commits.
+func (w *writeTx) commit() error {
+	defer w.st.mu.Unlock()
+	if w.keepTS {
+		return w.Commit()
+	}
+	if _, err := w.Exec(`INSERT INTO users (uid, modified) VALUES (?, ?) ON CONFLICT (uid) DO UPDATE SET modified = excluded.modified`, w.uid, w.ts); err != nil {
+		w.Rollback()
+		return err
+	}
+	return w.Commit()
+}
+
+// rollback abandons the write; safe after commit.
+func (w *writeTx) rollback() {
+	if err := w.Rollback(); errors.Is(err, sql.ErrTxDone) {
+		return
+	}
+	w.st.mu.Unlock()
+}
+
+func (w *writeTx) collectionTS(coll string) (int64, error) {
+	var ts int64
+	err := w.QueryRow(`SELECT modified FROM collections WHERE uid = ? AND name = ?`, w.uid, coll).Scan(&ts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return ts, err
+}
+
+func (w *writeTx) storageTS() (int64, error) {
+	var ts int64
+	err := w.QueryRow(`SELECT modified FROM users WHERE uid = ?`, w.uid).Scan(&ts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return ts, err
+}
+
+// itemTS is the live item's modified, 0 when absent or expired.
+func (w *writeTx) itemTS(coll, id string) (int64, error) {
+	var ts int64
+	err := w.QueryRow(`SELECT modified FROM bsos WHERE uid = ? AND collection = ? AND id = ? AND expiry > ?`,
+		w.uid, coll, id, w.st.nowMs()).Scan(&ts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return ts, err
+}
+
+func (w *writeTx) touchCollection(coll string) error {
+	_, err := w.Exec(`INSERT INTO collections (uid, name, modified) VALUES (?, ?, ?)
+		ON CONFLICT (uid, name) DO UPDATE SET modified = excluded.modified`, w.uid, coll, w.ts)
+	return err
+}
+
+// defaultTTL is syncstorage-rs's DEFAULT_BSO_TTL: effectively forever.
+const defaultTTL = 2_100_000_000
+
+// put applies one BSO with the protocol's partial-update rules: omitted fields keep their
+// value, null resets to the default, and modified moves only when payload or sortindex
+// is written. An expired item counts as absent, so nothing of it comes back.
+func (w *writeTx) put(coll string, in *bsoInput) error {
+	var (
+		payload   string
+		sortindex sql.NullInt64
+		modified  int64
+		expiry    int64
+	)
+	err := w.QueryRow(`SELECT payload, sortindex, modified, expiry FROM bsos WHERE uid = ? AND collection = ? AND id = ? AND expiry > ?`,
+		w.uid, coll, in.ID, w.st.nowMs()).Scan(&payload, &sortindex, &modified, &expiry)
+	exists := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	// TTLs count from the wall clock, not from w.ts, which runs ahead of it when writes
+	// come faster than the clock's 10 ms ticks.
+	now := w.st.nowMs()
+	if !exists {
+		payload, sortindex, modified, expiry = "", sql.NullInt64{}, w.ts, now+defaultTTL*1000
+	}
+	if in.HasPayload {
+		payload = in.Payload
+	}
+	if in.HasSortIndex {
+		sortindex = sql.NullInt64{Int64: in.SortIndex, Valid: in.SortIndexSet}
+	}
+	if in.HasTTL {
+		ttl := int64(defaultTTL)
+		if in.TTLSet {
+			ttl = in.TTL
+		}
+		expiry = now + ttl*1000
+	}
+	if in.HasPayload || in.HasSortIndex {
+		modified = w.ts
+	}
+	_, err = w.Exec(`INSERT OR REPLACE INTO bsos (uid, collection, id, sortindex, payload, modified, expiry) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		w.uid, coll, in.ID, sortindex, payload, modified, expiry)
+	return err
+}
+
+// readTx is a consistent snapshot for one read request.
+func (st *store) readTx(ctx context.Context) (*sql.Tx, error) {
+	return st.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+}
+
+func queryTS(tx *sql.Tx, q string, args ...any) (int64, error) {
+	var ts int64
+	err := tx.QueryRow(q, args...).Scan(&ts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return ts, err
+}
+
+func (st *store) setting(key string) (string, error) {
+	var v string
+	err := st.w.QueryRow(`SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+func (st *store) setSetting(key, value string) error {
+	_, err := st.w.Exec(`INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)`, key, value)
+	return err
+}
