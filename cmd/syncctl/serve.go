@@ -1,0 +1,135 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/syncctl/syncctl/server"
+)
+
+func newServeCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the embedded SyncStorage 1.5 server (SQLite, zero set-up)",
+		Long: `Run the embedded SyncStorage 1.5 server.
+
+It serves the storage API under /1.5/{uid}/ and a tokenserver-compatible token endpoint
+at /1.0/sync/1.5, where a user presents "Authorization: Bearer <secret>". Users come from
+--user name:secret, the config file's [users] table or SYNCCTL_USERS ("a:s1,b:s2"); with
+none, a user "local" is created and its secret printed. Tokens are signed with the master
+secret (--master-secret, SYNCCTL_MASTER_SECRET) in the tokenlib format, so tokens minted
+by syncstorage-rs tooling with the same secret work here.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.serve(cmd) },
+	}
+	f := cmd.Flags()
+	f.String("listen", "127.0.0.1:8000", "address to listen on")
+	f.String("data-dir", "", "where the database lives (default $XDG_DATA_HOME/syncctl/server)")
+	f.String("master-secret", "", "token signing secret (default: generated and kept in the data dir)")
+	f.StringArray("user", nil, "a user as name:secret (repeatable)")
+	f.String("public-url", "", "base URL clients reach the server at, e.g. behind a proxy (default: from each request)")
+	f.Bool("test-hooks", false, "enable /__testhooks__/fault for client tests (never in production)")
+	return cmd
+}
+
+func (a *app) serve(cmd *cobra.Command) error {
+	v := a.v
+	dir := v.GetString("data-dir")
+	if dir == "" {
+		dir = filepath.Join(dataDir(), "server")
+	}
+	users, err := serveUsers(a, dir)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	var limits server.Limits
+	if err := v.UnmarshalKey("limits", &limits); err != nil {
+		return withCode(exitUsage, fmt.Errorf("config [limits]: %w", err))
+	}
+	srv, err := server.New(server.Options{
+		DataDir:      dir,
+		MasterSecret: v.GetString("master-secret"),
+		Users:        users,
+		PublicURL:    v.GetString("public-url"),
+		Limits:       limits,
+		TestHooks:    v.GetBool("test-hooks"),
+		Logger:       &a.log,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	l, err := net.Listen("tcp", v.GetString("listen"))
+	if err != nil {
+		return err
+	}
+	base := "http://" + l.Addr().String()
+	if p := v.GetString("public-url"); p != "" {
+		base = strings.TrimSuffix(p, "/")
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "syncctl serve: listening on %s (data in %s)\n", l.Addr(), dir)
+	fmt.Fprintf(out, "token endpoint: %s/1.0/sync/1.5\n", base)
+	names := make([]string, 0, len(users))
+	for n := range users {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(out, "users: %s\n", strings.Join(names, ", "))
+	a.log.Info().Str("addr", l.Addr().String()).Str("data_dir", dir).Msg("serving")
+	err = srv.Serve(cmd.Context(), l)
+	a.log.Info().Msg("stopped")
+	return err
+}
+
+// serveUsers merges --user flags, the [users] table and SYNCCTL_USERS. With no user at
+// all it makes "local" with a random secret kept in the data dir, so that a bare
+// `syncctl serve` is usable.
+func serveUsers(a *app, dir string) (map[string]string, error) {
+	users := map[string]string{}
+	for name, secret := range a.v.GetStringMapString("users") {
+		users[name] = secret
+	}
+	specs, _ := a.v.Get("user").([]string)
+	if env := os.Getenv("SYNCCTL_USERS"); env != "" {
+		specs = append(specs, strings.Split(env, ",")...)
+	}
+	for _, spec := range specs {
+		name, secret, ok := strings.Cut(spec, ":")
+		if !ok || name == "" || secret == "" {
+			return nil, fmt.Errorf("--user %q: want name:secret", spec)
+		}
+		users[name] = secret
+	}
+	if len(users) > 0 {
+		return users, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "local-user-secret")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		var r [16]byte
+		if _, err := rand.Read(r[:]); err != nil {
+			return nil, err
+		}
+		b = []byte(hex.EncodeToString(r[:]))
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(os.Stderr, "syncctl serve: no users configured; created user \"local\" with secret %s (kept in %s)\n", b, path)
+	} else if err != nil {
+		return nil, err
+	}
+	return map[string]string{"local": strings.TrimSpace(string(b))}, nil
+}
