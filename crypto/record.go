@@ -9,8 +9,13 @@ import (
 	"github.com/syncctl/syncctl/wbo"
 )
 
-// EncryptRecord returns r with its cleartext payload sealed. rnd may be nil.
+// EncryptRecord returns r with its cleartext payload sealed. rnd may be nil. A cleartext
+// that is not a JSON object, or whose id differs from r.ID, is refused: readers would
+// refuse it too.
 func (kb *KeyBundle) EncryptRecord(r wbo.Record, rnd io.Reader) (wbo.Record, error) {
+	if err := checkCleartextID(r.Payload, r.ID); err != nil {
+		return wbo.Record{}, fmt.Errorf("encrypt %q: %w", r.ID, err)
+	}
 	p, err := kb.Encrypt(r.Payload, rnd)
 	if err != nil {
 		return wbo.Record{}, fmt.Errorf("encrypt %q: %w", r.ID, err)

@@ -1,0 +1,129 @@
+// Package memory is an in-memory Repository, for unit tests and examples. It keeps
+// records in insertion order of modification and stamps them with its own clock.
+package memory
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/syncctl/syncctl/repository"
+	"github.com/syncctl/syncctl/wbo"
+)
+
+// Repository is an in-memory repository.
+type Repository struct {
+	mu      sync.Mutex
+	records map[string]wbo.Record
+	last    wbo.Timestamp
+	now     func() time.Time
+}
+
+// New returns an empty repository; now may be nil for time.Now.
+func New(now func() time.Time) *Repository {
+	if now == nil {
+		now = time.Now
+	}
+	return &Repository{records: map[string]wbo.Record{}, now: now}
+}
+
+// tick returns a timestamp after every one given before.
+func (r *Repository) tick() wbo.Timestamp {
+	ts := wbo.TimestampOf(r.now())
+	if ts <= r.last {
+		ts = r.last + 10
+	}
+	r.last = ts
+	return ts
+}
+
+func (r *Repository) sorted(keep func(wbo.Record) bool) []wbo.Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []wbo.Record
+	for _, rec := range r.records {
+		if keep(rec) {
+			out = append(out, rec)
+		}
+	}
+	slices.SortFunc(out, func(a, b wbo.Record) int {
+		if a.Modified != b.Modified {
+			return int(a.Modified - b.Modified)
+		}
+		return compare(a.ID, b.ID)
+	})
+	return out
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// FetchSince implements repository.Repository.
+func (r *Repository) FetchSince(ctx context.Context, since wbo.Timestamp, fn func(wbo.Record) error) error {
+	for _, rec := range r.sorted(func(rec wbo.Record) bool { return rec.Modified > since }) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GUIDsSince implements repository.Repository.
+func (r *Repository) GUIDsSince(ctx context.Context, since wbo.Timestamp) ([]string, error) {
+	var ids []string
+	err := r.FetchSince(ctx, since, func(rec wbo.Record) error { ids = append(ids, rec.ID); return nil })
+	return ids, err
+}
+
+// Fetch implements repository.Repository.
+func (r *Repository) Fetch(ctx context.Context, ids []string, fn func(wbo.Record) error) error {
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	for _, rec := range r.sorted(func(rec wbo.Record) bool { return want[rec.ID] }) {
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Store implements repository.Repository; invalid records fail one by one.
+func (r *Repository) Store(_ context.Context, recs []wbo.Record) (repository.StoreResult, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res := repository.StoreResult{Modified: r.tick()}
+	for _, rec := range recs {
+		if err := rec.Validate(wbo.Limits{}); err != nil {
+			res.Fail(rec.ID, err)
+			continue
+		}
+		rec.Modified = res.Modified
+		rec.Payload = append([]byte(nil), rec.Payload...)
+		r.records[rec.ID] = rec
+		res.Stored = append(res.Stored, rec.ID)
+	}
+	return res, nil
+}
+
+// Wipe implements repository.Repository.
+func (r *Repository) Wipe(context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.records = map[string]wbo.Record{}
+	return nil
+}
+
+var _ repository.Repository = (*Repository)(nil)

@@ -1,0 +1,94 @@
+// Package repository defines where records live: a Repository is one collection's worth
+// of records, local (memory, SQLite) or remote (one collection on a SyncStorage server),
+// cleartext or, through the crypto middleware, encrypted. The synchronizer moves records
+// between two of them.
+package repository
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/syncctl/syncctl/wbo"
+)
+
+// Repository is one collection of records. Fetches stream to fn and stop at its first
+// error. Implementations are safe for concurrent use.
+type Repository interface {
+	// FetchSince streams the records modified after since, oldest first.
+	FetchSince(ctx context.Context, since wbo.Timestamp, fn func(wbo.Record) error) error
+	// GUIDsSince lists the ids of records modified after since.
+	GUIDsSince(ctx context.Context, since wbo.Timestamp) ([]string, error)
+	// Fetch streams the records with the given ids; absent ids are skipped.
+	Fetch(ctx context.Context, ids []string, fn func(wbo.Record) error) error
+	// Store writes records. Per-record failures are in the result, not the error; the
+	// error is for failures of the whole call (after which Stored says what got through).
+	Store(ctx context.Context, recs []wbo.Record) (StoreResult, error)
+	// Wipe deletes every record.
+	Wipe(ctx context.Context) error
+}
+
+// StoreResult says what a Store did.
+type StoreResult struct {
+	// Modified is the repository's timestamp of the write (for a server: the commit's).
+	Modified wbo.Timestamp
+	// Stored lists the ids written.
+	Stored []string
+	// Failed maps the ids not written to why.
+	Failed map[string]error
+}
+
+// Fail records a per-record failure.
+func (r *StoreResult) Fail(id string, err error) {
+	if r.Failed == nil {
+		r.Failed = map[string]error{}
+	}
+	r.Failed[id] = err
+}
+
+// RecordError is one record a fetch could not deliver (a bad HMAC, bad JSON, …).
+type RecordError struct {
+	ID  string
+	Err error
+}
+
+func (e RecordError) Error() string { return fmt.Sprintf("record %q: %v", e.ID, e.Err) }
+func (e RecordError) Unwrap() error { return e.Err }
+
+// PartialError ends a fetch that delivered every good record but skipped bad ones.
+// errors.Is sees through it to each record's error (e.g. crypto.ErrHMACMismatch).
+type PartialError struct {
+	Failed []RecordError
+}
+
+func (e *PartialError) Error() string {
+	parts := make([]string, 0, min(len(e.Failed), 3))
+	for _, f := range e.Failed[:min(len(e.Failed), 3)] {
+		parts = append(parts, f.Error())
+	}
+	more := ""
+	if len(e.Failed) > 3 {
+		more = fmt.Sprintf(" and %d more", len(e.Failed)-3)
+	}
+	return fmt.Sprintf("%d records skipped: %s%s", len(e.Failed), strings.Join(parts, "; "), more)
+}
+
+// Unwrap exposes each record's error to errors.Is and errors.As.
+func (e *PartialError) Unwrap() []error {
+	out := make([]error, len(e.Failed))
+	for i, f := range e.Failed {
+		out[i] = f
+	}
+	return out
+}
+
+// AsPartial returns the skipped records of a fetch error, and whether the fetch otherwise
+// completed.
+func AsPartial(err error) ([]RecordError, bool) {
+	var p *PartialError
+	if errors.As(err, &p) {
+		return p.Failed, true
+	}
+	return nil, false
+}
