@@ -216,7 +216,9 @@ func TestANewAPIEndpointIsANodeReassignment(t *testing.T) {
 
 type tokenFunc func(ctx context.Context, force bool) (storage.Token, error)
 
-func (f tokenFunc) Token(ctx context.Context, force bool) (storage.Token, error) { return f(ctx, force) }
+func (f tokenFunc) Token(ctx context.Context, force bool) (storage.Token, error) {
+	return f(ctx, force)
+}
 
 func TestConcurrentWriteGives412(t *testing.T) {
 	srv := servertest.Start(t, server.Options{}, nil)
