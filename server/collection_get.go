@@ -20,9 +20,10 @@ type collectionQuery struct {
 	hasNewer      bool
 	hasOlder      bool
 	full          bool
-	limit, offset int64
-	hasLimit      bool
-	sort          string
+	limit    int64
+	hasLimit bool
+	sort     string
+	cursor   *cursor // from offset=: where the previous page stopped
 }
 
 func badRequest(w http.ResponseWriter) { writeJSON(w, http.StatusBadRequest, weaveUnknown) }
@@ -52,21 +53,12 @@ func parseCollectionQuery(req *request) (collectionQuery, bool) {
 		}
 	}
 	_, q.full = v["full"]
-	for _, p := range []struct {
-		name string
-		dst  *int64
-		has  *bool
-	}{{"limit", &q.limit, &q.hasLimit}, {"offset", &q.offset, nil}} {
-		if s, ok := v[p.name]; ok {
-			n, err := strconv.ParseInt(s[0], 10, 64)
-			if err != nil || n < 0 {
-				return q, false
-			}
-			*p.dst = n
-			if p.has != nil {
-				*p.has = true
-			}
+	if s, ok := v["limit"]; ok {
+		n, err := strconv.ParseInt(s[0], 10, 64)
+		if err != nil || n < 0 {
+			return q, false
 		}
+		q.limit, q.hasLimit = n, true
 	}
 	if s, ok := v["sort"]; ok {
 		switch s[0] {
@@ -76,6 +68,13 @@ func parseCollectionQuery(req *request) (collectionQuery, bool) {
 		default:
 			return q, false
 		}
+	}
+	if s, ok := v["offset"]; ok {
+		c, err := parseCursor(s[0])
+		if err != nil {
+			return q, false
+		}
+		q.cursor = &c
 	}
 	return q, true
 }
@@ -120,17 +119,32 @@ func (q *collectionQuery) where(uid int64, coll string, now int64) (string, []an
 		b.WriteString(` AND modified < ?`)
 		args = append(args, q.older)
 	}
+	if c := q.cursor; c != nil {
+		op := "<"
+		if q.sort == "oldest" {
+			op = ">"
+		}
+		// A row value, not "a > ? OR (a = ? AND id > ?)": SQLite plans it as a range
+		// on the (uid, collection, modified, id) index.
+		b.WriteString(` AND (` + q.sortKey() + `, id) ` + op + ` (?, ?)`)
+		args = append(args, c.key, c.id)
+	}
 	return b.String(), args
 }
 
-func (q *collectionQuery) orderBy() string {
-	switch q.sort {
-	case "oldest":
-		return `modified ASC, id ASC`
-	case "index":
-		return `sortindex DESC, id DESC`
+// sortKey is the column the order sorts on; NULL sortindexes sort last, as in MySQL.
+func (q *collectionQuery) sortKey() string {
+	if q.sort == "index" {
+		return `IFNULL(sortindex, -2000000000)`
 	}
-	return `modified DESC, id DESC`
+	return `modified`
+}
+
+func (q *collectionQuery) orderBy() string {
+	if q.sort == "oldest" {
+		return `modified ASC, id ASC`
+	}
+	return q.sortKey() + ` DESC, id DESC`
 }
 
 // accepts picks the output format from Accept: JSON (the default, also for */* and
@@ -185,15 +199,13 @@ func (s *Server) getCollection(req *request) {
 		return
 	}
 	where, args := q.where(req.uid, req.collection, s.st.nowMs())
-	var total int64
-	if err := tx.QueryRow(`SELECT COUNT(*) FROM bsos WHERE `+where, args...).Scan(&total); err != nil {
+	n, next, err := s.pageSize(tx, &q, where, args)
+	if err != nil {
 		s.serverError(req, err)
 		return
 	}
-	n := max(total-q.offset, 0)
-	if q.hasLimit && q.limit < n {
-		n = q.limit
-		req.w.Header().Set("X-Weave-Next-Offset", strconv.FormatInt(q.offset+q.limit, 10))
+	if next != nil {
+		req.w.Header().Set("X-Weave-Next-Offset", next.String())
 	}
 	setLastModified(req.w, collTS)
 	h := req.w.Header()
@@ -207,7 +219,7 @@ func (s *Server) getCollection(req *request) {
 	if q.full {
 		cols = `id, modified, sortindex, payload`
 	}
-	rows, err := tx.Query(`SELECT `+cols+` FROM bsos WHERE `+where+` ORDER BY `+q.orderBy()+` LIMIT ? OFFSET ?`, append(args, n, q.offset)...)
+	rows, err := tx.Query(`SELECT `+cols+` FROM bsos WHERE `+where+` ORDER BY `+q.orderBy()+` LIMIT ?`, append(args, n)...)
 	if err != nil {
 		s.serverError(req, err)
 		return
@@ -215,6 +227,37 @@ func (s *Server) getCollection(req *request) {
 	defer rows.Close()
 	req.w.WriteHeader(http.StatusOK)
 	s.streamRows(req, rows, q.full, newlines)
+}
+
+// pageSize counts the records of this response, before any is sent (X-Weave-Records
+// goes first), and finds where the next page starts. With a limit it reads only the
+// page's keys plus one, from the index, so paging through a large collection costs each
+// page its own size, not the collection's.
+func (s *Server) pageSize(tx *sql.Tx, q *collectionQuery, where string, args []any) (int64, *cursor, error) {
+	if !q.hasLimit {
+		var n int64
+		err := tx.QueryRow(`SELECT COUNT(*) FROM bsos WHERE `+where, args...).Scan(&n)
+		return n, nil, err
+	}
+	rows, err := tx.Query(`SELECT `+q.sortKey()+`, id FROM bsos WHERE `+where+` ORDER BY `+q.orderBy()+` LIMIT ?`, append(args, q.limit+1)...)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rows.Close()
+	var (
+		n    int64
+		last cursor
+	)
+	for rows.Next() {
+		n++
+		if n > q.limit {
+			return q.limit, &last, rows.Err()
+		}
+		if err := rows.Scan(&last.key, &last.id); err != nil {
+			return 0, nil, err
+		}
+	}
+	return n, nil, rows.Err()
 }
 
 func (s *Server) streamRows(req *request, rows *sql.Rows, full, newlines bool) {
