@@ -15,15 +15,15 @@ const maxIDs = 100
 
 // collectionQuery is a parsed GET/DELETE collection query.
 type collectionQuery struct {
-	ids           []string
-	newer, older  int64
-	hasNewer      bool
-	hasOlder      bool
-	full          bool
-	limit    int64
-	hasLimit bool
-	sort     string
-	cursor   *cursor // from offset=: where the previous page stopped
+	ids          []string
+	newer, older int64
+	hasNewer     bool
+	hasOlder     bool
+	full         bool
+	limit        int64
+	hasLimit     bool
+	sort         string
+	cursor       *cursor // from offset=: where the previous page stopped
 }
 
 func badRequest(w http.ResponseWriter) { writeJSON(w, http.StatusBadRequest, weaveUnknown) }
