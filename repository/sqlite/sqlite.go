@@ -1,0 +1,303 @@
+// Package sqlite is a durable local Repository in one SQLite file: records per
+// collection with local modification times, a change tracker (which records hold local
+// changes not yet on the server), and a small state table, so that applying incoming
+// records and advancing sync progress happen in one transaction: a crash between the two
+// cannot happen, and a resumed sync neither loses nor repeats anything.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+
+	"github.com/syncctl/syncctl/repository"
+	"github.com/syncctl/syncctl/wbo"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS records (
+	collection TEXT    NOT NULL,
+	id         TEXT    NOT NULL,
+	payload    BLOB    NOT NULL,
+	sortindex  INTEGER,
+	ttl        INTEGER,
+	modified   INTEGER NOT NULL,      -- local time of the last write, ms
+	dirty      INTEGER NOT NULL,      -- 1: a local change the server has not acknowledged
+	PRIMARY KEY (collection, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS records_by_modified ON records (collection, modified);
+CREATE INDEX IF NOT EXISTS records_dirty ON records (collection, dirty) WHERE dirty = 1;
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`
+
+// DB is one local database, holding any number of collections.
+type DB struct {
+	db   *sql.DB
+	mu   sync.Mutex // serializes writes, and with last keeps local times increasing
+	last int64
+	now  func() time.Time
+}
+
+// Open opens or creates the database at path; now may be nil for time.Now.
+func Open(path string, now func() time.Time) (*DB, error) {
+	if now == nil {
+		now = time.Now
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	d := &DB{db: db, now: now}
+	if err := db.QueryRow(`SELECT COALESCE(MAX(modified), 0) FROM records`).Scan(&d.last); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// tick returns a local time after every earlier one; call with mu held.
+func (d *DB) tick() int64 {
+	ts := int64(wbo.TimestampOf(d.now()))
+	if ts <= d.last {
+		ts = d.last + 10
+	}
+	d.last = ts
+	return ts
+}
+
+// write runs fn in one transaction under the write lock.
+func (d *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// State reads a value of the state table ("" when unset).
+func (d *DB) State(ctx context.Context, key string) (string, error) {
+	var v string
+	err := d.db.QueryRowContext(ctx, `SELECT value FROM state WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+// SetState writes values of the state table in one transaction.
+func (d *DB) SetState(ctx context.Context, kv map[string]string) error {
+	return d.write(ctx, func(tx *sql.Tx) error { return setState(tx, kv) })
+}
+
+func setState(tx *sql.Tx, kv map[string]string) error {
+	for k, v := range kv {
+		if _, err := tx.Exec(`INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)`, k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteState removes the state keys with the given prefix (an engine's reset).
+func (d *DB) DeleteState(ctx context.Context, prefix string) error {
+	return d.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`DELETE FROM state WHERE substr(key, 1, ?) = ?`, len(prefix), prefix)
+		return err
+	})
+}
+
+// Collection returns the repository of one collection.
+func (d *DB) Collection(name string) *Repository { return &Repository{d: d, name: name} }
+
+// Repository is one collection of a DB. Store is a local write and is tracked as a
+// change; StoreIncoming is a write that came from the server and is not.
+type Repository struct {
+	d    *DB
+	name string
+}
+
+func (r *Repository) query(ctx context.Context, fn func(wbo.Record) error, where string, args ...any) error {
+	rows, err := r.d.db.QueryContext(ctx, `SELECT id, payload, sortindex, ttl, modified FROM records WHERE collection = ? AND `+where+` ORDER BY modified, id`, append([]any{r.name}, args...)...)
+	if err != nil {
+		return err
+	}
+	// Rows are read out before fn runs, so that fn may write to the database (the one
+	// connection is busy while rows are open).
+	var recs []wbo.Record
+	for rows.Next() {
+		var rec wbo.Record
+		var sortindex, ttl sql.NullInt64
+		if err := rows.Scan(&rec.ID, &rec.Payload, &sortindex, &ttl, &rec.Modified); err != nil {
+			rows.Close()
+			return err
+		}
+		if sortindex.Valid {
+			rec.SortIndex = &sortindex.Int64
+		}
+		if ttl.Valid {
+			rec.TTL = &ttl.Int64
+		}
+		recs = append(recs, rec)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FetchSince implements repository.Repository, by local modification time.
+func (r *Repository) FetchSince(ctx context.Context, since wbo.Timestamp, fn func(wbo.Record) error) error {
+	return r.query(ctx, fn, `modified > ?`, since)
+}
+
+// GUIDsSince implements repository.Repository.
+func (r *Repository) GUIDsSince(ctx context.Context, since wbo.Timestamp) ([]string, error) {
+	var ids []string
+	err := r.FetchSince(ctx, since, func(rec wbo.Record) error { ids = append(ids, rec.ID); return nil })
+	return ids, err
+}
+
+// Fetch implements repository.Repository.
+func (r *Repository) Fetch(ctx context.Context, ids []string, fn func(wbo.Record) error) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		if err := r.query(ctx, fn, `id IN (?`+strings.Repeat(`,?`, n-1)+`)`, args...); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// Get returns one record; ok is false when absent.
+func (r *Repository) Get(ctx context.Context, id string) (rec wbo.Record, ok bool, err error) {
+	err = r.Fetch(ctx, []string{id}, func(x wbo.Record) error { rec, ok = x, true; return nil })
+	return rec, ok, err
+}
+
+// Store is a local write: the records are stamped with a local time and tracked as
+// changes until MarkSynced.
+func (r *Repository) Store(ctx context.Context, recs []wbo.Record) (repository.StoreResult, error) {
+	return r.store(ctx, recs, true, nil)
+}
+
+// StoreIncoming writes records that came from the server (not tracked as changes), and
+// in the same transaction sets the given state keys: the sync progress they complete.
+func (r *Repository) StoreIncoming(ctx context.Context, recs []wbo.Record, state map[string]string) (repository.StoreResult, error) {
+	return r.store(ctx, recs, false, state)
+}
+
+func (r *Repository) store(ctx context.Context, recs []wbo.Record, dirty bool, state map[string]string) (repository.StoreResult, error) {
+	var res repository.StoreResult
+	err := r.d.write(ctx, func(tx *sql.Tx) error {
+		res = repository.StoreResult{Modified: wbo.Timestamp(r.d.tick())}
+		stmt, err := tx.Prepare(`INSERT OR REPLACE INTO records (collection, id, payload, sortindex, ttl, modified, dirty) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, rec := range recs {
+			if err := rec.Validate(wbo.Limits{}); err != nil {
+				res.Fail(rec.ID, err)
+				continue
+			}
+			if _, err := stmt.Exec(r.name, rec.ID, rec.Payload, rec.SortIndex, rec.TTL, int64(res.Modified), dirty); err != nil {
+				return err
+			}
+			res.Stored = append(res.Stored, rec.ID)
+		}
+		return setState(tx, state)
+	})
+	if err != nil {
+		return repository.StoreResult{}, err
+	}
+	return res, nil
+}
+
+// Changes streams the records with local changes the server has not acknowledged.
+func (r *Repository) Changes(ctx context.Context, fn func(wbo.Record) error) error {
+	return r.query(ctx, fn, `dirty = 1`)
+}
+
+// HasChange reports whether a record holds an unacknowledged local change.
+func (r *Repository) HasChange(ctx context.Context, id string) (bool, error) {
+	var n int
+	err := r.d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM records WHERE collection = ? AND id = ? AND dirty = 1`, r.name, id).Scan(&n)
+	return n > 0, err
+}
+
+// MarkSynced clears the change mark of records the server acknowledged, given as the
+// Modified each had when it was read for upload: a record changed again since stays
+// marked. The state keys are set in the same transaction.
+func (r *Repository) MarkSynced(ctx context.Context, recs []wbo.Record, state map[string]string) error {
+	return r.d.write(ctx, func(tx *sql.Tx) error {
+		for _, rec := range recs {
+			if _, err := tx.Exec(`UPDATE records SET dirty = 0 WHERE collection = ? AND id = ? AND modified = ?`, r.name, rec.ID, int64(rec.Modified)); err != nil {
+				return err
+			}
+		}
+		return setState(tx, state)
+	})
+}
+
+// Delete removes records outright (no tombstone; use wbo.Tombstone for a deletion that
+// syncs).
+func (r *Repository) Delete(ctx context.Context, ids []string) error {
+	return r.d.write(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			if _, err := tx.Exec(`DELETE FROM records WHERE collection = ? AND id = ?`, r.name, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Wipe implements repository.Repository.
+func (r *Repository) Wipe(ctx context.Context) error {
+	return r.d.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`DELETE FROM records WHERE collection = ?`, r.name)
+		return err
+	})
+}
+
+// MarkAllChanged marks every record as a local change, so the next sync uploads all
+// (after a server wipe or a node reassignment).
+func (r *Repository) MarkAllChanged(ctx context.Context) error {
+	return r.d.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE records SET dirty = 1 WHERE collection = ?`, r.name)
+		return err
+	})
+}
+
+var _ repository.Repository = (*Repository)(nil)

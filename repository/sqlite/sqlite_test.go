@@ -1,0 +1,107 @@
+package sqlite_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/syncctl/syncctl/repository/sqlite"
+	"github.com/syncctl/syncctl/wbo"
+)
+
+func open(t *testing.T, path string) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func ids(t *testing.T, fetch func(fn func(wbo.Record) error) error) []string {
+	t.Helper()
+	var out []string
+	if err := fetch(func(r wbo.Record) error { out = append(out, r.ID); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestLocalWritesAreTrackedUntilMarkedSynced(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, filepath.Join(t.TempDir(), "local.db"))
+	notes := db.Collection("notes")
+	res, err := notes.Store(ctx, []wbo.Record{{ID: "a", Payload: []byte(`{"id":"a"}`)}, {ID: "b", Payload: []byte(`{"id":"b"}`)}, {ID: "", Payload: []byte("x")}})
+	if err != nil || len(res.Stored) != 2 || !errors.Is(res.Failed[""], wbo.ErrInvalidID) {
+		t.Fatalf("%+v %v", res, err)
+	}
+	var changed []wbo.Record
+	notes.Changes(ctx, func(r wbo.Record) error { changed = append(changed, r); return nil })
+	if len(changed) != 2 {
+		t.Fatalf("changes %v", changed)
+	}
+	// b changes again after it was read for upload: acknowledging the old b keeps it.
+	notes.Store(ctx, []wbo.Record{{ID: "b", Payload: []byte(`{"id":"b","v":2}`)}})
+	if err := notes.MarkSynced(ctx, changed, map[string]string{"notes.lastSync": "123"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(t, func(fn func(wbo.Record) error) error { return notes.Changes(ctx, fn) }); len(got) != 1 || got[0] != "b" {
+		t.Errorf("changes after MarkSynced: %v", got)
+	}
+	if v, _ := db.State(ctx, "notes.lastSync"); v != "123" {
+		t.Errorf("state %q", v)
+	}
+}
+
+func TestIncomingRecordsAreNotChangesAndCommitWithTheirProgress(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "local.db")
+	db := open(t, path)
+	notes := db.Collection("notes")
+	if _, err := notes.StoreIncoming(ctx, []wbo.Record{{ID: "s", Payload: []byte(`{"id":"s"}`)}}, map[string]string{"notes.server": "99.00"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(t, func(fn func(wbo.Record) error) error { return notes.Changes(ctx, fn) }); len(got) != 0 {
+		t.Errorf("incoming counted as a change: %v", got)
+	}
+	db.Close()
+	again := open(t, path)
+	rec, ok, _ := again.Collection("notes").Get(ctx, "s")
+	v, _ := again.State(ctx, "notes.server")
+	if !ok || string(rec.Payload) != `{"id":"s"}` || v != "99.00" {
+		t.Errorf("after reopening: %v %v %q", rec, ok, v)
+	}
+}
+
+func TestFetchSinceUsesStrictlyIncreasingLocalTimes(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, filepath.Join(t.TempDir(), "local.db"))
+	c := db.Collection("c")
+	r1, _ := c.Store(ctx, []wbo.Record{{ID: "1", Payload: []byte("{}")}})
+	r2, _ := c.Store(ctx, []wbo.Record{{ID: "2", Payload: []byte("{}")}})
+	if r2.Modified <= r1.Modified {
+		t.Fatalf("%v then %v", r1.Modified, r2.Modified)
+	}
+	if got := ids(t, func(fn func(wbo.Record) error) error { return c.FetchSince(ctx, r1.Modified, fn) }); len(got) != 1 || got[0] != "2" {
+		t.Errorf("since r1: %v", got)
+	}
+	db.Collection("other").Store(ctx, []wbo.Record{{ID: "x", Payload: []byte("{}")}})
+	if got, _ := c.GUIDsSince(ctx, 0); len(got) != 2 {
+		t.Errorf("collections leak into each other: %v", got)
+	}
+	c.MarkAllChanged(ctx)
+	c.Wipe(ctx)
+	if got, _ := c.GUIDsSince(ctx, 0); len(got) != 0 {
+		t.Errorf("after wipe: %v", got)
+	}
+	db.SetState(ctx, map[string]string{"c.a": "1", "c.b": "2", "d.a": "3"})
+	db.DeleteState(ctx, "c.")
+	if a, _ := db.State(ctx, "c.a"); a != "" {
+		t.Error("DeleteState left c.a")
+	}
+	if d, _ := db.State(ctx, "d.a"); d != "3" {
+		t.Error("DeleteState took d.a")
+	}
+}
