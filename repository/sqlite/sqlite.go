@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS records (
 	ttl        INTEGER,
 	modified   INTEGER NOT NULL,      -- local time of the last write, ms
 	dirty      INTEGER NOT NULL,      -- 1: a local change the server has not acknowledged
+	mirror     BLOB,                  -- the record as last synced (for three-way merges)
 	PRIMARY KEY (collection, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_by_modified ON records (collection, modified);
@@ -208,20 +209,112 @@ func (r *Repository) Get(ctx context.Context, id string) (rec wbo.Record, ok boo
 // Store is a local write: the records are stamped with a local time and tracked as
 // changes until MarkSynced.
 func (r *Repository) Store(ctx context.Context, recs []wbo.Record) (repository.StoreResult, error) {
-	return r.store(ctx, recs, true, nil)
+	return r.store(ctx, recs)
 }
 
-// StoreIncoming writes records that came from the server (not tracked as changes), and
-// in the same transaction sets the given state keys: the sync progress they complete.
+// StoreIncoming writes records that came from the server (not tracked as changes; each
+// becomes its own mirror), and in the same transaction sets the given state keys: the
+// sync progress they complete.
 func (r *Repository) StoreIncoming(ctx context.Context, recs []wbo.Record, state map[string]string) (repository.StoreResult, error) {
-	return r.store(ctx, recs, false, state)
+	in := make([]repository.Resolved, len(recs))
+	for i, rec := range recs {
+		in[i] = repository.Resolved{Record: rec, Mirror: rec.Payload, Expect: repository.AnyVersion}
+	}
+	return r.ApplyIncoming(ctx, in, nil, state)
 }
 
-func (r *Repository) store(ctx context.Context, recs []wbo.Record, dirty bool, state map[string]string) (repository.StoreResult, error) {
+// ApplyIncoming implements repository.TrackedRepository.
+func (r *Repository) ApplyIncoming(ctx context.Context, in []repository.Resolved, remove []string, state map[string]string) (repository.StoreResult, error) {
 	var res repository.StoreResult
 	err := r.d.write(ctx, func(tx *sql.Tx) error {
 		res = repository.StoreResult{Modified: wbo.Timestamp(r.d.tick())}
-		stmt, err := tx.Prepare(`INSERT OR REPLACE INTO records (collection, id, payload, sortindex, ttl, modified, dirty) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		for _, id := range remove {
+			if _, err := tx.Exec(`DELETE FROM records WHERE collection = ? AND id = ?`, r.name, id); err != nil {
+				return err
+			}
+		}
+		stmt, err := tx.Prepare(`INSERT OR REPLACE INTO records (collection, id, payload, sortindex, ttl, modified, dirty, mirror) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, x := range in {
+			rec := x.Record
+			if err := rec.Validate(wbo.Limits{}); err != nil {
+				res.Fail(rec.ID, err)
+				continue
+			}
+			var now int64
+			err := tx.QueryRow(`SELECT modified FROM records WHERE collection = ? AND id = ?`, r.name, rec.ID).Scan(&now)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			if x.Expect != repository.AnyVersion && now != int64(x.Expect) {
+				// Written locally since it was reconciled: that newer local change wins.
+				res.Fail(rec.ID, errChangedMeanwhile)
+				continue
+			}
+			if _, err := stmt.Exec(r.name, rec.ID, rec.Payload, rec.SortIndex, rec.TTL, int64(res.Modified), x.Changed, x.Mirror); err != nil {
+				return err
+			}
+			res.Stored = append(res.Stored, rec.ID)
+		}
+		return setState(tx, state)
+	})
+	if err != nil {
+		return repository.StoreResult{}, err
+	}
+	return res, nil
+}
+
+var errChangedMeanwhile = errors.New("sqlite: changed locally during the sync")
+
+// Lookup implements repository.TrackedRepository.
+func (r *Repository) Lookup(ctx context.Context, ids []string) (map[string]repository.Tracked, error) {
+	out := make(map[string]repository.Tracked, len(ids))
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		args := []any{r.name}
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		rows, err := r.d.db.QueryContext(ctx, `SELECT id, payload, sortindex, ttl, modified, dirty, mirror FROM records WHERE collection = ? AND id IN (?`+strings.Repeat(`,?`, n-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var l repository.Tracked
+			var sortindex, ttl sql.NullInt64
+			if err := rows.Scan(&l.Record.ID, &l.Record.Payload, &sortindex, &ttl, &l.Record.Modified, &l.Changed, &l.Mirror); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if sortindex.Valid {
+				l.Record.SortIndex = &sortindex.Int64
+			}
+			if ttl.Valid {
+				l.Record.TTL = &ttl.Int64
+			}
+			out[l.Record.ID] = l
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+func (r *Repository) store(ctx context.Context, recs []wbo.Record) (repository.StoreResult, error) {
+	var res repository.StoreResult
+	err := r.d.write(ctx, func(tx *sql.Tx) error {
+		res = repository.StoreResult{Modified: wbo.Timestamp(r.d.tick())}
+		// An upsert, not a replace: the mirror (the last synced version) must survive
+		// local edits, or a later three-way merge has nothing to compare against.
+		stmt, err := tx.Prepare(`INSERT INTO records (collection, id, payload, sortindex, ttl, modified, dirty) VALUES (?, ?, ?, ?, ?, ?, 1)
+			ON CONFLICT (collection, id) DO UPDATE SET payload = excluded.payload, sortindex = excluded.sortindex,
+			ttl = excluded.ttl, modified = excluded.modified, dirty = 1`)
 		if err != nil {
 			return err
 		}
@@ -231,12 +324,12 @@ func (r *Repository) store(ctx context.Context, recs []wbo.Record, dirty bool, s
 				res.Fail(rec.ID, err)
 				continue
 			}
-			if _, err := stmt.Exec(r.name, rec.ID, rec.Payload, rec.SortIndex, rec.TTL, int64(res.Modified), dirty); err != nil {
+			if _, err := stmt.Exec(r.name, rec.ID, rec.Payload, rec.SortIndex, rec.TTL, int64(res.Modified)); err != nil {
 				return err
 			}
 			res.Stored = append(res.Stored, rec.ID)
 		}
-		return setState(tx, state)
+		return nil
 	})
 	if err != nil {
 		return repository.StoreResult{}, err
@@ -262,7 +355,7 @@ func (r *Repository) HasChange(ctx context.Context, id string) (bool, error) {
 func (r *Repository) MarkSynced(ctx context.Context, recs []wbo.Record, state map[string]string) error {
 	return r.d.write(ctx, func(tx *sql.Tx) error {
 		for _, rec := range recs {
-			if _, err := tx.Exec(`UPDATE records SET dirty = 0 WHERE collection = ? AND id = ? AND modified = ?`, r.name, rec.ID, int64(rec.Modified)); err != nil {
+			if _, err := tx.Exec(`UPDATE records SET dirty = 0, mirror = payload WHERE collection = ? AND id = ? AND modified = ?`, r.name, rec.ID, int64(rec.Modified)); err != nil {
 				return err
 			}
 		}
@@ -283,6 +376,11 @@ func (r *Repository) Delete(ctx context.Context, ids []string) error {
 	})
 }
 
+// State implements repository.TrackedRepository (the database's state table).
+func (r *Repository) State(ctx context.Context, key string) (string, error) {
+	return r.d.State(ctx, key)
+}
+
 // Wipe implements repository.Repository.
 func (r *Repository) Wipe(ctx context.Context) error {
 	return r.d.write(ctx, func(tx *sql.Tx) error {
@@ -291,13 +389,13 @@ func (r *Repository) Wipe(ctx context.Context) error {
 	})
 }
 
-// MarkAllChanged marks every record as a local change, so the next sync uploads all
-// (after a server wipe or a node reassignment).
+// MarkAllChanged marks every record as a local change and forgets the mirrors, so the
+// next sync uploads all (after a server wipe or a node reassignment).
 func (r *Repository) MarkAllChanged(ctx context.Context) error {
 	return r.d.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`UPDATE records SET dirty = 1 WHERE collection = ?`, r.name)
+		_, err := tx.Exec(`UPDATE records SET dirty = 1, mirror = NULL WHERE collection = ?`, r.name)
 		return err
 	})
 }
 
-var _ repository.Repository = (*Repository)(nil)
+var _ repository.TrackedRepository = (*Repository)(nil)

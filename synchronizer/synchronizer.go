@@ -1,0 +1,278 @@
+package synchronizer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/syncctl/syncctl/internal/jsonscan"
+	"github.com/syncctl/syncctl/repository"
+	"github.com/syncctl/syncctl/storage"
+	"github.com/syncctl/syncctl/wbo"
+)
+
+// Deduper maps an incoming record to an existing local record with another GUID (as
+// Firefox does for bookmarks with the same URL and parent). The local record then takes
+// the incoming GUID, on both sides.
+type Deduper interface {
+	FindDupe(ctx context.Context, incoming wbo.Record) (localID string, found bool, err error)
+}
+
+// Options configure a Synchronizer. Local, Remote and Key are required.
+type Options struct {
+	Local  repository.TrackedRepository
+	Remote repository.Repository
+	// Key prefixes the state keys this synchronizer keeps (use the collection name).
+	Key string
+	// Reconciler decides records changed on both sides (default ThreeWay).
+	Reconciler Reconciler
+	// Deduper, if set, is asked about every incoming record that has no local twin.
+	Deduper Deduper
+	// ChunkSize is how many incoming records are applied per transaction (default 500).
+	ChunkSize int
+	// ConflictRetries bounds how often an upload that met a concurrent write (412) is
+	// retried after a fresh incoming pass (default 2).
+	ConflictRetries int
+	Logger          *zerolog.Logger
+}
+
+// Result counts what one sync did.
+type Result struct {
+	Applied    int           // incoming records applied
+	Reconciled int           // incoming records that met a local change
+	Deduped    int           // local records that took an incoming GUID
+	Failed     int           // incoming records skipped (bad HMAC, bad JSON, …)
+	Uploaded   int           // local changes the server acknowledged
+	Rejected   int           // local changes the server refused (they stay pending)
+	Duration   time.Duration //
+}
+
+// Synchronizer syncs one collection.
+type Synchronizer struct {
+	opts Options
+	log  zerolog.Logger
+}
+
+// New returns a synchronizer.
+func New(opts Options) *Synchronizer {
+	if opts.Reconciler == nil {
+		opts.Reconciler = ThreeWay{}
+	}
+	if opts.ChunkSize <= 0 {
+		opts.ChunkSize = 500
+	}
+	if opts.ConflictRetries <= 0 {
+		opts.ConflictRetries = 2
+	}
+	s := &Synchronizer{opts: opts, log: zerolog.Nop()}
+	if opts.Logger != nil {
+		s.log = *opts.Logger
+	}
+	return s
+}
+
+// StateKey is the state key of the server timestamp up to which incoming is done.
+func (s *Synchronizer) StateKey() string { return s.opts.Key + ".lastServer" }
+
+// LastSync returns the server timestamp the last sync reached (0: never synced).
+func (s *Synchronizer) LastSync(ctx context.Context) (wbo.Timestamp, error) {
+	v, err := s.opts.Local.State(ctx, s.StateKey())
+	if err != nil || v == "" {
+		return 0, err
+	}
+	return wbo.ParseTimestamp(v)
+}
+
+// Sync runs incoming then outgoing. An upload that meets a concurrent write (412) runs
+// incoming again and retries, a bounded number of times. Records that fail alone (a bad
+// HMAC incoming, a refused record outgoing) are counted, never fatal; local changes stay
+// pending until the server acknowledges them.
+func (s *Synchronizer) Sync(ctx context.Context) (Result, error) {
+	start := time.Now()
+	var res Result
+	for attempt := 0; ; attempt++ {
+		if err := s.incoming(ctx, &res); err != nil {
+			res.Duration = time.Since(start)
+			return res, err
+		}
+		err := s.outgoing(ctx, &res)
+		if errors.Is(err, storage.ErrConflict) && attempt < s.opts.ConflictRetries {
+			s.log.Info().Str("collection", s.opts.Key).Msg("upload met a concurrent write; fetching again")
+			continue
+		}
+		res.Duration = time.Since(start)
+		return res, err
+	}
+}
+
+func (s *Synchronizer) incoming(ctx context.Context, res *Result) error {
+	since, err := s.LastSync(ctx)
+	if err != nil {
+		return err
+	}
+	var chunk []wbo.Record
+	var done wbo.Timestamp // every record up to this timestamp is applied
+	flush := func(final bool) error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		progress := since
+		last := chunk[len(chunk)-1].Modified
+		for _, r := range chunk {
+			// Records arrive oldest first, but several share a commit's timestamp: only a
+			// timestamp below the chunk's last is known complete, unless this is the end.
+			if (r.Modified < last || final) && r.Modified > progress {
+				progress = r.Modified
+			}
+		}
+		if err := s.apply(ctx, chunk, max(progress, done), res); err != nil {
+			return err
+		}
+		done = max(progress, done)
+		chunk = chunk[:0]
+		return nil
+	}
+	err = s.opts.Remote.FetchSince(ctx, since, func(r wbo.Record) error {
+		chunk = append(chunk, r)
+		if len(chunk) >= s.opts.ChunkSize {
+			return flush(false)
+		}
+		return nil
+	})
+	if failed, ok := repository.AsPartial(err); ok {
+		for _, f := range failed {
+			s.log.Warn().Str("collection", s.opts.Key).Str("id", f.ID).Err(f.Err).Msg("incoming record skipped")
+		}
+		res.Failed += len(failed)
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("incoming %s: %w", s.opts.Key, err)
+	}
+	return flush(true)
+}
+
+// apply reconciles a chunk of incoming records against local state and writes the
+// outcome with the progress it completes, in one transaction.
+func (s *Synchronizer) apply(ctx context.Context, chunk []wbo.Record, progress wbo.Timestamp, res *Result) error {
+	ids := make([]string, len(chunk))
+	for i, r := range chunk {
+		ids[i] = r.ID
+	}
+	locals, err := s.opts.Local.Lookup(ctx, ids)
+	if err != nil {
+		return err
+	}
+	var (
+		out    []repository.Resolved
+		remove []string
+	)
+	for _, in := range chunk {
+		l, has := locals[in.ID]
+		var expect wbo.Timestamp // the local version reconciled against; 0: none
+		if has {
+			expect = l.Record.Modified
+		} else if s.opts.Deduper != nil && !wbo.IsTombstone(in.Payload) {
+			dup, found, err := s.findDupe(ctx, in)
+			if err != nil {
+				return err
+			}
+			if found {
+				// The local record takes the incoming GUID. Its old GUID goes locally
+				// and, if the server ever had it, gets a tombstone there.
+				remove = append(remove, dup.Record.ID)
+				if dup.Mirror != nil {
+					out = append(out, repository.Resolved{Record: wbo.Tombstone(dup.Record.ID), Changed: true, Expect: repository.AnyVersion})
+				}
+				dup.Record.Payload = rewriteID(dup.Record.Payload, in.ID)
+				dup.Record.ID = in.ID
+				l, has = repository.Tracked{Record: dup.Record, Changed: true}, true
+				res.Deduped++
+			}
+		}
+		r := repository.Resolved{Record: in, Mirror: in.Payload, Expect: expect}
+		if has && l.Changed && !bytes.Equal(l.Record.Payload, in.Payload) {
+			merged := s.opts.Reconciler.Reconcile(l.Record, in, l.Mirror)
+			if !bytes.Equal(merged.Payload, in.Payload) {
+				r.Record, r.Changed = merged, true
+			}
+			res.Reconciled++
+		}
+		out = append(out, r)
+	}
+	state := map[string]string{}
+	if progress > 0 {
+		state[s.StateKey()] = progress.String()
+	}
+	stored, err := s.opts.Local.ApplyIncoming(ctx, out, remove, state)
+	if err != nil {
+		return err
+	}
+	res.Applied += len(stored.Stored)
+	return nil
+}
+
+// findDupe asks the Deduper and loads the local record it names.
+func (s *Synchronizer) findDupe(ctx context.Context, in wbo.Record) (repository.Tracked, bool, error) {
+	id, found, err := s.opts.Deduper.FindDupe(ctx, in)
+	if err != nil || !found || id == in.ID {
+		return repository.Tracked{}, false, err
+	}
+	got, err := s.opts.Local.Lookup(ctx, []string{id})
+	d, ok := got[id]
+	return d, ok, err
+}
+
+// rewriteID sets the "id" member of a cleartext to id.
+func rewriteID(payload []byte, id string) []byte {
+	m, keys, ok := fields(payload)
+	if !ok {
+		return payload
+	}
+	if _, had := m["id"]; !had {
+		keys = append([]string{"id"}, keys...)
+	}
+	m["id"] = jsonscan.AppendString(nil, []byte(id))
+	return encodeObject(m, keys)
+}
+
+func (s *Synchronizer) outgoing(ctx context.Context, res *Result) error {
+	var changes []wbo.Record
+	if err := s.opts.Local.Changes(ctx, func(r wbo.Record) error { changes = append(changes, r); return nil }); err != nil {
+		return err
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	stored, err := s.opts.Remote.Store(ctx, changes)
+	res.Uploaded += len(stored.Stored)
+	res.Rejected += len(stored.Failed)
+	for id, e := range stored.Failed {
+		s.log.Warn().Str("collection", s.opts.Key).Str("id", id).Err(e).Msg("record not uploaded")
+	}
+	if len(stored.Stored) > 0 {
+		acked := map[string]bool{}
+		for _, id := range stored.Stored {
+			acked[id] = true
+		}
+		var mark []wbo.Record
+		for _, r := range changes {
+			if acked[r.ID] {
+				mark = append(mark, r)
+			}
+		}
+		// Our own commit moved the collection on: the next incoming starts after it.
+		state := map[string]string{s.StateKey(): stored.Modified.String()}
+		if merr := s.opts.Local.MarkSynced(ctx, mark, state); merr != nil {
+			return errors.Join(err, merr)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("outgoing %s: %w", s.opts.Key, err)
+	}
+	return nil
+}
