@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +50,10 @@ type DB struct {
 func Open(path string, now func() time.Time) (*DB, error) {
 	if now == nil {
 		now = time.Now
+	}
+	// The database holds sync state, including a cached storage token: owner-only.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		f.Close()
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
 	if err != nil {
@@ -393,6 +398,19 @@ func (r *Repository) Wipe(ctx context.Context) error {
 // next sync uploads all (after a server wipe or a node reassignment).
 func (r *Repository) MarkAllChanged(ctx context.Context) error {
 	return r.d.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE records SET dirty = 1, mirror = NULL WHERE collection = ?`, r.name)
+		return err
+	})
+}
+
+// ResetSync forgets this collection's sync progress and mirrors and marks every record
+// changed, in one transaction: the next sync downloads everything, reconciles it, and
+// uploads what the server lacks (after a reset, a fresh start or a node reassignment).
+func (r *Repository) ResetSync(ctx context.Context) error {
+	return r.d.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`DELETE FROM state WHERE substr(key, 1, ?) = ?`, len(r.name)+1, r.name+"."); err != nil {
+			return err
+		}
 		_, err := tx.Exec(`UPDATE records SET dirty = 1, mirror = NULL WHERE collection = ?`, r.name)
 		return err
 	})

@@ -1,0 +1,250 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/syncctl/syncctl/crypto"
+	"github.com/syncctl/syncctl/storage"
+	"github.com/syncctl/syncctl/synchronizer"
+	"github.com/syncctl/syncctl/wbo"
+)
+
+// StateStore keeps the session's state between syncs (sqlite.DB is one).
+type StateStore interface {
+	State(ctx context.Context, key string) (string, error)
+	SetState(ctx context.Context, kv map[string]string) error
+}
+
+// Options configure a Session. Tokens, SyncKey, State and Engines are required.
+type Options struct {
+	// Tokens gives storage credentials (a tokenserver, or a pre-issued token).
+	Tokens storage.TokenSource
+	// SyncKey is the Sync Key Bundle (from FxA kB, kSync, or a legacy Sync Key): it opens
+	// crypto/keys, which holds the keys of everything else.
+	SyncKey *crypto.KeyBundle
+	State   StateStore
+	Engines *Registry
+	// ClientName and ClientType describe this device in the clients collection
+	// (defaults "syncctl", "desktop").
+	ClientName, ClientType string
+	// Declined and Enabled are the user's choices: engines to keep off or back on,
+	// merged with the account's declined list in meta/global.
+	Declined, Enabled []string
+	// OnDisplayURI receives displayURI commands sent to this client.
+	OnDisplayURI func(uri, senderID, title string)
+	HTTPClient   *http.Client
+	Now          func() time.Time
+	Logger       *zerolog.Logger
+}
+
+// Session runs syncs for one account and device.
+type Session struct {
+	opts   Options
+	client *storage.Client
+	log    zerolog.Logger
+}
+
+// NewSession returns a session.
+func NewSession(opts Options) (*Session, error) {
+	if opts.Tokens == nil || opts.SyncKey == nil || opts.State == nil || opts.Engines == nil {
+		return nil, errors.New("engine: Tokens, SyncKey, State and Engines are required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ClientName == "" {
+		opts.ClientName = "syncctl"
+	}
+	if opts.ClientType == "" {
+		opts.ClientType = "desktop"
+	}
+	s := &Session{opts: opts, log: zerolog.Nop()}
+	if opts.Logger != nil {
+		s.log = *opts.Logger
+	}
+	s.client = storage.New(storage.Options{Tokens: &cachedTokens{inner: opts.Tokens, state: opts.State, now: opts.Now},
+		HTTPClient: opts.HTTPClient, Now: opts.Now, Logger: opts.Logger})
+	return s, nil
+}
+
+// Client returns the storage client the session uses.
+func (s *Session) Client() *storage.Client { return s.client }
+
+// Result is what a sync did.
+type Result struct {
+	Stages     []string // the stages run, in order
+	FreshStart bool
+	Engines    map[string]EngineResult
+	Clients    []ClientRecord // the other devices
+	Backoff    time.Time      // no sync before this, if set
+	Alert      string         // X-Weave-Alert, if the server sent one
+}
+
+// EngineResult is one engine's part of a sync.
+type EngineResult struct {
+	synchronizer.Result
+	Skipped string // why it did not sync (declined, …), else ""
+	Err     error
+}
+
+// Persisted state keys.
+const (
+	keyBackoff    = "session.backoffUntil"
+	keyEndpoint   = "session.endpoint"
+	keyResetNext  = "session.resetNext"
+	keySyncID     = "session.syncID"
+	keyMeta       = "session.meta"       // payload of meta/global
+	keyMetaTS     = "session.metaTS"     // its modified
+	keyKeys       = "session.keys"       // the crypto/keys record as fetched (encrypted)
+	keyKeysFP     = "session.keysFP"     // fingerprint of the default bulk key
+	keyClientID   = "session.clientID"   //
+	keyLoggedOut  = "session.loggedOut"  //
+	keyOutbox     = "session.outbox"     // commands to send to other clients
+	keyEnginePref = "session.engine."    // + name + ".syncID"
+	keyToken      = "session.token"      // the storage token, until it expires
+	keyLastSync   = "session.lastSyncAt" // wall time of the last successful sync
+)
+
+func (s *Session) state(ctx context.Context, key string) string {
+	v, err := s.opts.State.State(ctx, key)
+	if err != nil {
+		s.log.Warn().Err(err).Str("key", key).Msg("reading state")
+	}
+	return v
+}
+
+func (s *Session) setState(ctx context.Context, kv map[string]string) error {
+	return s.opts.State.SetState(ctx, kv)
+}
+
+// run is the state of one sync as it moves through the stages.
+type run struct {
+	only        map[string]bool
+	colls       map[string]wbo.Timestamp
+	meta        *MetaGlobal
+	metaTS      wbo.Timestamp
+	metaChanged bool
+	keys        *crypto.Keys
+	freshStarts int
+	res         *Result
+}
+
+// stage is one named step; it returns the name of the next ("" ends the sync).
+type stage func(ctx context.Context, r *run) (string, error)
+
+// Stage names, in the order a normal sync meets them.
+const (
+	StagePreconditions = "check preconditions"
+	StageClusterURL    = "ensure cluster URL"
+	StageInfo          = "fetch info/collections"
+	StageMeta          = "fetch meta/global"
+	StageKeys          = "fetch crypto/keys"
+	StageFreshStart    = "fresh start"
+	StageClients       = "sync clients"
+	StageEngines       = "sync engines"
+	StageUploadMeta    = "upload meta/global"
+)
+
+// maxStages bounds the state machine: a sync that loops this long is a bug.
+const maxStages = 32
+
+// Sync runs one sync of the named engines (all when none are named).
+func (s *Session) Sync(ctx context.Context, engines ...string) (*Result, error) {
+	stages := map[string]stage{
+		StagePreconditions: s.checkPreconditions,
+		StageClusterURL:    s.ensureClusterURL,
+		StageInfo:          s.fetchInfo,
+		StageMeta:          s.fetchMeta,
+		StageKeys:          s.fetchKeys,
+		StageFreshStart:    s.freshStart,
+		StageClients:       s.syncClients,
+		StageEngines:       s.syncEngines,
+		StageUploadMeta:    s.uploadMeta,
+	}
+	r := &run{res: &Result{Engines: map[string]EngineResult{}}}
+	if len(engines) > 0 {
+		r.only = map[string]bool{}
+		for _, e := range engines {
+			if _, ok := s.opts.Engines.Get(e); !ok {
+				return r.res, fmt.Errorf("engine: no engine %q (have %v)", e, s.opts.Engines.Names())
+			}
+			r.only[e] = true
+		}
+	}
+	next := StagePreconditions
+	var err error
+	for i := 0; next != "" && err == nil; i++ {
+		if i == maxStages {
+			return r.res, errors.New("engine: sync did not settle")
+		}
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		r.res.Stages = append(r.res.Stages, next)
+		s.log.Debug().Str("stage", next).Msg("sync")
+		next, err = stages[next](ctx, r)
+	}
+	s.after(ctx, r, err)
+	return r.res, err
+}
+
+// after records the server's signals and what a 401 means for next time.
+func (s *Session) after(ctx context.Context, r *run, err error) {
+	sig := s.client.Signals()
+	until := sig.Backoff
+	if sig.RetryAfter.After(until) {
+		until = sig.RetryAfter
+	}
+	r.res.Backoff, r.res.Alert = until, sig.Alert
+	kv := map[string]string{}
+	if until.After(s.opts.Now()) {
+		kv[keyBackoff] = until.Format(time.RFC3339Nano)
+	}
+	if errors.Is(err, storage.ErrUnauthorized) || errors.Is(err, storage.ErrNodeReassigned) {
+		// Start the next sync with a new token and from scratch: the node may be new.
+		kv[keyToken], kv[keyResetNext] = "", "1"
+	}
+	if err == nil {
+		kv[keyLastSync] = s.opts.Now().UTC().Format(time.RFC3339)
+	}
+	if len(kv) > 0 {
+		if serr := s.setState(ctx, kv); serr != nil {
+			s.log.Warn().Err(serr).Msg("saving session state")
+		}
+	}
+}
+
+// cachedTokens keeps the storage token in the state store until it expires, so that a
+// sync does not ask the tokenserver every time.
+type cachedTokens struct {
+	inner storage.TokenSource
+	state StateStore
+	now   func() time.Time
+}
+
+func (c *cachedTokens) Token(ctx context.Context, force bool) (storage.Token, error) {
+	if !force {
+		if v, _ := c.state.State(ctx, keyToken); v != "" {
+			var t storage.Token
+			if json.Unmarshal([]byte(v), &t) == nil && c.now().Before(t.Expires.Add(-time.Minute)) {
+				return t, nil
+			}
+		}
+	}
+	t, err := c.inner.Token(ctx, force)
+	if err != nil {
+		return t, err
+	}
+	b, _ := json.Marshal(t)
+	if err := c.state.SetState(ctx, map[string]string{keyToken: string(b)}); err != nil {
+		return t, err
+	}
+	return t, nil
+}
