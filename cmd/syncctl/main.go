@@ -88,7 +88,8 @@ func newRoot() *cobra.Command {
 	pf.String("config", "", "config file (default $XDG_CONFIG_HOME/syncctl/config.toml)")
 	pf.String("log-level", "warn", "log level: debug, info, warn, error")
 	pf.CountP("verbose", "v", "more logging (-v info, -vv debug)")
-	root.AddCommand(newServeCmd(a), newVersionCmd())
+	pf.StringP("output", "o", "table", "output format: table or json")
+	root.AddCommand(newServeCmd(a), newVersionCmd(), newQuickstartCmd(a))
 	return root
 }
 
