@@ -46,15 +46,23 @@ func main() {
 	if err == nil {
 		os.Exit(exitOK)
 	}
-	fmt.Fprintln(os.Stderr, "syncctl:", err)
-	var coded *codedError
-	if errors.As(err, &coded) {
-		os.Exit(coded.code)
+	fmt.Fprintln(os.Stderr, "syncctl:", oneLine(err))
+	os.Exit(exitCodeOf(err))
+}
+
+// oneLine keeps an error to one line: what went wrong and, for the common cases, what
+// to do about it.
+func oneLine(err error) string {
+	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	switch exitCodeOf(err) {
+	case exitAuth:
+		if !strings.Contains(msg, "login") {
+			msg += " (check the secret and key, or run `syncctl login` again)"
+		}
+	case exitUnavailable:
+		msg += " (the server is down or busy; try again later)"
 	}
-	if isUsageError(err) {
-		os.Exit(exitUsage)
-	}
-	os.Exit(exitError)
+	return msg
 }
 
 func isUsageError(err error) bool {
@@ -89,7 +97,11 @@ func newRoot() *cobra.Command {
 	pf.String("log-level", "warn", "log level: debug, info, warn, error")
 	pf.CountP("verbose", "v", "more logging (-v info, -vv debug)")
 	pf.StringP("output", "o", "table", "output format: table or json")
-	root.AddCommand(newServeCmd(a), newVersionCmd(), newQuickstartCmd(a))
+	pf.String("profile", "", "account profile (default \"default\"; several accounts or servers each get one)")
+	root.AddCommand(newServeCmd(a), newVersionCmd(), newQuickstartCmd(a),
+		newLoginCmd(a), newLogoutCmd(a), newStatusCmd(a), newInfoCmd(a),
+		newLsCmd(a), newGetCmd(a), newPutCmd(a), newRmCmd(a), newSyncCmd(a),
+		newExportCmd(a), newImportCmd(a), newWipeCmd(a), newKeysCmd(a), newFreshStartCmd(a))
 	return root
 }
 

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/syncctl/syncctl/crypto"
+	"github.com/syncctl/syncctl/engine"
+	"github.com/syncctl/syncctl/storage"
+)
+
+func newLoginCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "login",
+		Short: "Log in to a SyncStorage server (embedded or self-hosted) and save the profile",
+		Long: `Log in to a server's token endpoint with your secret, and check the account key against
+the server's crypto/keys before saving anything. A new, empty account gets a new random
+key, printed once: other devices need it (syncctl login --key). The secret and the key go
+to secrets.json (mode 0600) next to the config file, never to the config itself.
+
+The secret comes from --secret, SYNCCTL_SECRET, or standard input.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.login(cmd) },
+	}
+	f := cmd.Flags()
+	f.String("server", "", "server URL (its token endpoint is <URL>/1.0/sync/1.5)")
+	f.String("user", "", "your user name on that server (for display)")
+	f.String("secret", "", "your secret on that server")
+	f.String("key", "", "the account key (64 hex digits), as printed at the account's first login")
+	f.String("key-id", "", "X-KeyID to send to the tokenserver (optional)")
+	return cmd
+}
+
+func readSecret(cmd *cobra.Command, v *viper.Viper) (string, error) {
+	if s := v.GetString("secret"); s != "" {
+		return s, nil
+	}
+	in := cmd.InOrStdin()
+	if f, ok := in.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		fmt.Fprint(cmd.ErrOrStderr(), "secret: ")
+	}
+	line, _ := bufio.NewReader(in).ReadString('\n') // a missing newline at EOF is fine
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return "", withCode(exitUsage, errors.New("no secret: pass --secret, set SYNCCTL_SECRET or type it"))
+	}
+	return line, nil
+}
+
+func (a *app) login(cmd *cobra.Command) error {
+	ctx := cmd.Context()
+	server := strings.TrimSuffix(a.v.GetString("server"), "/")
+	if server == "" {
+		return withCode(exitUsage, errors.New("--server is required"))
+	}
+	secret, err := readSecret(cmd, a.v)
+	if err != nil {
+		return err
+	}
+	tokens := &storage.TokenServer{URL: server, KeyID: a.v.GetString("key-id"), Bearer: func(context.Context) (string, error) { return secret, nil }}
+	client := storage.New(storage.Options{Tokens: tokens, Logger: &a.log})
+	if _, err := client.Token(ctx); err != nil {
+		if errors.Is(err, storage.ErrUnauthorized) {
+			return fmt.Errorf("login to %s: the server refused this secret: %w", server, err)
+		}
+		return fmt.Errorf("login to %s: %w", server, err)
+	}
+	rec, err := client.GetRecord(ctx, crypto.KeysCollection, crypto.KeysID)
+	hasKeys := err == nil
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	var kB []byte
+	newKey := false
+	switch key := a.v.GetString("key"); {
+	case key != "":
+		if kB, err = hex.DecodeString(key); err != nil || len(kB) != 32 {
+			return withCode(exitUsage, errors.New("--key: want 64 hex digits"))
+		}
+	case hasKeys:
+		return withCode(exitAuth, errors.New("this account already holds data: pass --key with the account key from its first login"))
+	default:
+		kB = make([]byte, 32)
+		rand.Read(kB)
+		newKey = true
+	}
+	if hasKeys {
+		syncKey, _ := crypto.SyncKeyBundle(kB)
+		if _, err := crypto.DecryptKeys(rec, syncKey); err != nil {
+			return fmt.Errorf("--key: %w", engine.ErrWrongSyncKey)
+		}
+	}
+	profile := a.profileName()
+	all, err := loadSecrets()
+	if err != nil {
+		return err
+	}
+	all[profile] = secrets{Secret: secret, KB: hex.EncodeToString(kB), KeyID: a.v.GetString("key-id")}
+	if err := saveSecrets(all); err != nil {
+		return err
+	}
+	if err := writeProfile(profile, map[string]string{"server": server, "user": a.v.GetString("user")}); err != nil {
+		return err
+	}
+	a.v.Set(a.profileKey("server"), server)
+	a.v.Set(a.profileKey("user"), a.v.GetString("user"))
+	if newKey {
+		// Set the new account up now (meta/global, keys), so that put and ls work at once.
+		acct, err := a.account(ctx)
+		if err != nil {
+			return err
+		}
+		s, err := acct.session(a)
+		if err == nil {
+			_, err = s.Sync(ctx)
+		}
+		acct.close()
+		if err != nil {
+			return fmt.Errorf("setting the new account up: %w", err)
+		}
+	}
+	if a.v.GetString("output") == "json" {
+		out := map[string]any{"profile": profile, "server": server, "user": a.v.GetString("user")}
+		if newKey {
+			out["new_key"] = hex.EncodeToString(kB)
+		}
+		return writeJSON(cmd.OutOrStdout(), out)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "logged in to %s (profile %q)\n", server, profile)
+	if newKey {
+		fmt.Fprintf(cmd.OutOrStdout(), "new account key (other devices need it; keep it safe):\n  %s\n", hex.EncodeToString(kB))
+	}
+	return nil
+}
+
+// writeProfile sets the profile's keys in the config file, touching nothing else in it.
+func writeProfile(profile string, kv map[string]string) error {
+	path := filepath.Join(configDir(), "config.toml")
+	if err := os.MkdirAll(configDir(), 0o700); err != nil {
+		return err
+	}
+	f := viper.New()
+	f.SetConfigFile(path)
+	if err := f.ReadInConfig(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		var notFound viper.ConfigFileNotFoundError
+		if _, statErr := os.Stat(path); statErr == nil && !errors.As(err, &notFound) {
+			return fmt.Errorf("config: %w", err)
+		}
+	}
+	for k, v := range kv {
+		f.Set("profiles."+profile+"."+k, v)
+	}
+	return f.WriteConfigAs(path)
+}
+
+func newLogoutCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "logout",
+		Short: "Forget the profile's secret and key (the local copy of your data stays)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			all, err := loadSecrets()
+			if err != nil {
+				return err
+			}
+			delete(all, a.profileName())
+			if err := saveSecrets(all); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "logged out of profile %q\n", a.profileName())
+			return nil
+		},
+	}
+}
+
+func newStatusCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Server, user, last sync, backoff, quota and each engine's state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			acct, err := a.account(ctx)
+			if err != nil {
+				return err
+			}
+			defer acct.close()
+			st := map[string]any{"profile": acct.profile, "server": acct.server, "user": acct.user}
+			state := func(k string) string { v, _ := acct.db.State(ctx, k); return v }
+			st["client_id"], st["last_sync"], st["backoff_until"] = state("session.clientID"), state("session.lastSyncAt"), state("session.backoffUntil")
+			if used, quota, err := acct.client.InfoQuota(ctx); err == nil {
+				st["quota_used_kb"], st["quota_kb"] = used, quota
+			} else {
+				st["server_error"] = oneLine(err)
+			}
+			engines := map[string]any{}
+			for _, e := range standardEngines {
+				pending := 0
+				acct.db.Collection(e.name).Changes(ctx, func(wboRecord) error { pending++; return nil })
+				engines[e.name] = map[string]any{"last_server": state(e.name + ".lastServer"), "pending_changes": pending}
+			}
+			st["engines"] = engines
+			if a.v.GetString("output") == "json" {
+				return writeJSON(cmd.OutOrStdout(), st)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "profile   %s\nserver    %s\nuser      %s\nclient    %s\n", acct.profile, acct.server, acct.user, st["client_id"])
+			fmt.Fprintf(out, "last sync %s\n", orDash(st["last_sync"].(string)))
+			if b := st["backoff_until"].(string); b != "" {
+				if t, err := time.Parse(time.RFC3339Nano, b); err == nil && time.Now().Before(t) {
+					fmt.Fprintf(out, "backoff   until %s\n", t.Local().Format(time.RFC1123))
+				}
+			}
+			if e, ok := st["server_error"]; ok {
+				fmt.Fprintf(out, "server    unreachable: %s\n", e)
+			} else {
+				fmt.Fprintf(out, "quota     %.1f KB used\n", st["quota_used_kb"])
+			}
+			tw := table(out, "ENGINE", "LAST SERVER TIME", "PENDING")
+			for _, e := range standardEngines {
+				m := engines[e.name].(map[string]any)
+				tw.row(e.name, orDash(m["last_server"].(string)), fmt.Sprint(m["pending_changes"]))
+			}
+			return tw.flush()
+		},
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

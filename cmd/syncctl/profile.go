@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/syncctl/syncctl/crypto"
+	"github.com/syncctl/syncctl/engine"
+	"github.com/syncctl/syncctl/repository/sqlite"
+	"github.com/syncctl/syncctl/storage"
+)
+
+// secrets are what must never be logged or put in the config file: they live in
+// secrets.json next to it, mode 0600, one entry per profile.
+type secrets struct {
+	Secret string `json:"secret"` // the Bearer credential for the token endpoint
+	KB     string `json:"kB"`     // the account key, hex
+	KeyID  string `json:"keyID,omitempty"`
+}
+
+func secretsPath() string { return filepath.Join(configDir(), "secrets.json") }
+
+func loadSecrets() (map[string]secrets, error) {
+	b, err := os.ReadFile(secretsPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string]secrets{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var all map[string]secrets
+	if err := json.Unmarshal(b, &all); err != nil {
+		return nil, fmt.Errorf("%s: %w", secretsPath(), err)
+	}
+	return all, nil
+}
+
+func saveSecrets(all map[string]secrets) error {
+	if err := os.MkdirAll(configDir(), 0o700); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(all, "", "  ")
+	tmp := secretsPath() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, secretsPath())
+}
+
+// profileName is --profile, SYNCCTL_PROFILE or the config's "profile", else "default".
+func (a *app) profileName() string {
+	if p := a.v.GetString("profile"); p != "" {
+		return p
+	}
+	return "default"
+}
+
+// account is a logged-in profile, ready to talk to its server.
+type account struct {
+	profile string
+	server  string
+	user    string
+	kB      []byte
+	syncKey *crypto.KeyBundle
+	tokens  storage.TokenSource
+	client  *storage.Client
+	db      *sqlite.DB
+}
+
+func (a *app) profileKey(k string) string { return "profiles." + a.profileName() + "." + k }
+
+// account opens the current profile: its config, its secrets and its local database.
+func (a *app) account(ctx context.Context) (*account, error) {
+	all, err := loadSecrets()
+	if err != nil {
+		return nil, err
+	}
+	sec, ok := all[a.profileName()]
+	server := a.v.GetString(a.profileKey("server"))
+	if !ok || server == "" {
+		return nil, withCode(exitAuth, fmt.Errorf("profile %q is not logged in: run `syncctl login --server URL --user NAME`", a.profileName()))
+	}
+	kB, err := hex.DecodeString(sec.KB)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: bad kB for %q", a.profileName())
+	}
+	syncKey, err := crypto.SyncKeyBundle(kB)
+	if err != nil {
+		return nil, err
+	}
+	acct := &account{profile: a.profileName(), server: server, user: a.v.GetString(a.profileKey("user")), kB: kB, syncKey: syncKey}
+	acct.tokens = &storage.TokenServer{URL: server, KeyID: sec.KeyID, Bearer: func(context.Context) (string, error) { return sec.Secret, nil }}
+	if err := os.MkdirAll(dataDir(), 0o700); err != nil {
+		return nil, err
+	}
+	if acct.db, err = sqlite.Open(filepath.Join(dataDir(), acct.profile+".db"), nil); err != nil {
+		return nil, err
+	}
+	acct.client = storage.New(storage.Options{Tokens: acct.tokens, Logger: &a.log})
+	return acct, nil
+}
+
+func (acct *account) close() { acct.db.Close() }
+
+// standardEngines are the Firefox collections syncctl keeps a local copy of.
+var standardEngines = []struct {
+	name    string
+	version int
+}{
+	{"bookmarks", 2}, {"history", 1}, {"passwords", 1}, {"forms", 1}, {"tabs", 1}, {"prefs", 2}, {"addons", 1},
+}
+
+func (acct *account) registry() *engine.Registry {
+	reg := engine.NewRegistry()
+	for _, e := range standardEngines {
+		reg.Register(&engine.Collection{CollectionName: e.name, FormatVersion: e.version, Store: acct.db.Collection(e.name)})
+	}
+	return reg
+}
+
+func (acct *account) session(a *app) (*engine.Session, error) {
+	host, _ := os.Hostname()
+	return engine.NewSession(engine.Options{
+		Tokens: acct.tokens, SyncKey: acct.syncKey, State: acct.db, Engines: acct.registry(),
+		ClientName: "syncctl on " + host, Logger: &a.log,
+	})
+}
+
+// keys fetches and opens crypto/keys.
+func (acct *account) keys(ctx context.Context) (*crypto.Keys, error) {
+	rec, err := acct.client.GetRecord(ctx, crypto.KeysCollection, crypto.KeysID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, fmt.Errorf("the account has no crypto/keys yet: run `syncctl sync` once")
+	}
+	if err != nil {
+		return nil, err
+	}
+	keys, err := crypto.DecryptKeys(rec, acct.syncKey)
+	if errors.Is(err, crypto.ErrHMACMismatch) {
+		return nil, engine.ErrWrongSyncKey
+	}
+	return keys, err
+}

@@ -1,0 +1,309 @@
+package main
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/syncctl/syncctl/crypto"
+	"github.com/syncctl/syncctl/repository/remote"
+	"github.com/syncctl/syncctl/wbo"
+)
+
+func newExportCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "export [COLLECTION...]",
+		Short: "Export collections decrypted: JSON lines, CSV (passwords, bookmarks, history) or bookmarks.html",
+		Long: `Export decrypted records. The default format, jsonl, writes one JSON object per record
+({"collection","id","modified","sortindex","payload"}) and is what import reads back. csv
+writes passwords, bookmarks or history (one collection) as spreadsheets do; html writes
+bookmarks as a Netscape bookmarks file that browsers import.`,
+		RunE: func(cmd *cobra.Command, args []string) error { return a.export(cmd, args) },
+	}
+	cmd.Flags().String("format", "jsonl", "jsonl, csv or html")
+	cmd.Flags().StringP("out", "f", "-", "output file (- for standard output)")
+	return cmd
+}
+
+func openOut(cmd *cobra.Command, path string) (io.Writer, func() error, error) {
+	if path == "-" || path == "" {
+		return cmd.OutOrStdout(), func() error { return nil }, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) // decrypted data
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, f.Close, nil
+}
+
+func (a *app) export(cmd *cobra.Command, colls []string) error {
+	ctx := cmd.Context()
+	acct, keys, err := a.withKeys(cmd)
+	if err != nil {
+		return err
+	}
+	defer acct.close()
+	format := a.v.GetString("format")
+	if len(colls) == 0 {
+		all, _, err := acct.client.InfoCollections(ctx, 0)
+		if err != nil {
+			return err
+		}
+		for c := range all {
+			if c != "crypto" && c != "meta" {
+				colls = append(colls, c)
+			}
+		}
+		sort.Strings(colls)
+	}
+	if format != "jsonl" && len(colls) != 1 {
+		return withCode(exitUsage, fmt.Errorf("--format %s exports one collection: name it", format))
+	}
+	out, closeOut, err := openOut(cmd, a.v.GetString("out"))
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(out)
+	p := newProgress(cmd, "exporting")
+	switch format {
+	case "jsonl":
+		for _, c := range colls {
+			err = readCollection(cmd, acct, keys, c, false, func(r shownRecord) error {
+				b, _ := json.Marshal(r)
+				w.Write(append(b, '\n'))
+				p.add(1)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+	case "csv":
+		err = exportCSV(cmd, acct, keys, colls[0], w)
+	case "html":
+		if colls[0] != "bookmarks" {
+			return withCode(exitUsage, fmt.Errorf("--format html is for bookmarks"))
+		}
+		err = exportBookmarksHTML(cmd, acct, keys, w)
+	default:
+		return withCode(exitUsage, fmt.Errorf("--format: want jsonl, csv or html, not %q", format))
+	}
+	p.done()
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// csvColumns are the fields exported per collection, in Firefox's order where it has one.
+var csvColumns = map[string][]string{
+	"passwords": {"hostname", "username", "password", "formSubmitURL", "httpRealm", "usernameField", "passwordField", "timeCreated", "timePasswordChanged", "timeLastUsed", "timesUsed", "id"},
+	"bookmarks": {"id", "type", "title", "bmkUri", "parentid", "parentName", "keyword", "tags", "dateAdded"},
+	"history":   {"id", "histUri", "title", "visits"},
+}
+
+func exportCSV(cmd *cobra.Command, acct *account, keys *crypto.Keys, coll string, w io.Writer) error {
+	cols, ok := csvColumns[coll]
+	if !ok {
+		return withCode(exitUsage, fmt.Errorf("--format csv is for passwords, bookmarks and history"))
+	}
+	cw := csv.NewWriter(w)
+	cw.Write(cols)
+	err := readCollection(cmd, acct, keys, coll, false, func(r shownRecord) error {
+		var m map[string]any
+		if json.Unmarshal(r.Payload, &m) != nil || m["deleted"] == true {
+			return nil
+		}
+		row := make([]string, len(cols))
+		for i, c := range cols {
+			switch v := m[c].(type) {
+			case nil:
+			case string:
+				row[i] = v
+			case float64:
+				row[i] = fmt.Sprintf("%.0f", v)
+			default:
+				b, _ := json.Marshal(v)
+				row[i] = string(b)
+			}
+		}
+		return cw.Write(row)
+	})
+	cw.Flush()
+	if err == nil {
+		err = cw.Error()
+	}
+	return err
+}
+
+// exportBookmarksHTML writes the Netscape bookmark file format: the tree from the
+// folders' children, under the roots menu, toolbar, unfiled and mobile.
+func exportBookmarksHTML(cmd *cobra.Command, acct *account, keys *crypto.Keys, w io.Writer) error {
+	type item struct {
+		ID, Type, Title, BmkURI, ParentID string
+		Children                          []string
+		DateAdded                         float64
+	}
+	items := map[string]*item{}
+	err := readCollection(cmd, acct, keys, "bookmarks", false, func(r shownRecord) error {
+		var it struct {
+			Type, Title, BmkURI, ParentID string
+			Children                      []string
+			DateAdded                     float64
+			Deleted                       bool
+		}
+		if json.Unmarshal(r.Payload, &it) == nil && !it.Deleted {
+			items[r.ID] = &item{r.ID, it.Type, it.Title, it.BmkURI, it.ParentID, it.Children, it.DateAdded}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Folders list their children; items without a listed place go under their parentid.
+	placed := map[string]bool{}
+	for _, it := range items {
+		for _, c := range it.Children {
+			placed[c] = true
+		}
+	}
+	for _, it := range items {
+		if p, ok := items[it.ParentID]; ok && !placed[it.ID] {
+			p.Children = append(p.Children, it.ID)
+			placed[it.ID] = true
+		}
+	}
+	fmt.Fprint(w, "<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<META HTTP-EQUIV=\"Content-Type\" CONTENT=\"text/html; charset=UTF-8\">\n<TITLE>Bookmarks</TITLE>\n<H1>Bookmarks</H1>\n<DL><p>\n")
+	seen := map[string]bool{}
+	var walk func(id string, depth int)
+	walk = func(id string, depth int) {
+		it, ok := items[id]
+		if !ok || seen[id] {
+			return
+		}
+		seen[id] = true
+		pad := strings.Repeat("    ", depth)
+		added := fmt.Sprintf(" ADD_DATE=\"%d\"", int64(it.DateAdded)/1000)
+		switch it.Type {
+		case "folder", "livemark":
+			fmt.Fprintf(w, "%s<DT><H3%s>%s</H3>\n%s<DL><p>\n", pad, added, html.EscapeString(it.Title), pad)
+			for _, c := range it.Children {
+				walk(c, depth+1)
+			}
+			fmt.Fprintf(w, "%s</DL><p>\n", pad)
+		case "separator":
+			fmt.Fprintf(w, "%s<HR>\n", pad)
+		default:
+			fmt.Fprintf(w, "%s<DT><A HREF=\"%s\"%s>%s</A>\n", pad, html.EscapeString(it.BmkURI), added, html.EscapeString(it.Title))
+		}
+	}
+	roots := []string{"menu", "toolbar", "unfiled", "mobile"}
+	for _, r := range roots {
+		if _, ok := items[r]; ok {
+			walk(r, 1)
+		}
+	}
+	var orphans []string
+	for id := range items {
+		if !seen[id] && id != "places" && !placed[id] {
+			orphans = append(orphans, id)
+		}
+	}
+	sort.Strings(orphans)
+	for _, id := range orphans {
+		walk(id, 1)
+	}
+	fmt.Fprint(w, "</DL><p>\n")
+	return nil
+}
+
+func newImportCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "import [FILE]",
+		Short: "Import JSON lines written by export: encrypt and upload them (- or no FILE: standard input)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			in := cmd.InOrStdin()
+			if len(args) == 1 && args[0] != "-" {
+				f, err := os.Open(args[0])
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				in = f
+			}
+			acct, keys, err := a.withKeys(cmd)
+			if err != nil {
+				return err
+			}
+			defer acct.close()
+			byColl := map[string][]wbo.Record{}
+			var order []string
+			sc := bufio.NewScanner(in)
+			sc.Buffer(make([]byte, 1<<20), 16<<20)
+			line := 0
+			for sc.Scan() {
+				line++
+				if strings.TrimSpace(sc.Text()) == "" {
+					continue
+				}
+				var r shownRecord
+				if err := json.Unmarshal(sc.Bytes(), &r); err != nil || r.Collection == "" || r.ID == "" {
+					return withCode(exitUsage, fmt.Errorf("line %d: not a record written by export", line))
+				}
+				if r.Collection == "meta" || r.Collection == "crypto" {
+					continue
+				}
+				rec := wbo.Record{ID: r.ID, SortIndex: r.SortIndex, Payload: []byte(r.Payload)}
+				var s string
+				if json.Unmarshal(r.Payload, &s) == nil { // a payload that was not JSON
+					rec.Payload = []byte(s)
+				}
+				if _, ok := byColl[r.Collection]; !ok {
+					order = append(order, r.Collection)
+				}
+				byColl[r.Collection] = append(byColl[r.Collection], rec)
+			}
+			if err := sc.Err(); err != nil {
+				return err
+			}
+			total := 0
+			p := newProgress(cmd, "importing")
+			for _, c := range order {
+				kb := keys.For(c)
+				enc := make([]wbo.Record, 0, len(byColl[c]))
+				for _, r := range byColl[c] {
+					e, err := kb.EncryptRecord(r, nil)
+					if err != nil {
+						return fmt.Errorf("%s/%s: %w", c, r.ID, err)
+					}
+					enc = append(enc, e)
+				}
+				res, err := remote.New(remote.Options{Client: acct.client, Collection: c}).Store(ctx, enc)
+				total += len(res.Stored)
+				p.add(len(res.Stored))
+				if err != nil {
+					return fmt.Errorf("%s: %w", c, err)
+				}
+				for id, e := range res.Failed {
+					fmt.Fprintf(cmd.ErrOrStderr(), "syncctl: %s/%s not imported: %v\n", c, id, e)
+				}
+			}
+			p.done()
+			fmt.Fprintf(cmd.OutOrStdout(), "imported %d records into %d collections\n", total, len(order))
+			return nil
+		},
+	}
+}
