@@ -41,7 +41,7 @@ func (s *Server) Handler() http.Handler {
 
 func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	w := &weaveWriter{ResponseWriter: rw, now: s.opts.Now}
+	w := &weaveWriter{ResponseWriter: rw, start: wbo.TimestampOf(s.opts.Now())}
 	defer func() {
 		s.log.Debug().Str("method", r.Method).Str("path", r.URL.Path).Int("status", w.status).
 			Dur("took", time.Since(start)).Msg("request")
@@ -201,11 +201,12 @@ func setLastModified(w http.ResponseWriter, ts int64) {
 	w.Header().Set("X-Last-Modified", wbo.Timestamp(ts).String())
 }
 
-// weaveWriter adds X-Weave-Timestamp to every response: max(now, X-Last-Modified), as
-// syncstorage-rs does, so that it is never behind the data it describes.
+// weaveWriter adds X-Weave-Timestamp to every response: max(the request's start,
+// X-Last-Modified), as syncstorage-rs does. It is never behind the data it describes,
+// and after a write it equals the write's timestamp (which is never before the start).
 type weaveWriter struct {
 	http.ResponseWriter
-	now    func() time.Time
+	start  wbo.Timestamp
 	status int
 }
 
@@ -215,7 +216,7 @@ func (w *weaveWriter) WriteHeader(status int) {
 	}
 	w.status = status
 	h := w.Header()
-	ts := wbo.TimestampOf(w.now())
+	ts := w.start
 	if lm, err := wbo.ParseTimestamp(h.Get("X-Last-Modified")); err == nil && lm > ts {
 		ts = lm
 	}
