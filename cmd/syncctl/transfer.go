@@ -253,7 +253,7 @@ func newImportCmd(a *app) *cobra.Command {
 			var order []string
 			sc := bufio.NewScanner(in)
 			sc.Buffer(make([]byte, 1<<20), 16<<20)
-			line := 0
+			line, skipped := 0, 0
 			for sc.Scan() {
 				line++
 				if strings.TrimSpace(sc.Text()) == "" {
@@ -263,7 +263,10 @@ func newImportCmd(a *app) *cobra.Command {
 				if err := json.Unmarshal(sc.Bytes(), &r); err != nil || r.Collection == "" || r.ID == "" {
 					return withCode(exitUsage, fmt.Errorf("line %d: not a record written by export", line))
 				}
-				if r.Collection == "meta" || r.Collection == "crypto" {
+				// meta/global, crypto/keys and the device records belong to the account
+				// they came from, not to its data.
+				if r.Collection == "meta" || r.Collection == "crypto" || r.Collection == "clients" {
+					skipped++
 					continue
 				}
 				rec := wbo.Record{ID: r.ID, SortIndex: r.SortIndex, Payload: []byte(r.Payload)}
@@ -302,7 +305,11 @@ func newImportCmd(a *app) *cobra.Command {
 				}
 			}
 			p.done()
-			fmt.Fprintf(cmd.OutOrStdout(), "imported %d records into %d collections\n", total, len(order))
+			fmt.Fprintf(cmd.OutOrStdout(), "imported %d records into %d collections", total, len(order))
+			if skipped > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), " (skipped %d of meta, crypto and clients: they belong to the exporting account)", skipped)
+			}
+			fmt.Fprintln(cmd.OutOrStdout())
 			return nil
 		},
 	}

@@ -1,0 +1,376 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/syncctl/syncctl/internal/servertest"
+	"github.com/syncctl/syncctl/server"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "syncctl-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "syncctl")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// device is one user's machine: its own config and data directories.
+type device struct {
+	t    *testing.T
+	home string
+}
+
+func newDevice(t *testing.T) *device { return &device{t: t, home: t.TempDir()} }
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (d *device) runIn(stdin string, args ...string) result {
+	d.t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "HOME="+d.home, "XDG_CONFIG_HOME="+filepath.Join(d.home, "config"), "XDG_DATA_HOME="+filepath.Join(d.home, "data"))
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		d.t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func (d *device) run(args ...string) result { return d.runIn("", args...) }
+
+func (d *device) ok(args ...string) string {
+	d.t.Helper()
+	r := d.run(args...)
+	if r.code != 0 {
+		d.t.Fatalf("syncctl %v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+func (d *device) json(v any, args ...string) {
+	d.t.Helper()
+	out := d.ok(append(args, "-o", "json")...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		d.t.Fatalf("syncctl %v -o json: %v\n%s", args, err, out)
+	}
+}
+
+func (d *device) login(srv *servertest.Server, user, key string) string {
+	d.t.Helper()
+	args := []string{"login", "--server", srv.URL, "--user", user, "--secret", user + "-secret"}
+	if key != "" {
+		args = append(args, "--key", key)
+	}
+	var out struct {
+		NewKey string `json:"new_key"`
+	}
+	d.json(&out, args...)
+	if key == "" {
+		return out.NewKey
+	}
+	return key
+}
+
+func TestEveryCommandAgainstTheEmbeddedServer(t *testing.T) {
+	srv := servertest.Start(t, server.Options{}, nil)
+	a := newDevice(t)
+	if out := a.ok("version"); !strings.HasPrefix(out, "syncctl ") {
+		t.Errorf("version: %q", out)
+	}
+	key := a.login(srv, "alice", "")
+	if len(key) != 64 {
+		t.Fatalf("new key %q", key)
+	}
+	secrets, err := os.Stat(filepath.Join(a.home, "config", "syncctl", "secrets.json"))
+	if err != nil || secrets.Mode().Perm() != 0o600 {
+		t.Errorf("secrets.json: %v %v", secrets.Mode(), err)
+	}
+	config, _ := os.ReadFile(filepath.Join(a.home, "config", "syncctl", "config.toml"))
+	if strings.Contains(string(config), "alice-secret") || strings.Contains(string(config), key) {
+		t.Error("a secret reached config.toml")
+	}
+
+	var put struct{ Modified float64 }
+	a.json(&put, "put", "bookmarks", "bm1", `{"type":"bookmark","title":"Mozilla","bmkUri":"https://mozilla.org"}`)
+	if put.Modified == 0 {
+		t.Errorf("put: %+v", put)
+	}
+	if out := a.ok("get", "bookmarks", "bm1"); !strings.Contains(out, `"title": "Mozilla"`) {
+		t.Errorf("get: %s", out)
+	}
+	if out := a.ok("get", "bookmarks", "bm1", "--raw"); !strings.Contains(out, "ciphertext") || strings.Contains(out, "Mozilla") {
+		t.Errorf("get --raw: %s", out)
+	}
+	var ls []struct {
+		ID      string
+		Payload map[string]any
+	}
+	a.json(&ls, "ls", "bookmarks")
+	if len(ls) != 1 || ls[0].Payload["title"] != "Mozilla" {
+		t.Errorf("ls: %+v", ls)
+	}
+	var info []struct {
+		Collection string
+		Count      int
+	}
+	a.json(&info, "info")
+	found := false
+	for _, c := range info {
+		found = found || (c.Collection == "bookmarks" && c.Count == 1)
+	}
+	if !found {
+		t.Errorf("info: %+v", info)
+	}
+	var sync struct {
+		Engines map[string]struct{ Applied, Uploaded int }
+		Stages  []string
+	}
+	a.json(&sync, "sync")
+	if sync.Engines["bookmarks"].Applied != 1 {
+		t.Errorf("sync: %+v", sync)
+	}
+	var status struct {
+		LastSync string `json:"last_sync"`
+		Engines  map[string]struct {
+			Pending int `json:"pending_changes"`
+		}
+	}
+	a.json(&status, "status")
+	if status.LastSync == "" || len(status.Engines) != 7 {
+		t.Errorf("status: %+v", status)
+	}
+	var keys map[string]string
+	a.json(&keys, "keys")
+	if len(keys["sync key"]) != 16 || len(keys["default bulk key"]) != 16 {
+		t.Errorf("keys: %v", keys)
+	}
+
+	// A second device with the same account key sees the bookmark; a tombstone from it
+	// reaches the first.
+	b := newDevice(t)
+	b.login(srv, "alice", key)
+	b.json(&sync, "sync")
+	if sync.Engines["bookmarks"].Applied != 1 {
+		t.Errorf("b's first sync: %+v", sync)
+	}
+	b.ok("rm", "bookmarks", "bm1")
+	if out := a.ok("get", "bookmarks", "bm1"); !strings.Contains(out, `"deleted": true`) {
+		t.Errorf("after rm: %s", out)
+	}
+
+	if out := a.ok("completion", "bash"); !strings.Contains(out, "bash completion") {
+		t.Error("completion")
+	}
+	a.ok("wipe", "bookmarks", "--yes")
+	a.json(&info, "info")
+	for _, c := range info {
+		if c.Collection == "bookmarks" {
+			t.Errorf("wipe left %+v", c)
+		}
+	}
+	if out := a.ok("fresh-start", "--yes"); !strings.Contains(out, "fresh start done") {
+		t.Errorf("fresh-start: %s", out)
+	}
+	a.ok("logout")
+	if r := a.run("sync"); r.code != 3 {
+		t.Errorf("sync after logout: exit %d", r.code)
+	}
+}
+
+func oneLine(t *testing.T, r result) {
+	t.Helper()
+	if lines := strings.Count(strings.TrimSpace(r.stderr), "\n"); lines != 0 || !strings.HasPrefix(r.stderr, "syncctl: ") {
+		t.Errorf("want a one-line error, got %q", r.stderr)
+	}
+}
+
+func TestErrorsHaveTheDocumentedExitCodes(t *testing.T) {
+	srv := servertest.Start(t, server.Options{}, nil)
+	a := newDevice(t)
+	key := a.login(srv, "alice", "")
+
+	t.Run("a wrong secret is 3", func(t *testing.T) {
+		r := newDevice(t).run("login", "--server", srv.URL, "--secret", "wrong")
+		if r.code != 3 || !strings.Contains(r.stderr, "refused this secret") {
+			t.Errorf("exit %d: %s", r.code, r.stderr)
+		}
+		oneLine(t, r)
+	})
+	t.Run("a wrong sync key is 3", func(t *testing.T) {
+		r := newDevice(t).run("login", "--server", srv.URL, "--secret", "alice-secret", "--key", strings.Repeat("00", 32))
+		if r.code != 3 || !strings.Contains(r.stderr, "sync key") {
+			t.Errorf("exit %d: %s", r.code, r.stderr)
+		}
+		oneLine(t, r)
+	})
+	t.Run("an account with data needs its key", func(t *testing.T) {
+		r := newDevice(t).run("login", "--server", srv.URL, "--secret", "alice-secret")
+		if r.code != 3 || !strings.Contains(r.stderr, "--key") {
+			t.Errorf("exit %d: %s", r.code, r.stderr)
+		}
+	})
+	t.Run("a server that is down is 4", func(t *testing.T) {
+		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		addr := l.Addr().String()
+		l.Close()
+		r := newDevice(t).run("login", "--server", "http://"+addr, "--secret", "x")
+		if r.code != 4 {
+			t.Errorf("exit %d: %s", r.code, r.stderr)
+		}
+		oneLine(t, r)
+	})
+	t.Run("a server asking for backoff is 4, and stays so until the time", func(t *testing.T) {
+		srv.InjectFault(server.Fault{PathPrefix: "/1.5/", Count: 1, Status: 503, RetryAfter: 3600})
+		r := a.run("sync")
+		if r.code != 4 {
+			t.Errorf("exit %d: %s", r.code, r.stderr)
+		}
+		oneLine(t, r)
+		if r := a.run("sync"); r.code != 4 || !strings.Contains(r.stderr, "no requests until") {
+			t.Errorf("second sync: exit %d: %s", r.code, r.stderr)
+		}
+	})
+	t.Run("usage errors are 2", func(t *testing.T) {
+		for _, args := range [][]string{{"nosuchcommand"}, {"put", "bookmarks", "x", "not json"}, {"get"}, {"wipe"}, {"--log-level", "loud", "version"}} {
+			if r := a.run(args...); r.code != 2 {
+				t.Errorf("%v: exit %d: %s", args, r.code, r.stderr)
+			}
+		}
+	})
+	_ = key
+}
+
+// exported reads an export into comparable lines: collection, id, sortindex, payload.
+func exported(t *testing.T, d *device, colls ...string) []string {
+	t.Helper()
+	out := d.ok(append([]string{"export"}, colls...)...)
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r struct {
+			Collection, ID string
+			SortIndex      *int64
+			Payload        json.RawMessage
+		}
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		if r.Collection == "clients" {
+			continue // each account has its own devices
+		}
+		si := "-"
+		if r.SortIndex != nil {
+			si = fmt.Sprint(*r.SortIndex)
+		}
+		lines = append(lines, r.Collection+" "+r.ID+" "+si+" "+string(r.Payload))
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+func TestExportThenImportIntoAFreshAccountIsLossless(t *testing.T) {
+	srv := servertest.Start(t, server.Options{}, nil)
+	a := newDevice(t)
+	a.login(srv, "alice", "")
+	records := map[string]string{
+		"bookmarks/b1": `{"type":"bookmark","title":"Ünïcode & <html>","bmkUri":"https://example.org/?a=1&b=2","tags":["x","y"]}`,
+		"bookmarks/f1": `{"type":"folder","title":"Folder","children":["b1"]}`,
+		"history/h1":   `{"histUri":"https://example.org/","title":null,"visits":[{"date":1319149012372425,"type":1}]}`,
+		"passwords/p1": `{"hostname":"https://example.org","username":"u","password":"p\"w","formSubmitURL":"","timeCreated":1}`,
+		"forms/fm1":    `{"name":"q","value":"search term"}`,
+		"notes/n1":     `{"text":"a custom collection, with\na newline","unknownField":{"kept":true}}`,
+	}
+	for k, v := range records {
+		coll, id, _ := strings.Cut(k, "/")
+		a.ok("put", coll, id, v)
+	}
+	file := filepath.Join(t.TempDir(), "export.jsonl")
+	a.ok("export", "-f", file)
+	before := exported(t, a)
+	if len(before) != len(records) {
+		t.Fatalf("exported %d records: %v", len(before), before)
+	}
+
+	b := newDevice(t)
+	b.login(srv, "bob", "")
+	if out := b.ok("import", file); !strings.Contains(out, "imported 6 records into 5 collections") {
+		t.Errorf("import: %s", out)
+	}
+	after := exported(t, b, "bookmarks", "history", "passwords", "forms", "notes")
+	if strings.Join(before, "\n") != strings.Join(after, "\n") {
+		t.Errorf("before:\n%s\nafter:\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))
+	}
+	if out := b.ok("export", "passwords", "--format", "csv"); !strings.Contains(out, `https://example.org,u,"p""w"`) {
+		t.Errorf("passwords csv: %s", out)
+	}
+	if out := b.ok("export", "bookmarks", "--format", "html"); !strings.Contains(out, `<DT><A HREF="https://example.org/?a=1&amp;b=2"`) || !strings.Contains(out, "<H3") {
+		t.Errorf("bookmarks.html: %s", out)
+	}
+}
+
+func TestKeysRotateReencryptsAndAnotherDeviceRecovers(t *testing.T) {
+	srv := servertest.Start(t, server.Options{}, nil)
+	a, b := newDevice(t), newDevice(t)
+	key := a.login(srv, "alice", "")
+	for i := range 150 {
+		a.ok("put", "history", fmt.Sprintf("h%03d", i), fmt.Sprintf(`{"histUri":"https://example.org/%d","visits":[]}`, i))
+	}
+	b.login(srv, "alice", key)
+	var sync struct {
+		Engines map[string]struct{ Applied int }
+		Error   string
+	}
+	b.json(&sync, "sync") // b now holds history and caches the old keys
+	if sync.Engines["history"].Applied != 150 {
+		t.Fatalf("b: %+v", sync)
+	}
+	var before map[string]string
+	a.json(&before, "keys")
+	// 150 history records and the two devices' client records.
+	if out := a.ok("keys", "rotate"); !strings.Contains(out, "152 records re-encrypted") {
+		t.Errorf("rotate: %s", out)
+	}
+	var after map[string]string
+	a.json(&after, "keys")
+	if after["default bulk key"] == before["default bulk key"] || after["sync key"] != before["sync key"] {
+		t.Errorf("fingerprints before %v after %v", before, after)
+	}
+	if out := a.ok("get", "history", "h042"); !strings.Contains(out, "example.org/42") {
+		t.Errorf("a after rotate: %s", out)
+	}
+	// b's cached keys are stale: its next sync notices, resets, and reads everything
+	// under the new keys, with nothing failing.
+	b.json(&sync, "sync")
+	if sync.Error != "" || sync.Engines["history"].Applied != 150 {
+		t.Errorf("b after rotate: %+v", sync)
+	}
+	if out := b.ok("get", "history", "h149"); !strings.Contains(out, "example.org/149") {
+		t.Errorf("b get: %s", out)
+	}
+}
