@@ -374,3 +374,16 @@ func TestKeysRotateReencryptsAndAnotherDeviceRecovers(t *testing.T) {
 		t.Errorf("b get: %s", out)
 	}
 }
+
+func TestLoginWithAMasterSecretMintsTokensForTheNode(t *testing.T) {
+	srv := servertest.Start(t, server.Options{MasterSecret: "the node's secret"}, nil)
+	a := newDevice(t)
+	a.ok("login", "--server", srv.URL, "--master-secret", "the node's secret", "--uid", "77")
+	a.ok("put", "notes", "n1", `{"text":"minted"}`)
+	if out := a.ok("get", "notes", "n1"); !strings.Contains(out, "minted") {
+		t.Errorf("get: %s", out)
+	}
+	if r := newDevice(t).run("login", "--server", srv.URL, "--master-secret", "not it", "--uid", "77"); r.code != 3 {
+		t.Errorf("a wrong master secret: exit %d %s", r.code, r.stderr)
+	}
+}

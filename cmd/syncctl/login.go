@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -40,6 +39,8 @@ The secret comes from --secret, SYNCCTL_SECRET, or standard input.`,
 	f.String("secret", "", "your secret on that server")
 	f.String("key", "", "the account key (64 hex digits), as printed at the account's first login")
 	f.String("key-id", "", "X-KeyID to send to the tokenserver (optional)")
+	f.String("master-secret", "", "a storage node's master secret: mint tokens for it directly (syncstorage-rs's SYNC_MASTER_SECRET)")
+	f.Uint64("uid", 0, "with --master-secret: the user id on that node")
 	return cmd
 }
 
@@ -65,11 +66,16 @@ func (a *app) login(cmd *cobra.Command) error {
 	if server == "" {
 		return withCode(exitUsage, errors.New("--server is required"))
 	}
-	secret, err := readSecret(cmd, a.v)
-	if err != nil {
-		return err
+	sec := secrets{KeyID: a.v.GetString("key-id"), MasterSecret: a.v.GetString("master-secret"), UID: a.v.GetUint64("uid")}
+	if sec.MasterSecret == "" {
+		var err error
+		if sec.Secret, err = readSecret(cmd, a.v); err != nil {
+			return err
+		}
+	} else if sec.UID == 0 {
+		return withCode(exitUsage, errors.New("--master-secret needs --uid"))
 	}
-	tokens := &storage.TokenServer{URL: server, KeyID: a.v.GetString("key-id"), Bearer: func(context.Context) (string, error) { return secret, nil }}
+	tokens := sec.tokenSource(server)
 	client := storage.New(storage.Options{Tokens: tokens, Logger: &a.log})
 	if _, err := client.Token(ctx); err != nil {
 		if errors.Is(err, storage.ErrUnauthorized) {
@@ -107,7 +113,8 @@ func (a *app) login(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	all[profile] = secrets{Secret: secret, KB: hex.EncodeToString(kB), KeyID: a.v.GetString("key-id")}
+	sec.KB = hex.EncodeToString(kB)
+	all[profile] = sec
 	if err := saveSecrets(all); err != nil {
 		return err
 	}

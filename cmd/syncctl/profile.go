@@ -13,6 +13,7 @@ import (
 	"github.com/syncctl/syncctl/engine"
 	"github.com/syncctl/syncctl/repository/sqlite"
 	"github.com/syncctl/syncctl/storage"
+	"github.com/syncctl/syncctl/token"
 )
 
 // secrets are what must never be logged or put in the config file: they live in
@@ -21,6 +22,18 @@ type secrets struct {
 	Secret string `json:"secret"` // the Bearer credential for the token endpoint
 	KB     string `json:"kB"`     // the account key, hex
 	KeyID  string `json:"keyID,omitempty"`
+	// MasterSecret and UID, when set, mint tokens directly for a storage node.
+	MasterSecret string `json:"masterSecret,omitempty"`
+	UID          uint64 `json:"uid,omitempty"`
+}
+
+// tokenSource is how the profile gets storage credentials.
+func (sec secrets) tokenSource(server string) storage.TokenSource {
+	if sec.MasterSecret != "" {
+		return &mintedTokens{secret: token.NewSecret(sec.MasterSecret), node: server, uid: sec.UID}
+	}
+	secret := sec.Secret
+	return &storage.TokenServer{URL: server, KeyID: sec.KeyID, Bearer: func(context.Context) (string, error) { return secret, nil }}
 }
 
 func secretsPath() string { return filepath.Join(configDir(), "secrets.json") }
@@ -94,7 +107,7 @@ func (a *app) account(ctx context.Context) (*account, error) {
 		return nil, err
 	}
 	acct := &account{profile: a.profileName(), server: server, user: a.v.GetString(a.profileKey("user")), kB: kB, syncKey: syncKey}
-	acct.tokens = &storage.TokenServer{URL: server, KeyID: sec.KeyID, Bearer: func(context.Context) (string, error) { return sec.Secret, nil }}
+	acct.tokens = sec.tokenSource(server)
 	if err := os.MkdirAll(dataDir(), 0o700); err != nil {
 		return nil, err
 	}
