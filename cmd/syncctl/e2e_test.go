@@ -387,3 +387,19 @@ func TestLoginWithAMasterSecretMintsTokensForTheNode(t *testing.T) {
 		t.Errorf("a wrong master secret: exit %d %s", r.code, r.stderr)
 	}
 }
+
+func TestQuickstartConvergesAndSaysSo(t *testing.T) {
+	d := newDevice(t)
+	var rep struct {
+		Converged bool
+		Devices   map[string]map[string]string
+		Steps     []string
+	}
+	d.json(&rep, "quickstart")
+	if !rep.Converged || len(rep.Devices["laptop"]) != 4 || rep.Devices["phone"]["qsGoDev00001"] != "The Go programming language" || rep.Devices["laptop"]["qsSyncDocs01"] != "(deleted)" {
+		t.Errorf("%+v", rep)
+	}
+	if out := d.ok("quickstart"); !strings.Contains(out, "converged: both devices hold the same 4 records") {
+		t.Errorf("%s", out)
+	}
+}
