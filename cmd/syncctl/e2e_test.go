@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -401,5 +402,38 @@ func TestQuickstartConvergesAndSaysSo(t *testing.T) {
 	}
 	if out := d.ok("quickstart"); !strings.Contains(out, "converged: both devices hold the same 4 records") {
 		t.Errorf("%s", out)
+	}
+}
+
+func TestConformanceCommand(t *testing.T) {
+	srv := servertest.Start(t, server.Options{MasterSecret: "node secret"}, nil)
+	d := newDevice(t)
+	junit := filepath.Join(t.TempDir(), "report.xml")
+	r := d.run("conformance", "--server", srv.URL, "--secret", "alice-secret", "--second-secret", "bob-secret", "--report", "junit="+junit, "--allow-destructive")
+	if r.code != 0 || !strings.Contains(r.stdout, "136 passed, 0 failed, 0 skipped") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	b, err := os.ReadFile(junit)
+	if err != nil || !strings.Contains(string(b), `<testsuite name="syncstorage-conformance`) || strings.Count(string(b), "<testcase ") != 136 {
+		t.Errorf("junit report: %v\n%.300s", err, b)
+	}
+	var rep struct{ Passed, Failed int }
+	d.json(&rep, "conformance", "--server", srv.URL, "--master-secret", "node secret", "--uid", "5", "--run", `^get\.`, "--level", "must")
+	if rep.Passed == 0 || rep.Failed != 0 {
+		t.Errorf("minted tokens, MUST get cases: %+v", rep)
+	}
+	// A server that lets PATCH through fails, and the command says so with exit 1.
+	broken := servertest.Start(t, server.Options{}, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == "PATCH" {
+				w.WriteHeader(200)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	r = d.run("conformance", "--server", broken.URL, "--secret", "alice-secret", "--run", `^misc\.`)
+	if r.code != 1 || !strings.Contains(r.stdout, "misc.patch-is-405") || !strings.Contains(r.stdout, "expected status [405], got 200") {
+		t.Errorf("broken server: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -101,7 +101,8 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newServeCmd(a), newVersionCmd(), newQuickstartCmd(a),
 		newLoginCmd(a), newLogoutCmd(a), newStatusCmd(a), newInfoCmd(a),
 		newLsCmd(a), newGetCmd(a), newPutCmd(a), newRmCmd(a), newSyncCmd(a),
-		newExportCmd(a), newImportCmd(a), newWipeCmd(a), newKeysCmd(a), newFreshStartCmd(a))
+		newExportCmd(a), newImportCmd(a), newWipeCmd(a), newKeysCmd(a), newFreshStartCmd(a),
+		newConformanceCmd(a))
 	return root
 }
 
