@@ -7,11 +7,13 @@ import (
 
 	"github.com/syncctl/syncctl/crypto"
 	"github.com/syncctl/syncctl/fixtures"
+	"github.com/syncctl/syncctl/wbo"
 )
 
-// FuzzDecrypt: no input panics; nothing that is not byte-for-byte an encryption under the
-// key is accepted, unless it only re-spells the same three fields (JSON escapes, key order,
-// hex case, white space).
+// FuzzDecrypt: no input panics, and no tampered payload is accepted as a record. Storage
+// format 5's HMAC covers the ciphertext but not the IV, so a changed IV decrypts (to a
+// garbled first block): the record-level check of the cleartext id, which fills that
+// first block, is what refuses it. So the target is DecryptRecord.
 func FuzzDecrypt(f *testing.F) {
 	kb, good := vector5b(f)
 	c := fixtures.Load().Payloads[1]
@@ -20,9 +22,10 @@ func FuzzDecrypt(f *testing.F) {
 	f.Add([]byte(fixtures.Load().Shape5f))
 	f.Add([]byte(`{"IV":"\/\/8=","hmac":"` + c.HMAC + `","ciphertext":"` + c.CiphertextB64 + `"}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		clear, err := kb.Decrypt(payload)
+		rec, err := kb.DecryptRecord(wbo.Record{ID: "5qRsgXWRJZXr", Payload: payload})
+		clear := rec.Payload
 		if err != nil {
-			for _, known := range []error{crypto.ErrHMACMismatch, crypto.ErrBadPadding, crypto.ErrMalformedPayload} {
+			for _, known := range []error{crypto.ErrHMACMismatch, crypto.ErrBadPadding, crypto.ErrMalformedPayload, crypto.ErrRecordIDMismatch} {
 				if errors.Is(err, known) {
 					return
 				}

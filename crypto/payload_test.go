@@ -112,6 +112,25 @@ func TestDecryptAfterAValidHMACStillChecksIVBase64AndPadding(t *testing.T) {
 	}
 }
 
+// The HMAC of storage format 5 does not cover the IV: a changed IV passes it and garbles
+// the first cleartext block. DecryptRecord refuses the result, because that block holds
+// the start of the cleartext's id.
+func TestATamperedIVIsRefusedAtTheRecordLevel(t *testing.T) {
+	kb, good := vector5b(t)
+	c := fixtures.Load().Payloads[1]
+	iv := base64.StdEncoding.EncodeToString(fixtures.Hex(c.IV))
+	tampered := []byte(iv)
+	tampered[3] ^= 1
+	payload := strings.Replace(good, iv, string(tampered), 1)
+	if _, err := kb.Decrypt([]byte(payload)); err != nil {
+		t.Logf("Decrypt alone: %v", err)
+	}
+	_, err := kb.DecryptRecord(wbo.Record{ID: "5qRsgXWRJZXr", Payload: []byte(payload)})
+	if !errors.Is(err, crypto.ErrMalformedPayload) && !errors.Is(err, crypto.ErrRecordIDMismatch) {
+		t.Errorf("err = %v", err)
+	}
+}
+
 func TestUppercaseHMACIsAcceptedOnRead(t *testing.T) {
 	kb, good := vector5b(t)
 	c := fixtures.Load().Payloads[1]

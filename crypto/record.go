@@ -41,8 +41,13 @@ func (kb *KeyBundle) DecryptRecord(r wbo.Record) (wbo.Record, error) {
 
 var errFound = errors.New("found")
 
-// checkCleartextID stops at the id member (Firefox writes it first), so the rest of the
-// cleartext is left for the engine to parse once.
+// checkCleartextID requires the cleartext to be a JSON object carrying the envelope's id,
+// or a tombstone (application-services writes {"deleted":true} with no id). It stops at
+// the id member (Firefox writes it first), leaving the rest for the engine to parse.
+//
+// This is also what protects the IV: storage format 5's HMAC covers the ciphertext only,
+// so a changed IV decrypts to a garbled first block, and that block is `{"id":"` and the
+// start of the id.
 func checkCleartextID(clear []byte, id string) error {
 	err := jsonscan.Object(clear, func(key, value []byte) error {
 		if !jsonscan.Key(key, "id") {
@@ -55,8 +60,12 @@ func checkCleartextID(clear []byte, id string) error {
 		return errFound
 	})
 	switch {
-	case err == nil, errors.Is(err, errFound):
+	case errors.Is(err, errFound):
 		return nil
+	case err == nil && wbo.IsTombstone(clear):
+		return nil
+	case err == nil:
+		return fmt.Errorf("%w: the cleartext has no id", ErrRecordIDMismatch)
 	case errors.Is(err, jsonscan.ErrSyntax):
 		return fmt.Errorf("%w: cleartext is not a JSON object", ErrMalformedPayload)
 	}
