@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/syncctl/syncctl/internal/servertest"
 	"github.com/syncctl/syncctl/server"
@@ -435,5 +437,77 @@ func TestConformanceCommand(t *testing.T) {
 	r = d.run("conformance", "--server", broken.URL, "--secret", "alice-secret", "--run", `^misc\.`)
 	if r.code != 1 || !strings.Contains(r.stdout, "misc.patch-is-405") || !strings.Contains(r.stdout, "expected status [405], got 200") {
 		t.Errorf("broken server: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// start runs a long-lived syncctl command (the daemon) for a device.
+func (d *device) start(args ...string) *exec.Cmd {
+	d.t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "HOME="+d.home, "XDG_CONFIG_HOME="+filepath.Join(d.home, "config"), "XDG_DATA_HOME="+filepath.Join(d.home, "data"))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return cmd
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestAKilledDaemonLosesNoLocalWrite(t *testing.T) {
+	srv := servertest.Start(t, server.Options{}, nil)
+	a, b := newDevice(t), newDevice(t)
+	key := a.login(srv, "alice", "")
+	b.login(srv, "alice", key)
+
+	// The server is unreachable for now: every storage request gets a 503.
+	srv.InjectFault(server.Fault{PathPrefix: "/1.5/", Count: -1, Status: 503})
+	status := filepath.Join(t.TempDir(), "status.json")
+	daemon := a.start("daemon", "--idle-pause", "200ms", "--failure-pause", "200ms", "--status-file", status)
+	a.ok("offline", "set", "notes", "n1", "text=written while the server was away", `n=3`)
+	if got := strings.TrimSpace(a.ok("offline", "pending")); got != "1" {
+		t.Fatalf("pending %q", got)
+	}
+	waitFor(t, "the daemon to try and fail", func() bool {
+		b, _ := os.ReadFile(status)
+		return strings.Contains(string(b), "last_error")
+	})
+	daemon.Process.Kill() // SIGKILL: no shutdown, no flush
+	daemon.Wait()
+
+	srv.ClearFaults()
+	a.start("daemon", "--idle-pause", "200ms", "--failure-pause", "200ms")
+	waitFor(t, "the change to be uploaded", func() bool { return strings.TrimSpace(a.ok("offline", "pending")) == "0" })
+	b.ok("offline", "sync")
+	if out := b.ok("offline", "get", "notes", "n1"); !strings.Contains(out, "written while the server was away") || !strings.Contains(out, `"n": 3`) {
+		t.Errorf("b has %s", out)
+	}
+}
+
+func TestTheDaemonStopsCleanlyOnSIGTERM(t *testing.T) {
+	srv := servertest.Start(t, server.Options{}, nil)
+	a := newDevice(t)
+	a.login(srv, "alice", "")
+	daemon := a.start("daemon", "--idle-pause", "100ms")
+	time.Sleep(500 * time.Millisecond)
+	daemon.Process.Signal(syscall.SIGTERM)
+	if err := daemon.Wait(); err != nil {
+		t.Errorf("daemon exit: %v", err)
 	}
 }

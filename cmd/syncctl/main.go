@@ -102,7 +102,7 @@ func newRoot() *cobra.Command {
 		newLoginCmd(a), newLogoutCmd(a), newStatusCmd(a), newInfoCmd(a),
 		newLsCmd(a), newGetCmd(a), newPutCmd(a), newRmCmd(a), newSyncCmd(a),
 		newExportCmd(a), newImportCmd(a), newWipeCmd(a), newKeysCmd(a), newFreshStartCmd(a),
-		newConformanceCmd(a))
+		newConformanceCmd(a), newDaemonCmd(a), newOfflineCmd(a))
 	return root
 }
 
