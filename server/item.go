@@ -59,34 +59,24 @@ func (s *Server) putItem(req *request) {
 		writeJSON(req.w, http.StatusBadRequest, weaveInvalidWBO)
 		return
 	}
-	w, err := s.st.beginWrite(req.r.Context(), req.uid)
-	if err != nil {
-		s.serverError(req, err)
-		return
+	w, ok := s.write(req, pre, itemResource(req), func(w *writeTx, _ int64) error {
+		if err := w.put(req.collection, &in); err != nil {
+			return err
+		}
+		return w.touchCollection(req.collection)
+	})
+	if ok {
+		setLastModified(req.w, w.ts)
+		writeRaw(req.w, http.StatusOK, wbo.Timestamp(w.ts).AppendText(nil))
 	}
-	defer w.rollback()
-	itemTS, err := w.itemTS(req.collection, req.id)
-	if err != nil {
-		s.serverError(req, err)
-		return
-	}
-	if !pre.check(req, itemTS) {
-		return
-	}
-	if err := w.put(req.collection, &in); err != nil {
-		s.serverError(req, err)
-		return
-	}
-	if err := w.touchCollection(req.collection); err != nil {
-		s.serverError(req, err)
-		return
-	}
-	if err := w.commit(); err != nil {
-		s.serverError(req, err)
-		return
-	}
-	setLastModified(req.w, w.ts)
-	writeRaw(req.w, http.StatusOK, wbo.Timestamp(w.ts).AppendText(nil))
+}
+
+func itemResource(req *request) func(*writeTx) (int64, error) {
+	return func(w *writeTx) (int64, error) { return w.itemTS(req.collection, req.id) }
+}
+
+func collectionResource(req *request) func(*writeTx) (int64, error) {
+	return func(w *writeTx) (int64, error) { return w.collectionTS(req.collection) }
 }
 
 func (s *Server) deleteItem(req *request) {
@@ -94,38 +84,20 @@ func (s *Server) deleteItem(req *request) {
 	if !ok {
 		return
 	}
-	w, err := s.st.beginWrite(req.r.Context(), req.uid)
-	if err != nil {
-		s.serverError(req, err)
-		return
+	w, ok := s.write(req, pre, itemResource(req), func(w *writeTx, itemTS int64) error {
+		if itemTS == 0 {
+			notFound(req.w)
+			return errAnswered
+		}
+		if _, err := w.Exec(`DELETE FROM bsos WHERE uid = ? AND collection = ? AND id = ?`, req.uid, req.collection, req.id); err != nil {
+			return err
+		}
+		return w.touchCollection(req.collection)
+	})
+	if ok {
+		setLastModified(req.w, w.ts)
+		writeRaw(req.w, http.StatusOK, append(append([]byte(`{"modified":`), wbo.Timestamp(w.ts).AppendText(nil)...), '}'))
 	}
-	defer w.rollback()
-	itemTS, err := w.itemTS(req.collection, req.id)
-	if err != nil {
-		s.serverError(req, err)
-		return
-	}
-	if itemTS == 0 {
-		notFound(req.w)
-		return
-	}
-	if !pre.check(req, itemTS) {
-		return
-	}
-	if _, err := w.Exec(`DELETE FROM bsos WHERE uid = ? AND collection = ? AND id = ?`, req.uid, req.collection, req.id); err != nil {
-		s.serverError(req, err)
-		return
-	}
-	if err := w.touchCollection(req.collection); err != nil {
-		s.serverError(req, err)
-		return
-	}
-	if err := w.commit(); err != nil {
-		s.serverError(req, err)
-		return
-	}
-	setLastModified(req.w, w.ts)
-	writeRaw(req.w, http.StatusOK, append(append([]byte(`{"modified":`), wbo.Timestamp(w.ts).AppendText(nil)...), '}'))
 }
 
 // deleteCollection deletes the items named by ids=, or the whole collection. Either way
@@ -142,56 +114,35 @@ func (s *Server) deleteCollection(req *request) {
 			return
 		}
 	}
-	w, err := s.st.beginWrite(req.r.Context(), req.uid)
-	if err != nil {
-		s.serverError(req, err)
-		return
-	}
-	defer w.rollback()
-	collTS, err := w.collectionTS(req.collection)
-	if err == nil && !pre.check(req, collTS) {
-		return
-	}
-	if err == nil && collTS == 0 {
-		// Nothing to delete: succeed without a write, answering the storage timestamp.
-		ts, err := w.storageTS()
-		if err != nil {
-			s.serverError(req, err)
-			return
-		}
-		writeRaw(req.w, http.StatusOK, wbo.Timestamp(ts).AppendText(nil))
-		return
-	}
-	if ids != nil {
-		for _, id := range ids {
-			if err == nil {
-				_, err = w.Exec(`DELETE FROM bsos WHERE uid = ? AND collection = ? AND id = ?`, req.uid, req.collection, id)
+	w, ok := s.write(req, pre, collectionResource(req), func(w *writeTx, collTS int64) error {
+		if collTS == 0 {
+			// Nothing to delete: succeed without a write, answering the storage timestamp.
+			ts, err := w.storageTS()
+			if err != nil {
+				return err
 			}
+			writeRaw(req.w, http.StatusOK, wbo.Timestamp(ts).AppendText(nil))
+			return errAnswered
 		}
-		if err == nil {
-			err = w.touchCollection(req.collection)
+		if ids != nil {
+			for _, id := range ids {
+				if _, err := w.Exec(`DELETE FROM bsos WHERE uid = ? AND collection = ? AND id = ?`, req.uid, req.collection, id); err != nil {
+					return err
+				}
+			}
+			return w.touchCollection(req.collection)
 		}
-	} else {
-		for _, q := range []string{
+		return w.execAll([]string{
 			`DELETE FROM bsos WHERE uid = ? AND collection = ?`,
 			`DELETE FROM collections WHERE uid = ? AND name = ?`,
 			`DELETE FROM batch_bsos WHERE batch IN (SELECT id FROM batches WHERE uid = ? AND collection = ?)`,
 			`DELETE FROM batches WHERE uid = ? AND collection = ?`,
-		} {
-			if err == nil {
-				_, err = w.Exec(q, req.uid, req.collection)
-			}
-		}
+		}, req.uid, req.collection)
+	})
+	if ok {
+		setLastModified(req.w, w.ts)
+		writeRaw(req.w, http.StatusOK, wbo.Timestamp(w.ts).AppendText(nil))
 	}
-	if err == nil {
-		err = w.commit()
-	}
-	if err != nil {
-		s.serverError(req, err)
-		return
-	}
-	setLastModified(req.w, w.ts)
-	writeRaw(req.w, http.StatusOK, wbo.Timestamp(w.ts).AppendText(nil))
 }
 
 // deleteAll removes every collection of the user (DELETE /1.5/{uid} and /storage).
@@ -200,33 +151,60 @@ func (s *Server) deleteAll(req *request) {
 	if !ok {
 		return
 	}
+	w, ok := s.write(req, pre, func(w *writeTx) (int64, error) { return w.storageTS() }, func(w *writeTx, _ int64) error {
+		return w.execAll([]string{
+			`DELETE FROM bsos WHERE uid = ?`,
+			`DELETE FROM collections WHERE uid = ?`,
+			`DELETE FROM batch_bsos WHERE batch IN (SELECT id FROM batches WHERE uid = ?)`,
+			`DELETE FROM batches WHERE uid = ?`,
+		}, req.uid)
+	})
+	if ok {
+		setLastModified(req.w, w.ts)
+		writeRaw(req.w, http.StatusOK, []byte("null"))
+	}
+}
+
+// errAnswered: a write's body has answered the request itself; nothing is committed.
+var errAnswered = errors.New("answered")
+
+// write runs one write request: it takes the write lock at a new timestamp, checks the
+// preconditions against the resource's timestamp, runs do, and commits. It has answered
+// every failure itself when ok is false.
+func (s *Server) write(req *request, pre preconditions, resource func(*writeTx) (int64, error), do func(w *writeTx, resourceTS int64) error) (w *writeTx, ok bool) {
 	w, err := s.st.beginWrite(req.r.Context(), req.uid)
 	if err != nil {
 		s.serverError(req, err)
-		return
+		return nil, false
 	}
 	defer w.rollback()
-	ts, err := w.storageTS()
-	if err == nil && !pre.check(req, ts) {
-		return
-	}
-	for _, q := range []string{
-		`DELETE FROM bsos WHERE uid = ?`,
-		`DELETE FROM collections WHERE uid = ?`,
-		`DELETE FROM batch_bsos WHERE batch IN (SELECT id FROM batches WHERE uid = ?)`,
-		`DELETE FROM batches WHERE uid = ?`,
-	} {
-		if err == nil {
-			_, err = w.Exec(q, req.uid)
-		}
-	}
-	if err == nil {
-		err = w.commit()
-	}
+	ts, err := resource(w)
 	if err != nil {
 		s.serverError(req, err)
-		return
+		return nil, false
 	}
-	setLastModified(req.w, w.ts)
-	writeRaw(req.w, http.StatusOK, []byte("null"))
+	if !pre.check(req, ts) {
+		return nil, false
+	}
+	if err := do(w, ts); err != nil {
+		if !errors.Is(err, errAnswered) {
+			s.serverError(req, err)
+		}
+		return nil, false
+	}
+	if err := w.commit(); err != nil {
+		s.serverError(req, err)
+		return nil, false
+	}
+	return w, true
+}
+
+// execAll runs statements that take the same arguments, stopping at the first error.
+func (w *writeTx) execAll(stmts []string, args ...any) error {
+	for _, q := range stmts {
+		if _, err := w.Exec(q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -163,63 +163,50 @@ func (s *Server) postCollection(req *request) {
 		return
 	}
 
-	w, err := s.st.beginWrite(req.r.Context(), req.uid)
-	if err != nil {
-		s.serverError(req, err)
-		return
-	}
-	defer w.rollback()
-	collTS, err := w.collectionTS(req.collection)
-	if err != nil {
-		s.serverError(req, err)
-		return
-	}
-	if !pre.check(req, collTS) {
-		return
-	}
-	if mode == postAppend || mode == postCommit {
-		if ok, err := w.batchExists(batchID, req.collection); err != nil || !ok {
-			if err != nil {
-				s.serverError(req, err)
-			} else {
-				badRequest(req.w)
-			}
-			return
-		}
-	}
-	if mode != postPlain {
-		if items, err = w.capBatch(batchID, items, res, s.limits); err != nil {
-			s.serverError(req, err)
-			return
-		}
-	}
 	status := http.StatusOK
-	switch mode {
-	case postPlain:
-		err = w.putAll(req.collection, items, res)
-	case postCreate:
-		if batchID, err = w.createBatch(req.collection, s.opts.BatchLifetime.Milliseconds()); err == nil {
-			err = w.stage(batchID, items, res)
+	var collTS int64
+	w, ok := s.write(req, pre, collectionResource(req), func(w *writeTx, ts int64) error {
+		collTS = ts
+		if mode == postAppend || mode == postCommit {
+			exists, err := w.batchExists(batchID, req.collection)
+			if err != nil {
+				return err
+			}
+			if !exists {
+				badRequest(req.w)
+				return errAnswered
+			}
 		}
-		status = http.StatusAccepted
-	case postAppend:
-		err = w.stage(batchID, items, res)
-		status = http.StatusAccepted
-	case postCommit:
-		err = w.commitBatch(batchID, req.collection, items, res)
-	}
-	if err == nil {
+		var err error
+		if mode != postPlain {
+			if items, err = w.capBatch(batchID, items, res, s.limits); err != nil {
+				return err
+			}
+		}
+		switch mode {
+		case postPlain:
+			err = w.putAll(req.collection, items, res)
+		case postCreate:
+			if batchID, err = w.createBatch(req.collection, s.opts.BatchLifetime.Milliseconds()); err == nil {
+				err = w.stage(batchID, items, res)
+			}
+			status = http.StatusAccepted
+		case postAppend:
+			err = w.stage(batchID, items, res)
+			status = http.StatusAccepted
+		case postCommit:
+			err = w.commitBatch(batchID, req.collection, items, res)
+		}
+		if err != nil {
+			return err
+		}
 		if status == http.StatusAccepted {
 			w.keepTS = true // staging is not a write the client can see
-		} else {
-			err = w.touchCollection(req.collection)
+			return nil
 		}
-	}
-	if err == nil {
-		err = w.commit()
-	}
-	if err != nil {
-		s.serverError(req, err)
+		return w.touchCollection(req.collection)
+	})
+	if !ok {
 		return
 	}
 	out := []byte(`{`)
