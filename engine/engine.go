@@ -35,6 +35,11 @@ type (
 	Deduping interface {
 		synchronizer.Deduper
 	}
+	// Repairing engines fix their local data after incoming records are applied (a
+	// bookmark tree that must stay a tree); fixes are local changes, uploaded at once.
+	Repairing interface {
+		Repair(ctx context.Context) (fixed int, err error)
+	}
 )
 
 // Resetter is implemented by local stores that can forget their sync progress (the

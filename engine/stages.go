@@ -241,6 +241,17 @@ func (s *Session) syncEngines(ctx context.Context, r *run) (string, error) {
 			}
 		}
 		res, err := s.syncEngine(ctx, e, r.keys)
+		if rp, ok := e.(Repairing); ok && err == nil {
+			// Repairs are local changes: one more pass uploads them.
+			var fixed int
+			if fixed, err = rp.Repair(ctx); err == nil && fixed > 0 {
+				var again synchronizer.Result
+				again, err = s.syncEngine(ctx, e, r.keys)
+				res.Uploaded += again.Uploaded
+				res.Applied += again.Applied
+				res.Reconciled += again.Reconciled
+			}
+		}
 		r.res.Engines[name] = EngineResult{Result: res, Err: err}
 		if errors.Is(err, storage.ErrUnauthorized) || errors.Is(err, storage.ErrBackoff) || errors.Is(err, storage.ErrNodeReassigned) {
 			return "", fmt.Errorf("%s: %w", name, err)

@@ -1,0 +1,175 @@
+package firefox
+
+import (
+	"context"
+	"slices"
+	"sort"
+
+	"github.com/syncctl/syncctl/engine"
+	"github.com/syncctl/syncctl/synchronizer"
+	"github.com/syncctl/syncctl/wbo"
+)
+
+// The fixed roots, as their ids travel on the wire.
+var (
+	RootID  = "places"
+	RootIDs = []string{"menu", "toolbar", "unfiled", "mobile"}
+)
+
+// BookmarkRule merges a bookmark changed on both sides field by field (three-way against
+// the mirror), and a folder whose children both sides changed structurally: the server's
+// order, less the children removed locally, plus those added locally.
+type BookmarkRule struct{}
+
+// Reconcile implements synchronizer.Reconciler.
+func (BookmarkRule) Reconcile(local, remote wbo.Record, mirror []byte) wbo.Record {
+	merged := synchronizer.ThreeWay{}.Reconcile(local, remote, mirror)
+	if mirror == nil || wbo.IsTombstone(merged.Payload) || wbo.IsTombstone(local.Payload) || wbo.IsTombstone(remote.Payload) {
+		return merged
+	}
+	l, err1 := Parse[Bookmark](local.Payload)
+	r, err2 := Parse[Bookmark](remote.Payload)
+	base, err3 := Parse[Bookmark](mirror)
+	m, err4 := Parse[Bookmark](merged.Payload)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || m.Type != "folder" {
+		return merged
+	}
+	if slices.Equal(l.Children, base.Children) || slices.Equal(r.Children, base.Children) {
+		return merged // one side only: the field merge already took it
+	}
+	m.Children = mergeChildren(base.Children, l.Children, r.Children)
+	if p, err := Encode(m); err == nil {
+		merged.Payload = p
+	}
+	return merged
+}
+
+// mergeChildren is a three-way merge of ordered lists: remote's order, without what local
+// removed, with what local added (in local's order) at the end.
+func mergeChildren(base, local, remote []string) []string {
+	out := make([]string, 0, len(remote)+len(local))
+	for _, id := range remote {
+		if slices.Contains(base, id) && !slices.Contains(local, id) {
+			continue // removed locally
+		}
+		out = append(out, id)
+	}
+	for _, id := range local {
+		if !slices.Contains(base, id) && !slices.Contains(out, id) {
+			out = append(out, id) // added locally
+		}
+	}
+	return out
+}
+
+// Bookmarks is the bookmarks engine: after every incoming pass it repairs the local tree,
+// and the repairs are uploaded like any local change.
+type Bookmarks struct {
+	engine.Collection
+}
+
+// Repair makes the local bookmarks a tree again, deterministically (so that two devices
+// repairing the same state agree): the roots exist under "places"; an item whose parent
+// is missing, not a folder, or part of a cycle moves to "unfiled"; every folder's children
+// are exactly the items whose parentid names it, in the folder's order, with newcomers
+// appended. It returns how many records it changed.
+func (b *Bookmarks) Repair(ctx context.Context) (int, error) {
+	items := map[string]*Bookmark{}
+	err := b.Store.FetchSince(ctx, 0, func(r wbo.Record) error {
+		if wbo.IsTombstone(r.Payload) {
+			return nil
+		}
+		if bm, err := Parse[Bookmark](r.Payload); err == nil {
+			items[r.ID] = bm
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	changed := map[string]bool{}
+	for _, id := range append([]string{RootID}, RootIDs...) {
+		if it, ok := items[id]; !ok || it.Type != "folder" || it.ParentID != RootID {
+			if !ok {
+				it = &Bookmark{ID: id}
+				items[id] = it
+			}
+			it.Type, it.ParentID = "folder", RootID
+			changed[id] = true
+		}
+	}
+	ids := make([]string, 0, len(items))
+	for id := range items {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	isRoot := func(id string) bool { return id == RootID || slices.Contains(RootIDs, id) }
+	// Parents: every item must hang, through folders, from the root.
+	for _, id := range ids {
+		if isRoot(id) {
+			continue
+		}
+		it := items[id]
+		seen := map[string]bool{id: true}
+		for p := it.ParentID; ; {
+			parent, ok := items[p]
+			if !ok || parent.Type != "folder" || seen[p] {
+				it.ParentID = "unfiled" // an orphan, or a cycle: unfiled breaks it
+				changed[id] = true
+				break
+			}
+			if p == RootID {
+				break
+			}
+			seen[p] = true
+			p = parent.ParentID
+		}
+	}
+	// Children: exactly the items that name the folder, in the folder's order.
+	kids := map[string][]string{}
+	for _, id := range ids {
+		if id != RootID {
+			kids[items[id].ParentID] = append(kids[items[id].ParentID], id)
+		}
+	}
+	for _, id := range ids {
+		f := items[id]
+		if f.Type != "folder" {
+			if f.Children != nil {
+				f.Children = nil
+				changed[id] = true
+			}
+			continue
+		}
+		want := []string{}
+		for _, c := range f.Children {
+			if items[c] != nil && items[c].ParentID == id && c != RootID && !slices.Contains(want, c) {
+				want = append(want, c)
+			}
+		}
+		for _, c := range kids[id] {
+			if !slices.Contains(want, c) {
+				want = append(want, c)
+			}
+		}
+		if !slices.Equal(want, f.Children) {
+			f.Children = want
+			changed[id] = true
+		}
+	}
+	if len(changed) == 0 {
+		return 0, nil
+	}
+	var recs []wbo.Record
+	for _, id := range ids {
+		if changed[id] {
+			p, err := Encode(items[id])
+			if err != nil {
+				return 0, err
+			}
+			recs = append(recs, wbo.Record{ID: id, Payload: p})
+		}
+	}
+	_, err = b.Store.Store(ctx, recs)
+	return len(recs), err
+}
