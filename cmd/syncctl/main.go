@@ -102,7 +102,8 @@ func newRoot() *cobra.Command {
 		newLoginCmd(a), newLogoutCmd(a), newStatusCmd(a), newInfoCmd(a),
 		newLsCmd(a), newGetCmd(a), newPutCmd(a), newRmCmd(a), newSyncCmd(a),
 		newExportCmd(a), newImportCmd(a), newWipeCmd(a), newKeysCmd(a), newFreshStartCmd(a),
-		newConformanceCmd(a), newDaemonCmd(a), newOfflineCmd(a))
+		newConformanceCmd(a), newDaemonCmd(a), newOfflineCmd(a),
+		newBookmarksCmd(a), newPasswordsCmd(a), newHistoryCmd(a), newTabsCmd(a))
 	return root
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/syncctl/syncctl/crypto"
 	"github.com/syncctl/syncctl/engine"
+	"github.com/syncctl/syncctl/firefox"
 	"github.com/syncctl/syncctl/repository/sqlite"
 	"github.com/syncctl/syncctl/storage"
 	"github.com/syncctl/syncctl/token"
@@ -129,11 +130,7 @@ var standardEngines = []struct {
 }
 
 func (acct *account) registry() *engine.Registry {
-	reg := engine.NewRegistry()
-	for _, e := range standardEngines {
-		reg.Register(&engine.Collection{CollectionName: e.name, FormatVersion: e.version, Store: acct.db.Collection(e.name)})
-	}
-	return reg
+	return engine.NewRegistry(firefox.Engines(func(c string) firefox.Store { return acct.db.Collection(c) })...)
 }
 
 func (acct *account) session(a *app) (*engine.Session, error) {

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/syncctl/syncctl/firefox"
+)
+
+// readTyped reads a collection from the server, decrypted and parsed, skipping tombstones.
+func readTyped[T any, P interface {
+	*T
+	firefox.Record
+}](cmd *cobra.Command, a *app, coll string) ([]P, error) {
+	acct, keys, err := a.withKeys(cmd)
+	if err != nil {
+		return nil, err
+	}
+	defer acct.close()
+	var out []P
+	err = readCollection(cmd, acct, keys, coll, false, func(r shownRecord) error {
+		var probe struct{ Deleted bool }
+		json.Unmarshal(r.Payload, &probe)
+		if probe.Deleted {
+			return nil
+		}
+		v, err := firefox.Parse[T, P](r.Payload)
+		if err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "syncctl: %s/%s: %v\n", coll, r.ID, err)
+			return nil
+		}
+		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
+
+func newBookmarksCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{Use: "bookmarks", Short: "Bookmarks on the server, decrypted"}
+	cmd.AddCommand(&cobra.Command{
+		Use: "tree", Short: "Print the bookmark tree", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			items, err := readTyped[firefox.Bookmark](cmd, a, "bookmarks")
+			if err != nil {
+				return err
+			}
+			byID := map[string]*firefox.Bookmark{}
+			for _, b := range items {
+				byID[b.ID] = b
+			}
+			if a.v.GetString("output") == "json" {
+				return writeJSON(cmd.OutOrStdout(), items)
+			}
+			printTree(cmd.OutOrStdout(), byID)
+			return nil
+		},
+	})
+	return cmd
+}
+
+var rootTitles = map[string]string{"menu": "Bookmarks Menu", "toolbar": "Bookmarks Toolbar", "unfiled": "Other Bookmarks", "mobile": "Mobile Bookmarks"}
+
+func printTree(out io.Writer, byID map[string]*firefox.Bookmark) {
+	shown := map[string]bool{}
+	var walk func(id string, depth int)
+	walk = func(id string, depth int) {
+		b, ok := byID[id]
+		if !ok || shown[id] {
+			return
+		}
+		shown[id] = true
+		pad := strings.Repeat("  ", depth)
+		title := b.Title
+		if t, ok := rootTitles[id]; ok && title == "" {
+			title = t
+		}
+		switch b.Type {
+		case "folder", "livemark":
+			fmt.Fprintf(out, "%s%s/\n", pad, title)
+			for _, c := range b.Children {
+				walk(c, depth+1)
+			}
+		case "separator":
+			fmt.Fprintf(out, "%s----\n", pad)
+		default:
+			fmt.Fprintf(out, "%s%s <%s>\n", pad, title, b.BmkURI)
+		}
+	}
+	for _, r := range firefox.RootIDs {
+		walk(r, 0)
+	}
+	var rest []string
+	for id := range byID {
+		if !shown[id] && id != firefox.RootID {
+			rest = append(rest, id)
+		}
+	}
+	sort.Strings(rest)
+	if len(rest) > 0 {
+		fmt.Fprintln(out, "(not in the tree)/")
+		for _, id := range rest {
+			walk(id, 1)
+		}
+	}
+}
+
+func newPasswordsCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{Use: "passwords", Short: "Saved logins on the server, decrypted"}
+	ls := &cobra.Command{
+		Use: "ls", Short: "List logins (passwords hidden unless --show)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logins, err := readTyped[firefox.Login](cmd, a, "passwords")
+			if err != nil {
+				return err
+			}
+			show := a.v.GetBool("show")
+			sort.Slice(logins, func(i, j int) bool {
+				return logins[i].Hostname+logins[i].Username < logins[j].Hostname+logins[j].Username
+			})
+			type row struct {
+				ID, Hostname, Username, Password string
+			}
+			var rows []row
+			for _, l := range logins {
+				pw := "••••••••"
+				if show {
+					pw = l.Password
+				}
+				rows = append(rows, row{l.ID, l.Hostname, l.Username, pw})
+			}
+			if a.v.GetString("output") == "json" {
+				return writeJSON(cmd.OutOrStdout(), rows)
+			}
+			t := table(cmd.OutOrStdout(), "ORIGIN", "USERNAME", "PASSWORD")
+			for _, r := range rows {
+				t.row(r.Hostname, r.Username, r.Password)
+			}
+			return t.flush()
+		},
+	}
+	ls.Flags().Bool("show", false, "show the passwords")
+	cmd.AddCommand(ls)
+	return cmd
+}
+
+func newHistoryCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{Use: "history", Short: "Browsing history on the server, decrypted"}
+	ls := &cobra.Command{
+		Use: "ls", Short: "List visited pages, most recent first", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var since time.Time
+			if s := a.v.GetString("since"); s != "" {
+				if d, err := time.ParseDuration(s); err == nil {
+					since = time.Now().Add(-d)
+				} else if t, err := time.Parse("2006-01-02", s); err == nil {
+					since = t
+				} else {
+					return withCode(exitUsage, fmt.Errorf("--since %q: a duration (72h) or a date (2026-11-01)", s))
+				}
+			}
+			pages, err := readTyped[firefox.History](cmd, a, "history")
+			if err != nil {
+				return err
+			}
+			type row struct {
+				URL, Title string
+				LastVisit  time.Time
+				Visits     int
+			}
+			var rows []row
+			for _, h := range pages {
+				var last int64
+				for _, v := range h.Visits {
+					last = max(last, v.Date)
+				}
+				t := time.UnixMicro(last)
+				if t.Before(since) {
+					continue
+				}
+				title := ""
+				if h.Title != nil {
+					title = *h.Title
+				}
+				rows = append(rows, row{h.HistURI, title, t, len(h.Visits)})
+			}
+			sort.Slice(rows, func(i, j int) bool { return rows[i].LastVisit.After(rows[j].LastVisit) })
+			if a.v.GetString("output") == "json" {
+				return writeJSON(cmd.OutOrStdout(), rows)
+			}
+			t := table(cmd.OutOrStdout(), "LAST VISIT", "VISITS", "TITLE", "URL")
+			for _, r := range rows {
+				t.row(r.LastVisit.UTC().Format("2006-01-02 15:04"), fmt.Sprint(r.Visits), truncate(r.Title, 40), r.URL)
+			}
+			return t.flush()
+		},
+	}
+	ls.Flags().String("since", "", "only pages visited since a duration ago (72h) or a date (2026-11-01)")
+	cmd.AddCommand(ls)
+	return cmd
+}
+
+func newTabsCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{Use: "tabs", Short: "Open tabs of every device, from the server"}
+	cmd.AddCommand(&cobra.Command{
+		Use: "ls", Short: "List every device's open tabs", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			devices, err := readTyped[firefox.Tabs](cmd, a, "tabs")
+			if err != nil {
+				return err
+			}
+			sort.Slice(devices, func(i, j int) bool { return devices[i].ClientName < devices[j].ClientName })
+			if a.v.GetString("output") == "json" {
+				return writeJSON(cmd.OutOrStdout(), devices)
+			}
+			t := table(cmd.OutOrStdout(), "DEVICE", "TITLE", "URL")
+			for _, d := range devices {
+				for _, tab := range d.Tabs {
+					url := ""
+					if len(tab.URLHistory) > 0 {
+						url = tab.URLHistory[0]
+					}
+					t.row(d.ClientName, truncate(tab.Title, 40), url)
+				}
+			}
+			return t.flush()
+		},
+	})
+	return cmd
+}
