@@ -1,0 +1,133 @@
+package fxa_test
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/syncctl/syncctl/crypto"
+	"github.com/syncctl/syncctl/fixtures/fxaserver"
+	"github.com/syncctl/syncctl/fxa"
+)
+
+var totpSecret = []byte("12345678901234567890")
+
+func double(t *testing.T) (*fxaserver.Server, *fxa.Client) {
+	t.Helper()
+	srv, err := fxaserver.New(
+		fxaserver.Account{Email: "plain@example.org", Password: "pässwörd", KeyRotation: 1510726317123},
+		fxaserver.Account{Email: "André@Example.org", Password: "pw"},
+		fxaserver.Account{Email: "totp@example.org", Password: "pw", Verification: "totp-2fa", TOTPSecret: totpSecret},
+		fxaserver.Account{Email: "code@example.org", Password: "pw", Verification: "email-otp", EmailCode: "123456"},
+		fxaserver.Account{Email: "link@example.org", Password: "pw", Verification: "email"},
+		fxaserver.Account{Email: "locked@example.org", Password: "pw", Locked: true},
+		fxaserver.Account{Email: "blocked@example.org", Password: "pw", Blocked: true, UnblockCode: "ABCD1234"},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return srv, &fxa.Client{Env: fxa.Environment{AuthURL: hs.URL + "/v1", ClientID: "test"}}
+}
+
+func prompt(code string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) { return code, nil }
+}
+
+func TestLoginYieldsKBTheKeyIDAndAnOAuthToken(t *testing.T) {
+	srv, c := double(t)
+	cr, err := c.Login(context.Background(), "plain@example.org", "pässwörd", fxa.Prompts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kB, _ := hex.DecodeString(cr.KB)
+	if hex.EncodeToString(srv.KB("plain@example.org")) != cr.KB {
+		t.Errorf("kB %s, the server's %x", cr.KB, srv.KB("plain@example.org"))
+	}
+	if cr.KeyID != crypto.KeyID(1510726317123, kB) || cr.AccessToken == "" || cr.RefreshToken == "" || cr.UID != srv.UID("plain@example.org") {
+		t.Errorf("%+v", cr)
+	}
+	// An expired access token is refreshed with the refresh token alone.
+	old := cr.AccessToken
+	c.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	tok, refreshed, err := c.Bearer(context.Background(), cr)
+	if err != nil || !refreshed || tok == old {
+		t.Errorf("refresh: %v %v", refreshed, err)
+	}
+}
+
+func TestTheEmailCaseTheAccountWasCreatedWithIsUsed(t *testing.T) {
+	srv, c := double(t)
+	cr, err := c.Login(context.Background(), "andré@example.org", "pw", fxa.Prompts{})
+	if err != nil || cr.Email != "André@Example.org" || cr.KB != hex.EncodeToString(srv.KB("André@Example.org")) {
+		t.Fatalf("%+v %v", cr, err)
+	}
+}
+
+func TestSessionVerification(t *testing.T) {
+	srv, c := double(t)
+	ctx := context.Background()
+	t.Run("a TOTP code from the authenticator", func(t *testing.T) {
+		code := fxaserver.TOTP(totpSecret, time.Now())
+		if _, err := c.Login(ctx, "totp@example.org", "pw", fxa.Prompts{TOTP: prompt(code)}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("a wrong TOTP code", func(t *testing.T) {
+		if _, err := c.Login(ctx, "totp@example.org", "pw", fxa.Prompts{TOTP: prompt("000000")}); !errors.Is(err, fxa.ErrWrongCode) {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("TOTP needed but no way to ask", func(t *testing.T) {
+		if _, err := c.Login(ctx, "totp@example.org", "pw", fxa.Prompts{}); !errors.Is(err, fxa.ErrUnverifiedSession) {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("a code sent by email", func(t *testing.T) {
+		if _, err := c.Login(ctx, "code@example.org", "pw", fxa.Prompts{EmailCode: prompt("123456")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Login(ctx, "code@example.org", "pw", fxa.Prompts{EmailCode: prompt("999999")}); !errors.Is(err, fxa.ErrWrongCode) {
+			t.Errorf("wrong code: %v", err)
+		}
+	})
+	t.Run("a link: the client polls until it is clicked", func(t *testing.T) {
+		go func() { time.Sleep(150 * time.Millisecond); srv.VerifySessions("link@example.org") }()
+		if _, err := c.Login(ctx, "link@example.org", "pw", fxa.Prompts{PollEvery: 50 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("a link never clicked ends with a clear error", func(t *testing.T) {
+		_, err := c.Login(ctx, "link@example.org", "pw", fxa.Prompts{PollEvery: 10 * time.Millisecond, VerifyPoll: 50 * time.Millisecond})
+		if !errors.Is(err, fxa.ErrUnverifiedSession) {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
+
+func TestLoginErrorsAreTyped(t *testing.T) {
+	_, c := double(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		email, password string
+		p               fxa.Prompts
+		want            error
+	}{
+		{"plain@example.org", "wrong", fxa.Prompts{}, fxa.ErrWrongPassword},
+		{"nobody@example.org", "pw", fxa.Prompts{}, fxa.ErrUnknownAccount},
+		{"locked@example.org", "pw", fxa.Prompts{}, fxa.ErrLocked},
+		{"blocked@example.org", "pw", fxa.Prompts{}, fxa.ErrRequestBlocked},
+		{"blocked@example.org", "pw", fxa.Prompts{UnblockCode: prompt("WRONG")}, fxa.ErrInvalidUnblockCode},
+	} {
+		if _, err := c.Login(ctx, tc.email, tc.password, tc.p); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.email, err, tc.want)
+		}
+	}
+	if _, err := c.Login(ctx, "blocked@example.org", "pw", fxa.Prompts{UnblockCode: prompt("ABCD1234")}); err != nil {
+		t.Errorf("with the unblock code: %v", err)
+	}
+}
