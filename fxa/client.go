@@ -63,18 +63,24 @@ type Error struct {
 
 func (e *Error) Error() string {
 	msg := fmt.Sprintf("fxa: %d errno %d: %s", e.Status, e.Errno, e.Message)
+	if known := e.sentinel(); known != nil {
+		msg = known.Error()
+	}
 	if e.RetryAfter > 0 {
 		msg += fmt.Sprintf(" (retry after %s)", time.Duration(e.RetryAfter)*time.Second)
 	}
 	return msg
 }
 
+var errnoSentinels = map[int]error{102: ErrUnknownAccount, 103: ErrWrongPassword, 104: ErrUnverifiedAccount, 110: ErrInvalidToken,
+	114: ErrThrottled, 125: ErrRequestBlocked, 127: ErrInvalidUnblockCode, 138: ErrUnverifiedSession,
+	121: ErrLocked, 152: ErrWrongCode, 183: ErrWrongCode}
+
+func (e *Error) sentinel() error { return errnoSentinels[e.Errno] }
+
 // Is maps errnos to the sentinel errors.
 func (e *Error) Is(target error) bool {
-	m := map[int]error{102: ErrUnknownAccount, 103: ErrWrongPassword, 104: ErrUnverifiedAccount, 110: ErrInvalidToken,
-		114: ErrThrottled, 125: ErrRequestBlocked, 127: ErrInvalidUnblockCode, 138: ErrUnverifiedSession, 121: ErrLocked,
-		183: ErrWrongCode, 152: ErrWrongCode}
-	return m[e.Errno] == target || (target == ErrThrottled && e.Status == http.StatusTooManyRequests)
+	return e.sentinel() == target || (target == ErrThrottled && e.Status == http.StatusTooManyRequests)
 }
 
 // Client talks to one Firefox Accounts environment.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,5 +131,32 @@ func TestLoginErrorsAreTyped(t *testing.T) {
 	}
 	if _, err := c.Login(ctx, "blocked@example.org", "pw", fxa.Prompts{UnblockCode: prompt("ABCD1234")}); err != nil {
 		t.Errorf("with the unblock code: %v", err)
+	}
+}
+
+func TestThrottlingCarriesItsRetryAfter(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "30")
+		w.WriteHeader(429)
+		w.Write([]byte(`{"code":429,"errno":114,"error":"Too Many Requests","message":"Client has sent too many requests","retryAfter":30}`))
+	}))
+	defer hs.Close()
+	c := &fxa.Client{Env: fxa.Environment{AuthURL: hs.URL + "/v1"}}
+	_, err := c.Login(context.Background(), "a@b.c", "pw", fxa.Prompts{})
+	var fe *fxa.Error
+	if !errors.Is(err, fxa.ErrThrottled) || !errors.As(err, &fe) || fe.RetryAfter != 30 || !strings.Contains(err.Error(), "retry after 30s") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestTheWAFsNonJSON406IsABlockedRequest(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(406)
+		w.Write([]byte(`<html>challenge</html>`))
+	}))
+	defer hs.Close()
+	c := &fxa.Client{Env: fxa.Environment{AuthURL: hs.URL + "/v1"}}
+	if _, err := c.Login(context.Background(), "a@b.c", "pw", fxa.Prompts{}); !errors.Is(err, fxa.ErrRequestBlocked) {
+		t.Errorf("err = %v", err)
 	}
 }

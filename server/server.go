@@ -77,6 +77,10 @@ type Options struct {
 	// Users maps account names to the secret each presents to the token endpoint as
 	// "Authorization: Bearer <secret>". Secrets must be distinct.
 	Users map[string]string
+	// OAuthVerifyURL, if set, lets Firefox Accounts users in, as Mozilla's tokenserver
+	// does: a bearer token that is no configured user's secret is POSTed there as
+	// {"token": …} (an FxA /v1/oauth/verify endpoint) and must carry the oldsync scope.
+	OAuthVerifyURL string
 	// PublicURL is the base of the api_endpoint the token endpoint hands out, e.g.
 	// "https://sync.example.com" behind a proxy. Empty: taken from each request's Host.
 	PublicURL string

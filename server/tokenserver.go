@@ -1,15 +1,19 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +67,9 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(sec), []byte(strings.TrimSpace(secret))) == 1 {
 			name = n
 		}
+	}
+	if name == "" && s.opts.OAuthVerifyURL != "" {
+		name = s.verifyOAuth(r.Context(), strings.TrimSpace(secret))
 	}
 	if name == "" {
 		w.Header().Set("WWW-Authenticate", "Bearer")
@@ -124,6 +131,33 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		"hashed_fxa_uid": fxaUID, "hashalg": "sha256", "node_type": "sqlite",
 	})
 }
+
+// verifyOAuth asks the FxA OAuth server whose token this is; it returns the account
+// name ("fxa:<uid>") or "" when the token is not valid for Sync.
+func (s *Server) verifyOAuth(ctx context.Context, tok string) string {
+	body, _ := json.Marshal(map[string]string{"token": tok})
+	req, err := http.NewRequestWithContext(ctx, "POST", s.opts.OAuthVerifyURL, bytes.NewReader(body))
+	if err != nil {
+		return ""
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		s.log.Warn().Err(err).Msg("oauth verify")
+		return ""
+	}
+	defer resp.Body.Close()
+	var v struct {
+		User  string   `json:"user"`
+		Scope []string `json:"scope"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&v) != nil || v.User == "" || !slices.Contains(v.Scope, oldsyncScope) {
+		return ""
+	}
+	return "fxa:" + v.User
+}
+
+const oldsyncScope = "https://identity.mozilla.com/apps/oldsync"
 
 const (
 	staleState = iota + 1

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncctl/syncctl/fixtures/fxaserver"
 	"github.com/syncctl/syncctl/internal/servertest"
 	"github.com/syncctl/syncctl/server"
 )
@@ -560,5 +562,91 @@ func TestFirefoxViews(t *testing.T) {
 	}
 	if out := a.ok("tabs", "ls"); !strings.Contains(out, "Laptop") || !strings.Contains(out, "https://tab.example") {
 		t.Errorf("tabs ls:\n%s", out)
+	}
+}
+
+func TestFirefoxAccountsLoginThenSync(t *testing.T) {
+	secret := []byte("12345678901234567890")
+	fx, err := fxaserver.New(
+		fxaserver.Account{Email: "me@example.org", Password: "correct horse", Verification: "totp-2fa", TOTPSecret: secret, KeyRotation: 1700000000000},
+		fxaserver.Account{Email: "link@example.org", Password: "pw", Verification: "email"},
+		fxaserver.Account{Email: "locked@example.org", Password: "pw", Locked: true},
+		fxaserver.Account{Email: "blocked@example.org", Password: "pw", Blocked: true, UnblockCode: "UNBLOCK1"},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fxHTTP := httptest.NewServer(fx.Handler())
+	defer fxHTTP.Close()
+	srv := servertest.Start(t, server.Options{OAuthVerifyURL: fxHTTP.URL + "/v1/oauth/verify"}, nil)
+	login := func(d *device, email string, extra ...string) result {
+		return d.run(append([]string{"-vv", "login", "--fxa", email, "--auth-url", fxHTTP.URL + "/v1", "--token-server", srv.URL, "--client-id", "test", "--wait-verify", "200ms"}, extra...)...)
+	}
+
+	a := newDevice(t)
+	r := login(a, "me@example.org", "--password", "correct horse", "--totp", fxaserver.TOTP(secret, time.Now()))
+	if r.code != 0 || !strings.Contains(r.stdout, "logged in to Firefox Accounts as me@example.org") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	a.ok("put", "bookmarks", "bm1", `{"type":"bookmark","title":"via FxA","bmkUri":"https://example.org","parentid":"unfiled"}`)
+	var sync struct {
+		Engines map[string]struct{ Applied, Uploaded int }
+	}
+	a.json(&sync, "sync")
+	if out := a.ok("get", "bookmarks", "bm1"); !strings.Contains(out, "via FxA") {
+		t.Errorf("get: %s", out)
+	}
+	// A second device of the same account reads it: same kB, same storage.
+	b := newDevice(t)
+	if r := login(b, "me@example.org", "--password", "correct horse", "--totp", fxaserver.TOTP(secret, time.Now())); r.code != 0 {
+		t.Fatalf("b: %s", r.stderr)
+	}
+	if out := b.ok("bookmarks", "tree"); !strings.Contains(out, "via FxA") {
+		t.Errorf("b's tree: %s", out)
+	}
+
+	// Nothing secret outside secrets.json: not the password, the tokens or kB.
+	sec, _ := os.ReadFile(filepath.Join(a.home, "config", "syncctl", "secrets.json"))
+	var s map[string]struct {
+		FxA struct {
+			Credentials struct{ KB, AccessToken, RefreshToken, SessionToken string }
+		}
+	}
+	json.Unmarshal(sec, &s)
+	cr := s["default"].FxA.Credentials
+	if cr.KB == "" || cr.RefreshToken == "" || strings.Contains(string(sec), "correct horse") {
+		t.Fatalf("secrets.json: %+v", cr)
+	}
+	config, _ := os.ReadFile(filepath.Join(a.home, "config", "syncctl", "config.toml"))
+	for _, leak := range []string{"correct horse", cr.KB, cr.AccessToken, cr.RefreshToken, cr.SessionToken} {
+		if strings.Contains(r.stderr+r.stdout, leak) || strings.Contains(string(config), leak) {
+			t.Errorf("a secret leaked into the logs or the config: %.12s…", leak)
+		}
+	}
+
+	for _, tc := range []struct {
+		name, email string
+		args        []string
+		says        string
+	}{
+		{"a wrong password", "me@example.org", []string{"--password", "wrong", "--totp", "000000"}, "wrong password"},
+		{"a wrong TOTP code", "me@example.org", []string{"--password", "correct horse", "--totp", "000000"}, "wrong verification code"},
+		{"an unverified session", "link@example.org", []string{"--password", "pw"}, "confirm the login from the email"},
+		{"a locked account", "locked@example.org", []string{"--password", "pw"}, "locked"},
+		{"a blocked login", "blocked@example.org", []string{"--password", "pw"}, "unblock code"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := login(newDevice(t), tc.email, tc.args...)
+			if r.code != 3 || !strings.Contains(r.stderr, tc.says) {
+				t.Errorf("exit %d: %s", r.code, r.stderr)
+			}
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			if last := lines[len(lines)-1]; !strings.HasPrefix(last, "syncctl: ") {
+				t.Errorf("last line %q", last)
+			}
+		})
+	}
+	if r := login(newDevice(t), "blocked@example.org", "--password", "pw", "--unblock-code", "UNBLOCK1"); r.code != 0 {
+		t.Errorf("with the unblock code: %s", r.stderr)
 	}
 }

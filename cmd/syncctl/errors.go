@@ -6,6 +6,7 @@ import (
 	"syscall"
 
 	"github.com/syncctl/syncctl/engine"
+	"github.com/syncctl/syncctl/fxa"
 	"github.com/syncctl/syncctl/storage"
 )
 
@@ -17,7 +18,8 @@ func exitCodeOf(err error) int {
 	switch {
 	case errors.As(err, &coded):
 		return coded.code
-	case errors.Is(err, storage.ErrUnauthorized), errors.Is(err, engine.ErrWrongSyncKey), errors.Is(err, engine.ErrLoggedOut):
+	case errors.Is(err, storage.ErrUnauthorized), errors.Is(err, engine.ErrWrongSyncKey), errors.Is(err, engine.ErrLoggedOut),
+		errors.Is(err, fxa.ErrInvalidToken):
 		return exitAuth
 	case errors.Is(err, storage.ErrBackoff), errors.Is(err, storage.ErrUnavailable), errors.Is(err, syscall.ECONNREFUSED), errors.As(err, &netErr):
 		return exitUnavailable

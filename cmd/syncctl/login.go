@@ -41,6 +41,16 @@ The secret comes from --secret, SYNCCTL_SECRET, or standard input.`,
 	f.String("key-id", "", "X-KeyID to send to the tokenserver (optional)")
 	f.String("master-secret", "", "a storage node's master secret: mint tokens for it directly (syncstorage-rs's SYNC_MASTER_SECRET)")
 	f.Uint64("uid", 0, "with --master-secret: the user id on that node")
+	f.String("fxa", "", "log in with this Firefox Accounts email instead (Mozilla's Sync, or --auth-url)")
+	f.String("password", "", "with --fxa: the account's password (or SYNCCTL_PASSWORD, or standard input)")
+	f.String("totp", "", "with --fxa: the code of your authenticator app, if the account uses two-step authentication")
+	f.String("email-code", "", "with --fxa: a sign-in code Mozilla sent by email")
+	f.String("unblock-code", "", "with --fxa: the unblock code Mozilla sent by email after a blocked login")
+	f.String("env", "production", "with --fxa: production, stage or china")
+	f.String("auth-url", "", "with --fxa: the auth server (default: the environment's)")
+	f.String("token-server", "", "with --fxa: the tokenserver (default: the environment's)")
+	f.String("client-id", "", "with --fxa: the OAuth client id")
+	f.Duration("wait-verify", 5*time.Minute, "with --fxa: how long to wait for a sign-in confirmed by email")
 	return cmd
 }
 
@@ -62,6 +72,9 @@ func readSecret(cmd *cobra.Command, v *viper.Viper) (string, error) {
 
 func (a *app) login(cmd *cobra.Command) error {
 	ctx := cmd.Context()
+	if email := a.v.GetString("fxa"); email != "" {
+		return a.loginFxA(cmd, email)
+	}
 	server := strings.TrimSuffix(a.v.GetString("server"), "/")
 	if server == "" {
 		return withCode(exitUsage, errors.New("--server is required"))

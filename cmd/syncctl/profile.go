@@ -26,6 +26,8 @@ type secrets struct {
 	// MasterSecret and UID, when set, mint tokens directly for a storage node.
 	MasterSecret string `json:"masterSecret,omitempty"`
 	UID          uint64 `json:"uid,omitempty"`
+	// FxA, when set, is a Firefox Accounts login.
+	FxA *fxaSecrets `json:"fxa,omitempty"`
 }
 
 // tokenSource is how the profile gets storage credentials.
@@ -109,6 +111,9 @@ func (a *app) account(ctx context.Context) (*account, error) {
 	}
 	acct := &account{profile: a.profileName(), server: server, user: a.v.GetString(a.profileKey("user")), kB: kB, syncKey: syncKey}
 	acct.tokens = sec.tokenSource(server)
+	if sec.FxA != nil {
+		acct.tokens = fxaTokens(a, acct.profile, server, sec.FxA)
+	}
 	if err := os.MkdirAll(dataDir(), 0o700); err != nil {
 		return nil, err
 	}

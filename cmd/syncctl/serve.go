@@ -37,6 +37,7 @@ by syncstorage-rs tooling with the same secret work here.`,
 	f.String("master-secret", "", "token signing secret (default: generated and kept in the data dir)")
 	f.StringArray("user", nil, "a user as name:secret (repeatable)")
 	f.String("public-url", "", "base URL clients reach the server at, e.g. behind a proxy (default: from each request)")
+	f.String("oauth-verify-url", "", "let Firefox Accounts users in: verify their OAuth tokens at this FxA /v1/oauth/verify URL")
 	f.Bool("test-hooks", false, "enable /__testhooks__/fault for client tests (never in production)")
 	return cmd
 }
@@ -56,13 +57,14 @@ func (a *app) serve(cmd *cobra.Command) error {
 		return withCode(exitUsage, fmt.Errorf("config [limits]: %w", err))
 	}
 	srv, err := server.New(server.Options{
-		DataDir:      dir,
-		MasterSecret: v.GetString("master-secret"),
-		Users:        users,
-		PublicURL:    v.GetString("public-url"),
-		Limits:       limits,
-		TestHooks:    v.GetBool("test-hooks"),
-		Logger:       &a.log,
+		DataDir:        dir,
+		MasterSecret:   v.GetString("master-secret"),
+		Users:          users,
+		PublicURL:      v.GetString("public-url"),
+		OAuthVerifyURL: v.GetString("oauth-verify-url"),
+		Limits:         limits,
+		TestHooks:      v.GetBool("test-hooks"),
+		Logger:         &a.log,
 	})
 	if err != nil {
 		return err
