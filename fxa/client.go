@@ -24,6 +24,7 @@ const OldsyncScope = "https://identity.mozilla.com/apps/oldsync"
 // routes) and the tokenserver.
 type Environment struct {
 	AuthURL        string // …/v1
+	ContentURL     string // where a browser logs in (the OAuth flow)
 	TokenServerURL string // …/1.0/sync/1.5 is appended by the storage client
 	// ClientID is the OAuth client the tokens are issued to. Which public clients may use
 	// the fxa-credentials grant is Mozilla's decision; syncctl defaults to Firefox
@@ -33,9 +34,12 @@ type Environment struct {
 
 // Environments Mozilla documents.
 var (
-	Production = Environment{AuthURL: "https://api.accounts.firefox.com/v1", TokenServerURL: "https://token.services.mozilla.com", ClientID: "5882386c6d801776"}
-	Stage      = Environment{AuthURL: "https://api-accounts.stage.mozaws.net/v1", TokenServerURL: "https://token.stage.mozaws.net", ClientID: "5882386c6d801776"}
-	China      = Environment{AuthURL: "https://api-accounts.firefox.com.cn/v1", TokenServerURL: "https://sync.firefox.com.cn/token", ClientID: "5882386c6d801776"}
+	Production = Environment{AuthURL: "https://api.accounts.firefox.com/v1", ContentURL: "https://accounts.firefox.com",
+		TokenServerURL: "https://token.services.mozilla.com", ClientID: "5882386c6d801776"}
+	Stage = Environment{AuthURL: "https://api-accounts.stage.mozaws.net/v1", ContentURL: "https://accounts.stage.mozaws.net",
+		TokenServerURL: "https://token.stage.mozaws.net", ClientID: "5882386c6d801776"}
+	China = Environment{AuthURL: "https://api-accounts.firefox.com.cn/v1", ContentURL: "https://accounts.firefox.com.cn",
+		TokenServerURL: "https://sync.firefox.com.cn/token", ClientID: "5882386c6d801776"}
 )
 
 // Typed errors of the auth server (errno in parentheses). Test with errors.Is.

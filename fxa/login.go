@@ -26,9 +26,10 @@ type Prompts struct {
 type Credentials struct {
 	Email        string    `json:"email"`
 	UID          string    `json:"uid"`
-	SessionToken string    `json:"sessionToken"` // hex
-	KB           string    `json:"kB"`           // hex
-	KeyID        string    `json:"keyID"`        // X-KeyID for the tokenserver
+	SessionToken string    `json:"sessionToken"`    // hex
+	KB           string    `json:"kB,omitempty"`    // hex (password login)
+	KSync        string    `json:"kSync,omitempty"` // hex, 64 bytes (OAuth login: the scoped key)
+	KeyID        string    `json:"keyID"`           // X-KeyID for the tokenserver
 	AccessToken  string    `json:"accessToken"`
 	RefreshToken string    `json:"refreshToken"`
 	Expires      time.Time `json:"expires"`
@@ -36,6 +37,13 @@ type Credentials struct {
 
 // SyncKey is the Sync Key Bundle of the credentials.
 func (cr *Credentials) SyncKey() (*crypto.KeyBundle, error) {
+	if cr.KSync != "" {
+		k, err := hex.DecodeString(cr.KSync)
+		if err != nil {
+			return nil, err
+		}
+		return crypto.KSyncKeyBundle(k)
+	}
 	kB, err := hex.DecodeString(cr.KB)
 	if err != nil {
 		return nil, err

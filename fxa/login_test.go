@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -158,5 +159,38 @@ func TestTheWAFsNonJSON406IsABlockedRequest(t *testing.T) {
 	c := &fxa.Client{Env: fxa.Environment{AuthURL: hs.URL + "/v1"}}
 	if _, err := c.Login(context.Background(), "a@b.c", "pw", fxa.Prompts{}); !errors.Is(err, fxa.ErrRequestBlocked) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestTheOAuthFlowNeverSeesThePassword(t *testing.T) {
+	srv, c := double(t)
+	c.Env.ContentURL = "https://accounts.example"
+	flow, err := c.BeginOAuth("https://app.example/redirect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(flow.URL)
+	q := u.Query()
+	if u.Host != "accounts.example" || q.Get("code_challenge_method") != "S256" || q.Get("keys_jwk") == "" || !strings.Contains(q.Get("scope"), fxa.OldsyncScope) {
+		t.Fatalf("%s", flow.URL)
+	}
+	// The user logs in in the browser; the browser lands on the redirect with a code.
+	code, err := srv.Authorize("plain@example.org", q.Get("code_challenge"), q.Get("keys_jwk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CompleteOAuth(context.Background(), flow, "https://app.example/redirect?code="+code+"&state=forged"); !errors.Is(err, fxa.ErrOAuthState) {
+		t.Errorf("a forged state: %v", err)
+	}
+	code, _ = srv.Authorize("plain@example.org", q.Get("code_challenge"), q.Get("keys_jwk"))
+	cr, err := c.CompleteOAuth(context.Background(), flow, "https://app.example/redirect?code="+code+"&state="+q.Get("state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The scoped key is the same Sync key a password login derives from kB.
+	want, _ := crypto.SyncKeyBundle(srv.KB("plain@example.org"))
+	got, err := cr.SyncKey()
+	if err != nil || !got.Equal(want) || cr.KeyID != crypto.KeyID(1510726317123, srv.KB("plain@example.org")) || cr.KB != "" || cr.RefreshToken == "" {
+		t.Errorf("%+v %v", cr, err)
 	}
 }

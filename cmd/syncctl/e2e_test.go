@@ -1,12 +1,15 @@
 package main_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -648,5 +651,59 @@ func TestFirefoxAccountsLoginThenSync(t *testing.T) {
 	}
 	if r := login(newDevice(t), "blocked@example.org", "--password", "pw", "--unblock-code", "UNBLOCK1"); r.code != 0 {
 		t.Errorf("with the unblock code: %s", r.stderr)
+	}
+}
+
+func TestFirefoxAccountsBrowserLogin(t *testing.T) {
+	fx, err := fxaserver.New(fxaserver.Account{Email: "me@example.org", Password: "pw", KeyRotation: 1700000000000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fxHTTP := httptest.NewServer(fx.Handler())
+	defer fxHTTP.Close()
+	srv := servertest.Start(t, server.Options{OAuthVerifyURL: fxHTTP.URL + "/v1/oauth/verify"}, nil)
+	common := []string{"--auth-url", fxHTTP.URL + "/v1", "--token-server", srv.URL, "--client-id", "test"}
+
+	// A password login on one device writes a bookmark.
+	a := newDevice(t)
+	a.ok(append([]string{"login", "--fxa", "me@example.org", "--password", "pw"}, common...)...)
+	a.ok("put", "bookmarks", "bm1", `{"type":"bookmark","title":"from the password login","bmkUri":"https://a","parentid":"unfiled"}`)
+
+	// The browser login on another: syncctl prints the URL, the user logs in there, and
+	// pastes back where the browser landed.
+	b := newDevice(t)
+	cmd := exec.Command(bin, append([]string{"login", "--fxa-oauth", "--user", "me@example.org"}, common...)...)
+	cmd.Env = append(os.Environ(), "HOME="+b.home, "XDG_CONFIG_HOME="+filepath.Join(b.home, "config"), "XDG_DATA_HOME="+filepath.Join(b.home, "data"))
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewReader(stdout)
+	lines.ReadString('\n')
+	urlLine, _ := lines.ReadString('\n')
+	u, err := url.Parse(strings.TrimSpace(urlLine))
+	if err != nil || u.Query().Get("keys_jwk") == "" {
+		t.Fatalf("no authorization URL: %q %v", urlLine, err)
+	}
+	q := u.Query()
+	code, err := fx.Authorize("me@example.org", q.Get("code_challenge"), q.Get("keys_jwk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(stdin, "https://app.example/redirect?code=%s&state=%s\n", code, url.QueryEscape(q.Get("state")))
+	stdin.Close()
+	rest, _ := io.ReadAll(lines)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("login --fxa-oauth: %v\n%s%s", err, rest, stderr.String())
+	}
+	if out := b.ok("get", "bookmarks", "bm1"); !strings.Contains(out, "from the password login") {
+		t.Errorf("b: %s", out)
+	}
+	sec, _ := os.ReadFile(filepath.Join(b.home, "config", "syncctl", "secrets.json"))
+	if strings.Contains(string(sec), `"kB"`) || !strings.Contains(string(sec), `"kSync"`) {
+		t.Errorf("the browser login should hold kSync, never kB")
 	}
 }

@@ -94,12 +94,48 @@ func (a *app) loginFxA(cmd *cobra.Command, email string) error {
 		}
 		return withCode(exitAuth, fmt.Errorf("login to Firefox Accounts: %w", err))
 	}
+	return a.saveFxA(cmd, env, cr)
+}
+
+// loginFxAOAuth logs in in the browser: syncctl prints the authorization URL and reads
+// back where the browser was sent (or the code). It never sees the password.
+func (a *app) loginFxAOAuth(cmd *cobra.Command) error {
+	env, err := a.fxaEnvironment()
+	if err != nil {
+		return err
+	}
+	client := &fxa.Client{Env: env}
+	flow, err := client.BeginOAuth(a.v.GetString("redirect-uri"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "open this in a browser and log in:\n  %s\n", flow.URL)
+	redirect := a.v.GetString("code")
+	if redirect == "" {
+		fmt.Fprint(cmd.ErrOrStderr(), "then paste the address the browser was sent to (or the code): ")
+		line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+		redirect = strings.TrimSpace(line)
+	}
+	cr, err := client.CompleteOAuth(cmd.Context(), flow, redirect)
+	if err != nil {
+		return withCode(exitAuth, fmt.Errorf("login to Firefox Accounts: %w", err))
+	}
+	if cr.Email == "" {
+		cr.Email = a.v.GetString("user")
+	}
+	return a.saveFxA(cmd, env, cr)
+}
+
+// saveFxA keeps Firefox Accounts credentials in secrets.json, points the profile at the
+// tokenserver, and sets a new account's storage up.
+func (a *app) saveFxA(cmd *cobra.Command, env fxa.Environment, cr *fxa.Credentials) error {
+	ctx := cmd.Context()
 	profile := a.profileName()
 	all, err := loadSecrets()
 	if err != nil {
 		return err
 	}
-	all[profile] = secrets{KB: cr.KB, FxA: &fxaSecrets{AuthURL: env.AuthURL, ClientID: env.ClientID, Credentials: cr}}
+	all[profile] = secrets{FxA: &fxaSecrets{AuthURL: env.AuthURL, ClientID: env.ClientID, Credentials: cr}}
 	if err := saveSecrets(all); err != nil {
 		return err
 	}
@@ -108,7 +144,6 @@ func (a *app) loginFxA(cmd *cobra.Command, email string) error {
 	}
 	a.v.Set(a.profileKey("server"), env.TokenServerURL)
 	a.v.Set(a.profileKey("user"), cr.Email)
-	// A new account's storage has no crypto/keys yet: set it up now.
 	acct, err := a.account(ctx)
 	if err != nil {
 		return err
@@ -125,7 +160,11 @@ func (a *app) loginFxA(cmd *cobra.Command, email string) error {
 	} else if err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "logged in to Firefox Accounts as %s (profile %q)\n", cr.Email, profile)
+	who := cr.Email
+	if who == "" {
+		who = "your account"
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "logged in to Firefox Accounts as %s (profile %q)\n", who, profile)
 	return nil
 }
 

@@ -42,6 +42,9 @@ The secret comes from --secret, SYNCCTL_SECRET, or standard input.`,
 	f.String("master-secret", "", "a storage node's master secret: mint tokens for it directly (syncstorage-rs's SYNC_MASTER_SECRET)")
 	f.Uint64("uid", 0, "with --master-secret: the user id on that node")
 	f.String("fxa", "", "log in with this Firefox Accounts email instead (Mozilla's Sync, or --auth-url)")
+	f.Bool("fxa-oauth", false, "log in to Firefox Accounts in a browser instead (syncctl never sees the password)")
+	f.String("redirect-uri", "", "with --fxa-oauth: the redirect URI registered for the client id")
+	f.String("code", "", "with --fxa-oauth: the address the browser was sent to, or the code (else read from standard input)")
 	f.String("password", "", "with --fxa: the account's password (or SYNCCTL_PASSWORD, or standard input)")
 	f.String("totp", "", "with --fxa: the code of your authenticator app, if the account uses two-step authentication")
 	f.String("email-code", "", "with --fxa: a sign-in code Mozilla sent by email")
@@ -74,6 +77,9 @@ func (a *app) login(cmd *cobra.Command) error {
 	ctx := cmd.Context()
 	if email := a.v.GetString("fxa"); email != "" {
 		return a.loginFxA(cmd, email)
+	}
+	if a.v.GetBool("fxa-oauth") {
+		return a.loginFxAOAuth(cmd)
 	}
 	server := strings.TrimSuffix(a.v.GetString("server"), "/")
 	if server == "" {

@@ -20,8 +20,8 @@ import (
 // secrets are what must never be logged or put in the config file: they live in
 // secrets.json next to it, mode 0600, one entry per profile.
 type secrets struct {
-	Secret string `json:"secret"` // the Bearer credential for the token endpoint
-	KB     string `json:"kB"`     // the account key, hex
+	Secret string `json:"secret,omitempty"` // the Bearer credential for the token endpoint
+	KB     string `json:"kB,omitempty"`     // the account key, hex
 	KeyID  string `json:"keyID,omitempty"`
 	// MasterSecret and UID, when set, mint tokens directly for a storage node.
 	MasterSecret string `json:"masterSecret,omitempty"`
@@ -81,7 +81,6 @@ type account struct {
 	profile string
 	server  string
 	user    string
-	kB      []byte
 	syncKey *crypto.KeyBundle
 	tokens  storage.TokenSource
 	client  *storage.Client
@@ -101,15 +100,19 @@ func (a *app) account(ctx context.Context) (*account, error) {
 	if !ok || server == "" {
 		return nil, withCode(exitAuth, fmt.Errorf("profile %q is not logged in: run `syncctl login --server URL --user NAME`", a.profileName()))
 	}
-	kB, err := hex.DecodeString(sec.KB)
-	if err != nil {
-		return nil, fmt.Errorf("secrets: bad kB for %q", a.profileName())
+	var syncKey *crypto.KeyBundle
+	if sec.FxA != nil {
+		syncKey, err = sec.FxA.Credentials.SyncKey()
+	} else {
+		var kB []byte
+		if kB, err = hex.DecodeString(sec.KB); err == nil {
+			syncKey, err = crypto.SyncKeyBundle(kB)
+		}
 	}
-	syncKey, err := crypto.SyncKeyBundle(kB)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("secrets: bad key for %q: %w", a.profileName(), err)
 	}
-	acct := &account{profile: a.profileName(), server: server, user: a.v.GetString(a.profileKey("user")), kB: kB, syncKey: syncKey}
+	acct := &account{profile: a.profileName(), server: server, user: a.v.GetString(a.profileKey("user")), syncKey: syncKey}
 	acct.tokens = sec.tokenSource(server)
 	if sec.FxA != nil {
 		acct.tokens = fxaTokens(a, acct.profile, server, sec.FxA)
