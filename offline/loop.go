@@ -204,6 +204,12 @@ func (l *Loop) run(ctx context.Context) {
 				s.State, s.NextRun = "waiting", now.Add(pause)
 			}
 		})
+		// Arm the timer before announcing the pause: whoever reacts to the event (a test
+		// moving a fake clock) must find the timer already running.
+		var timer <-chan time.Time
+		if pause > 0 {
+			timer = l.opts.Clock.After(pause)
+		}
 		switch {
 		case err != nil:
 			l.emit(Event{Kind: "error", Err: err, Pause: pause})
@@ -217,7 +223,7 @@ func (l *Loop) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-l.wake:
-		case <-l.opts.Clock.After(pause):
+		case <-timer:
 		}
 	}
 }
