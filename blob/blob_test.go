@@ -1,0 +1,372 @@
+package blob_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/syncctl/syncctl/blob"
+	"github.com/syncctl/syncctl/crypto"
+	"github.com/syncctl/syncctl/internal/servertest"
+	"github.com/syncctl/syncctl/server"
+	"github.com/syncctl/syncctl/storage"
+)
+
+// rig is one server and an account's keys; each device gets its own store and syncer.
+type rig struct {
+	t    *testing.T
+	srv  *servertest.Server
+	keys *crypto.Keys
+
+	inFlight, peakInFlight atomic.Int32
+	writes                 atomic.Int32 // POST and PUT requests
+}
+
+// newRig starts a server whose records hold at most 16 KB, so a blob of a few hundred KB
+// spans tens of chunks.
+func newRig(t *testing.T) *rig {
+	r := &rig{t: t}
+	r.srv = servertest.Start(t, server.Options{Limits: server.Limits{MaxRecordPayloadBytes: 16 << 10}}, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			n := r.inFlight.Add(1)
+			defer r.inFlight.Add(-1)
+			for p := r.peakInFlight.Load(); n > p && !r.peakInFlight.CompareAndSwap(p, n); p = r.peakInFlight.Load() {
+			}
+			if req.Method == http.MethodPost || req.Method == http.MethodPut {
+				r.writes.Add(1)
+			}
+			h.ServeHTTP(w, req)
+		})
+	})
+	k, err := crypto.GenerateKeys(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.keys = k
+	return r
+}
+
+func (r *rig) client() *storage.Client {
+	return r.srv.Client("alice", storage.Options{Sleep: func(context.Context, time.Duration) error { return nil }})
+}
+
+func (r *rig) device(opts blob.Options) (*blob.Store, *blob.Syncer) {
+	st, err := blob.Open(r.t.TempDir(), blob.IDKey(r.keys.For("blobs")))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { st.Close() })
+	opts.Store, opts.Keys = st, r.keys
+	if opts.Client == nil {
+		opts.Client = r.client()
+	}
+	return st, blob.NewSyncer(opts)
+}
+
+func random(t *testing.T, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func add(t *testing.T, st *blob.Store, content []byte) string {
+	t.Helper()
+	id, n, err := st.Add(context.Background(), bytes.NewReader(content))
+	if err != nil || n != int64(len(content)) {
+		t.Fatalf("Add: %d bytes, %v", n, err)
+	}
+	return id
+}
+
+func status(t *testing.T, st *blob.Store, id string) blob.Info {
+	t.Helper()
+	in, ok, err := st.Get(context.Background(), id)
+	if err != nil || !ok {
+		t.Fatalf("Get %s: ok=%v %v", id, ok, err)
+	}
+	return in
+}
+
+func content(t *testing.T, st *blob.Store, id string) []byte {
+	t.Helper()
+	f, err := st.Open(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(f); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestBlobsRoundTripAcrossDevices(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	a, syncA := r.device(blob.Options{})
+	b, syncB := r.device(blob.Options{})
+
+	blobs := map[string][]byte{}
+	for _, c := range [][]byte{random(t, 300<<10), random(t, 100), {}, random(t, 9000)} {
+		blobs[add(t, a, c)] = c
+	}
+	if again := add(t, a, blobs[add(t, a, []byte{})]); len(blobs[again]) != 0 {
+		t.Fatal("same content, different id")
+	}
+	if res, err := syncA.Sync(ctx); err != nil || res.Uploaded != 4 {
+		t.Fatalf("push: %+v %v", res, err)
+	}
+	for id := range blobs {
+		if in := status(t, a, id); in.Status != blob.Synced {
+			t.Fatalf("%s is %s after upload", id, in.Status)
+		}
+	}
+
+	res, err := syncB.Sync(ctx)
+	if err != nil || res.Downloaded != 4 || res.Failed != 0 {
+		t.Fatalf("pull: %+v %v", res, err)
+	}
+	for id, want := range blobs {
+		if in := status(t, b, id); in.Status != blob.Synced {
+			t.Fatalf("%s is %s after download", id, in.Status)
+		}
+		if got := content(t, b, id); !bytes.Equal(got, want) {
+			t.Fatalf("%s: %d bytes differ from the %d uploaded", id, len(got), len(want))
+		}
+	}
+
+	// Nothing changed: another round on either side writes nothing.
+	before := r.writes.Load()
+	for _, s := range []*blob.Syncer{syncA, syncB} {
+		if res, err := s.Sync(ctx); err != nil || res.Uploaded+res.Downloaded != 0 {
+			t.Fatalf("idle round: %+v %v", res, err)
+		}
+	}
+	if w := r.writes.Load() - before; w != 0 {
+		t.Fatalf("idle rounds wrote %d times", w)
+	}
+}
+
+func TestServerIDsRevealNothing(t *testing.T) {
+	r := newRig(t)
+	a, syncA := r.device(blob.Options{})
+	secret := []byte("the same words in every account")
+	id := add(t, a, secret)
+	if _, err := syncA.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	other, err := crypto.GenerateKeys(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := blob.Open(t.TempDir(), blob.IDKey(other.For("blobs")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if add(t, st, secret) == id {
+		t.Fatal("two accounts give the same content the same id")
+	}
+	rec, err := r.client().GetRecord(context.Background(), "blobs", id+".0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(rec.Payload, secret) || bytes.Contains(rec.Payload, []byte("data")) {
+		t.Fatal("a chunk record shows its content")
+	}
+}
+
+// flip corrupts one chunk of a blob on the server: one bit of its ciphertext.
+func flip(t *testing.T, c *storage.Client, id string) {
+	t.Helper()
+	ctx := context.Background()
+	rec, err := c.GetRecord(ctx, "blobs", id+".1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]string
+	if err := json.Unmarshal(rec.Payload, &p); err != nil {
+		t.Fatal(err)
+	}
+	ct := []byte(p["ciphertext"])
+	if ct[10] == 'A' {
+		ct[10] = 'B'
+	} else {
+		ct[10] = 'A'
+	}
+	p["ciphertext"] = string(ct)
+	rec.Payload, _ = json.Marshal(p)
+	if _, err := c.PutRecord(ctx, "blobs", rec, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFlippedBitFailsOnlyThatBlobForGood(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	a, syncA := r.device(blob.Options{})
+	b, syncB := r.device(blob.Options{})
+	bad := add(t, a, random(t, 100<<10))
+	good1, good2 := add(t, a, random(t, 100<<10)), add(t, a, random(t, 10))
+	if _, err := syncA.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	flip(t, r.client(), bad)
+
+	res, err := syncB.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Downloaded != 2 || res.Failed != 1 || !errors.Is(res.Errors[bad], blob.ErrMAC) {
+		t.Fatalf("got %+v", res)
+	}
+	if in := status(t, b, bad); in.Status != blob.FailedDownload || in.Error == "" {
+		t.Fatalf("corrupt blob: %+v", in)
+	}
+	for _, id := range []string{good1, good2} {
+		if in := status(t, b, id); in.Status != blob.Synced {
+			t.Fatalf("good blob %s is %s", id, in.Status)
+		}
+	}
+	// None of the corrupt blob's bytes reached the store, not even a temp file.
+	if _, err := b.Open(bad); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the corrupt blob's file: %v", err)
+	}
+	// Final: later rounds do not try again.
+	if res, err := syncB.Sync(ctx); err != nil || res.Downloaded+res.Failed+res.Retrying != 0 {
+		t.Fatalf("a failed blob was retried: %+v %v", res, err)
+	}
+	// A store that gets the true bytes from elsewhere repairs the server: adding them
+	// turns the failed blob into a pending upload.
+	if _, _, err := b.Add(ctx, bytes.NewReader(content(t, a, bad))); err != nil {
+		t.Fatal(err)
+	}
+	if in := status(t, b, bad); in.Status != blob.PendingUpload {
+		t.Fatalf("re-added corrupt blob is %s", in.Status)
+	}
+}
+
+func TestTransferErrorsRetryOnScheduleUntilTheFaultGoes(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	a, syncA := r.device(blob.Options{Now: func() time.Time { return now }})
+	id := add(t, a, random(t, 50<<10))
+	r.srv.InjectFault(server.Fault{PathPrefix: "/1.5/", Count: -1, Status: 503})
+
+	start := now
+	for i, want := range []time.Duration{10, 20, 30, 40, 50, 60, 60, 60} {
+		res, err := syncA.Transfer(ctx, nil)
+		if err != nil || res.Retrying != 1 || res.Uploaded != 0 || res.Errors[id] == nil {
+			t.Fatalf("attempt %d: %+v %v", i+1, res, err)
+		}
+		in := status(t, a, id)
+		if in.Status != blob.PendingUpload || in.Attempts != i+1 || !in.NextAttempt.Equal(now.Add(want*time.Second)) {
+			t.Fatalf("attempt %d: %+v, want next in %ds", i+1, in, want)
+		}
+		// Before the delay is up, the blob waits; no request is made.
+		now = now.Add(want*time.Second - time.Second)
+		writes := r.writes.Load()
+		if res, _ := syncA.Transfer(ctx, nil); res.Retrying != 1 || r.writes.Load() != writes {
+			t.Fatalf("attempt %d: retried early: %+v", i+1, res)
+		}
+		now = now.Add(time.Second)
+	}
+	if waited := now.Sub(start); waited != (10+20+30+40+50+60+60+60)*time.Second {
+		t.Fatalf("waited %s in all", waited)
+	}
+	r.srv.ClearFaults()
+	if res, err := syncA.Transfer(ctx, nil); err != nil || res.Uploaded != 1 {
+		t.Fatalf("after the fault: %+v %v", res, err)
+	}
+	if in := status(t, a, id); in.Status != blob.Synced || in.Attempts != 0 {
+		t.Fatalf("after the fault: %+v", in)
+	}
+}
+
+func TestRetryDelay(t *testing.T) {
+	for n, want := range map[int]time.Duration{1: 10, 2: 20, 3: 30, 4: 40, 5: 50, 6: 60, 7: 60, 100: 60} {
+		if got := blob.RetryDelay(n); got != want*time.Second {
+			t.Errorf("RetryDelay(%d) = %s, want %ds", n, got, want)
+		}
+	}
+}
+
+func TestConcurrencyLimitsAreNeverExceeded(t *testing.T) {
+	ctx := context.Background()
+	for _, lim := range []struct{ db, xfer int }{{1, 1}, {1, 3}, {2, 5}} {
+		r := newRig(t)
+		a, syncA := r.device(blob.Options{DBLimit: lim.db, TransferLimit: lim.xfer})
+		for i := 0; i < 24; i++ {
+			add(t, a, random(t, 40<<10))
+		}
+		r.peakInFlight.Store(0)
+		res, err := syncA.Transfer(ctx, nil)
+		if err != nil || res.Uploaded != 24 {
+			t.Fatalf("%+v: %+v %v", lim, res, err)
+		}
+		xfer, db := syncA.MaxConcurrency()
+		if xfer < 1 || xfer > lim.xfer || db < 1 || db > lim.db {
+			t.Fatalf("limits %+v: saw %d transfers and %d index operations at once", lim, xfer, db)
+		}
+		// Seen from the server too: never more requests at once than transfers allowed.
+		if p := int(r.peakInFlight.Load()); p > lim.xfer {
+			t.Fatalf("limits %+v: %d requests in flight at once", lim, p)
+		}
+	}
+}
+
+func TestInterruptedDownloadResumes(t *testing.T) {
+	r := newRig(t)
+	a, syncA := r.device(blob.Options{})
+	var ids []string
+	for i := 0; i < 12; i++ {
+		ids = append(ids, add(t, a, random(t, 60<<10)))
+	}
+	if _, err := syncA.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var moved atomic.Int64
+	var once sync.Once
+	b, syncB := r.device(blob.Options{TransferLimit: 1, Progress: func(n int64) {
+		if moved.Add(n) > 5*60<<10 {
+			once.Do(cancel)
+		}
+	}})
+	res, err := syncB.Sync(ctx)
+	if !errors.Is(err, context.Canceled) || res.Downloaded == 0 || res.Downloaded == 12 {
+		t.Fatalf("interrupted pull: %+v %v", res, err)
+	}
+	first := res.Downloaded
+	left, _ := os.ReadDir(filepath.Join(filepath.Dir(mustPath(t, b, ids[0])), "tmp"))
+	if len(left) != 0 {
+		t.Fatalf("%d temp files left behind", len(left))
+	}
+	res, err = syncB.Sync(context.Background())
+	if err != nil || res.Downloaded+first != 12 {
+		t.Fatalf("resumed pull: %+v %v (first %d)", res, err, first)
+	}
+	for _, id := range ids {
+		if !bytes.Equal(content(t, a, id), content(t, b, id)) {
+			t.Fatal("content differs after resume")
+		}
+	}
+}
+
+func mustPath(t *testing.T, st *blob.Store, id string) string {
+	t.Helper()
+	return st.Path(id)
+}

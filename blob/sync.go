@@ -1,0 +1,450 @@
+package blob
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/syncctl/syncctl/crypto"
+	"github.com/syncctl/syncctl/storage"
+	"github.com/syncctl/syncctl/wbo"
+)
+
+// Options configure a Syncer. Store, Client and Keys are required.
+type Options struct {
+	Store  *Store
+	Client *storage.Client
+	Keys   *crypto.Keys
+	// Collection holds the chunk and manifest records (default "blobs").
+	Collection string
+	// DBLimit and TransferLimit bound concurrent index work and concurrent transfers
+	// (defaults 1 and 4), separately.
+	DBLimit, TransferLimit int
+	// ChunkSize is the bytes of content per chunk record (default: the largest that fits
+	// max_record_payload_bytes and a 1 MB POST).
+	ChunkSize int
+	// Now is the clock of the retry schedule; tests inject one.
+	Now func() time.Time
+	// Progress, if set, is told of every chunk's bytes moved.
+	Progress func(bytes int64)
+	Logger   *zerolog.Logger
+}
+
+// Syncer moves blobs between a Store and the server.
+type Syncer struct {
+	opts   Options
+	log    zerolog.Logger
+	dbSem  chan struct{}
+	xfer   chan struct{}
+	limits struct{ xferNow, xferMax, dbNow, dbMax atomic.Int32 }
+}
+
+// NewSyncer returns a syncer.
+func NewSyncer(opts Options) *Syncer {
+	if opts.Collection == "" {
+		opts.Collection = "blobs"
+	}
+	if opts.DBLimit <= 0 {
+		opts.DBLimit = 1
+	}
+	if opts.TransferLimit <= 0 {
+		opts.TransferLimit = 4
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Syncer{opts: opts, log: zerolog.Nop(), dbSem: make(chan struct{}, opts.DBLimit), xfer: make(chan struct{}, opts.TransferLimit)}
+	if opts.Logger != nil {
+		s.log = *opts.Logger
+	}
+	return s
+}
+
+// RetryDelay is the wait before attempt n+1 after n failed ones: 10 s, 20, 30, 40, 50,
+// then 60 s for good.
+func RetryDelay(failures int) time.Duration {
+	return time.Duration(min(max(failures, 1), 6)) * 10 * time.Second
+}
+
+// MaxConcurrency reports the most transfers and index operations seen at once.
+func (s *Syncer) MaxConcurrency() (transfers, db int) {
+	return int(s.limits.xferMax.Load()), int(s.limits.dbMax.Load())
+}
+
+func enter(sem chan struct{}, now, peak *atomic.Int32) func() {
+	sem <- struct{}{}
+	n := now.Add(1)
+	for {
+		p := peak.Load()
+		if n <= p || peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	return func() { now.Add(-1); <-sem }
+}
+
+// db runs index work within the database limit.
+func (s *Syncer) db(fn func() error) error {
+	defer enter(s.dbSem, &s.limits.dbNow, &s.limits.dbMax)()
+	return fn()
+}
+
+// ErrMAC is a final failure: a chunk or the whole blob did not verify. Such a blob is
+// FAILED_DOWNLOAD and none of its bytes reach the store.
+var ErrMAC = errors.New("blob: content does not verify")
+
+// Result counts what a round did.
+type Result struct {
+	Uploaded, Downloaded, Failed, Retrying int
+	Bytes                                  int64
+	Errors                                 map[string]error // per blob
+}
+
+// Sync lists the server's blobs, marks what is missing here PENDING_DOWNLOAD, and
+// transfers everything pending whose time has come.
+func (s *Syncer) Sync(ctx context.Context) (Result, error) {
+	remoteIDs, err := s.ServerBlobs(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	want := map[string]int64{}
+	for id := range remoteIDs {
+		want[id] = 0
+	}
+	err = s.db(func() error {
+		if err := s.opts.Store.Want(ctx, want); err != nil {
+			return err
+		}
+		// A blob this store holds as SYNCED but the server lost (a wipe, a fresh start)
+		// goes up again.
+		return s.opts.Store.Requeue(ctx, remoteIDs)
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	return s.Transfer(ctx, nil)
+}
+
+// ServerBlobs lists the ids of the blobs on the server (their manifests).
+func (s *Syncer) ServerBlobs(ctx context.Context) (map[string]bool, error) {
+	out := map[string]bool{}
+	_, err := s.opts.Client.GetCollection(ctx, s.opts.Collection, storage.Query{}, func(r wbo.Record) error {
+		if !strings.Contains(r.ID, ".") {
+			out[r.ID] = true
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Transfer uploads and downloads the pending blobs (of only, if not nil) whose next
+// attempt is due, within the transfer limit. A failed transfer is retried later on the
+// RetryDelay schedule; only a MAC failure is final.
+func (s *Syncer) Transfer(ctx context.Context, only map[string]bool) (Result, error) {
+	var list []Info
+	err := s.db(func() (err error) { list, err = s.opts.Store.List(ctx); return })
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Errors: map[string]error{}}
+	stop := ctx
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	now := s.opts.Now()
+	for _, in := range list {
+		if (in.Status != PendingUpload && in.Status != PendingDownload) || (only != nil && !only[in.ID]) {
+			continue
+		}
+		if in.NextAttempt.After(now) {
+			mu.Lock()
+			res.Retrying++
+			mu.Unlock()
+			continue
+		}
+		wg.Add(1)
+		go func(in Info) {
+			defer wg.Done()
+			leave := enter(s.xfer, &s.limits.xferNow, &s.limits.xferMax)
+			if ctx.Err() != nil { // stopped while queued: the blob stays as it was
+				leave()
+				return
+			}
+			var n int64
+			var err error
+			if in.Status == PendingUpload {
+				n, err = s.upload(ctx, in.ID)
+			} else {
+				n, err = s.download(ctx, in.ID)
+			}
+			leave()
+			mu.Lock()
+			defer mu.Unlock()
+			res.Bytes += n
+			// What was transferred is recorded even if the caller has just given up.
+			ctx := context.WithoutCancel(ctx)
+			switch {
+			case err != nil && !errors.Is(err, ErrMAC) && stop.Err() != nil:
+				// Interrupted, not failed: no attempt is counted; the next run resumes.
+				return
+			case err == nil && in.Status == PendingUpload:
+				res.Uploaded++
+				err = s.db(func() error { return s.opts.Store.set(ctx, in.ID, Synced, 0, time.Time{}, "") })
+			case err == nil:
+				res.Downloaded++
+				err = s.db(func() error { return s.opts.Store.set(ctx, in.ID, Synced, 0, time.Time{}, "") })
+			case errors.Is(err, ErrMAC):
+				res.Failed++
+				res.Errors[in.ID] = err
+				err = s.db(func() error {
+					return s.opts.Store.set(ctx, in.ID, FailedDownload, in.Attempts+1, time.Time{}, err.Error())
+				})
+			default:
+				res.Retrying++
+				res.Errors[in.ID] = err
+				next := s.opts.Now().Add(RetryDelay(in.Attempts + 1))
+				s.log.Info().Str("blob", in.ID).Err(err).Time("next", next).Msg("blob transfer failed; will retry")
+				err = s.db(func() error { return s.opts.Store.set(ctx, in.ID, in.Status, in.Attempts+1, next, err.Error()) })
+			}
+			if err != nil {
+				res.Errors[in.ID] = err
+			}
+		}(in)
+	}
+	wg.Wait()
+	return res, ctx.Err()
+}
+
+// manifest is the record that makes a blob visible; written last.
+type manifest struct {
+	ID        string `json:"id"`
+	Size      int64  `json:"size"`
+	Chunks    int    `json:"chunks"`
+	ChunkSize int    `json:"chunkSize"`
+}
+
+func chunkID(id string, i int) string { return fmt.Sprintf("%s.%d", id, i) }
+
+// chunkSize fits a chunk's record (JSON, base64 of the content, AES-CBC, base64 again)
+// within max_record_payload_bytes and a 1 MB POST.
+func (s *Syncer) chunkSize(ctx context.Context) (int, error) {
+	if s.opts.ChunkSize > 0 {
+		return s.opts.ChunkSize, nil
+	}
+	cfg, err := s.opts.Client.Configuration(ctx)
+	if err != nil {
+		return 0, err
+	}
+	limit := min(cfg.MaxRecordPayloadBytes, cfg.MaxPostBytes, 1<<20)
+	return int(float64(limit-1024) / 1.8), nil
+}
+
+// groupBytes bounds the content a download asks for at once, so memory stays flat.
+const groupBytes = 4 << 20
+
+// poster sends records in POSTs within the server's limits and the protocol's advice
+// (100 records, 1 MB). No X-If-Unmodified-Since: blobs are immutable and their ids are
+// their content, so two writers of one id write the same bytes, and transfers of
+// different blobs must not fail each other.
+type poster struct {
+	s          *Syncer
+	maxRecords int
+	maxBytes   int
+	recs       []wbo.Record
+	bytes      int
+}
+
+func (s *Syncer) newPoster(ctx context.Context) (*poster, error) {
+	cfg, err := s.opts.Client.Configuration(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &poster{s: s, maxRecords: int(min(100, cfg.MaxPostRecords)), maxBytes: int(min(1<<20, cfg.MaxPostBytes))}, nil
+}
+
+func (p *poster) add(ctx context.Context, rec wbo.Record) error {
+	if len(p.recs) > 0 && (len(p.recs) >= p.maxRecords || p.bytes+len(rec.Payload) > p.maxBytes) {
+		if err := p.flush(ctx); err != nil {
+			return err
+		}
+	}
+	p.recs = append(p.recs, rec)
+	p.bytes += len(rec.Payload)
+	return nil
+}
+
+func (p *poster) flush(ctx context.Context) error {
+	if len(p.recs) == 0 {
+		return nil
+	}
+	res, err := p.s.opts.Client.Post(ctx, p.s.opts.Collection, p.recs, storage.PostOptions{})
+	if err != nil {
+		return err
+	}
+	ok := map[string]bool{}
+	for _, id := range res.Success {
+		ok[id] = true
+	}
+	for _, r := range p.recs {
+		if !ok[r.ID] {
+			return fmt.Errorf("blob: the server refused record %s: %s", r.ID, res.Failed[r.ID])
+		}
+	}
+	p.recs, p.bytes = p.recs[:0], 0
+	return nil
+}
+
+func (s *Syncer) upload(ctx context.Context, id string) (int64, error) {
+	if err := s.db(func() error { return s.opts.Store.requireHere(ctx, id) }); err != nil {
+		return 0, err
+	}
+	size, err := s.chunkSize(ctx)
+	if err != nil {
+		return 0, err
+	}
+	post, err := s.newPoster(ctx)
+	if err != nil {
+		return 0, err
+	}
+	f, err := s.opts.Store.Open(id)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	kb := s.opts.Keys.For(s.opts.Collection)
+	buf := make([]byte, size)
+	var total int64
+	n := 0
+	for {
+		k, rerr := io.ReadFull(f, buf)
+		if k > 0 {
+			rec, err := sealChunk(kb, chunkID(id, n), buf[:k])
+			if err != nil {
+				return total, err
+			}
+			if err := post.add(ctx, rec); err != nil {
+				return total, err
+			}
+			n++
+			total += int64(k)
+			if s.opts.Progress != nil {
+				s.opts.Progress(int64(k))
+			}
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+	if err := post.flush(ctx); err != nil {
+		return total, err
+	}
+	// The manifest goes last, alone: a reader that sees it finds every chunk.
+	m, _ := json.Marshal(manifest{ID: id, Size: total, Chunks: n, ChunkSize: size})
+	rec, err := kb.EncryptRecord(wbo.Record{ID: id, Payload: m}, nil)
+	if err != nil {
+		return total, err
+	}
+	if err := post.add(ctx, rec); err != nil {
+		return total, err
+	}
+	return total, post.flush(ctx)
+}
+
+func sealChunk(kb *crypto.KeyBundle, id string, data []byte) (wbo.Record, error) {
+	p, _ := json.Marshal(map[string]string{"id": id, "data": base64.StdEncoding.EncodeToString(data)})
+	return kb.EncryptRecord(wbo.Record{ID: id, Payload: p}, nil)
+}
+
+// macFailure turns a verification failure into the final ErrMAC.
+func macFailure(err error) error {
+	if errors.Is(err, crypto.ErrHMACMismatch) || errors.Is(err, crypto.ErrBadPadding) || errors.Is(err, crypto.ErrMalformedPayload) || errors.Is(err, crypto.ErrRecordIDMismatch) {
+		return fmt.Errorf("%w: %v", ErrMAC, err)
+	}
+	return err
+}
+
+func (s *Syncer) download(ctx context.Context, id string) (int64, error) {
+	kb := s.opts.Keys.For(s.opts.Collection)
+	raw, err := s.opts.Client.GetRecord(ctx, s.opts.Collection, id)
+	if err != nil {
+		return 0, err
+	}
+	clear, err := kb.DecryptRecord(raw)
+	if err != nil {
+		return 0, macFailure(err)
+	}
+	var m manifest
+	if err := json.Unmarshal(clear.Payload, &m); err != nil || m.Chunks < 0 {
+		return 0, fmt.Errorf("%w: manifest", ErrMAC)
+	}
+	tmp, err := os.CreateTemp(filepath.Join(s.opts.Store.dir, "tmp"), "get-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp.Name()) // gone unless renamed into place
+	h := s.opts.Store.hasher()
+	var total int64
+	per := max(1, groupBytes/max(1, m.ChunkSize))
+	for first := 0; first < m.Chunks; first += per {
+		var ids []string
+		for i := first; i < min(first+per, m.Chunks); i++ {
+			ids = append(ids, chunkID(id, i))
+		}
+		parts := map[string][]byte{}
+		_, err := s.opts.Client.GetCollection(ctx, s.opts.Collection, storage.Query{IDs: ids, Full: true}, func(r wbo.Record) error {
+			c, err := kb.DecryptRecord(r)
+			if err != nil {
+				return macFailure(err)
+			}
+			var chunk struct{ Data string }
+			if json.Unmarshal(c.Payload, &chunk) != nil {
+				return fmt.Errorf("%w: chunk %s", ErrMAC, r.ID)
+			}
+			data, err := base64.StdEncoding.DecodeString(chunk.Data)
+			if err != nil {
+				return fmt.Errorf("%w: chunk %s", ErrMAC, r.ID)
+			}
+			parts[r.ID] = data
+			return nil
+		})
+		if err != nil {
+			tmp.Close()
+			return total, err
+		}
+		for _, cid := range ids {
+			data, ok := parts[cid]
+			if !ok {
+				tmp.Close()
+				return total, fmt.Errorf("blob: chunk %s is missing on the server", cid)
+			}
+			if _, err := io.MultiWriter(tmp, h).Write(data); err != nil {
+				tmp.Close()
+				return total, err
+			}
+			total += int64(len(data))
+			if s.opts.Progress != nil {
+				s.opts.Progress(int64(len(data)))
+			}
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return total, err
+	}
+	if idOf(h.Sum(nil)) != id || total != m.Size {
+		return total, fmt.Errorf("%w: the whole content does not match its id", ErrMAC)
+	}
+	return total, os.Rename(tmp.Name(), s.opts.Store.path(id))
+}
