@@ -197,6 +197,17 @@ func (s *Store) Requeue(ctx context.Context, onServer map[string]bool) error {
 	return nil
 }
 
+// Due makes the pending blobs among ids due now, whatever their retry delay: for a user
+// who has just asked for them.
+func (s *Store) Due(ctx context.Context, ids map[string]bool) error {
+	for id := range ids {
+		if _, err := s.db.ExecContext(ctx, `UPDATE blobs SET next_attempt = 0 WHERE id = ? AND status IN (?, ?)`, id, PendingUpload, PendingDownload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // AddFile adds a file's content as a blob. It hashes the file first and copies it into
 // the store only when the store lacks that content, so re-adding an unchanged tree costs
 // one read of each file.

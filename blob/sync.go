@@ -38,6 +38,8 @@ type Options struct {
 	Now func() time.Time
 	// Progress, if set, is told of every chunk's bytes moved.
 	Progress func(bytes int64)
+	// Finished, if set, is told when a blob's transfer ends (err nil: it succeeded).
+	Finished func(id string, err error)
 	Logger   *zerolog.Logger
 }
 
@@ -188,6 +190,9 @@ func (s *Syncer) Transfer(ctx context.Context, only map[string]bool) (Result, er
 				n, err = s.download(ctx, in.ID)
 			}
 			leave()
+			if s.opts.Finished != nil {
+				s.opts.Finished(in.ID, err)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			res.Bytes += n

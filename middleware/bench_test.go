@@ -3,38 +3,13 @@ package middleware_test
 import (
 	"context"
 	"runtime"
-	"runtime/metrics"
-	"sync/atomic"
 	"testing"
-	"time"
 
+	"github.com/syncctl/syncctl/internal/heappeak"
 	"github.com/syncctl/syncctl/internal/servertest"
 	"github.com/syncctl/syncctl/server"
 	"github.com/syncctl/syncctl/wbo"
 )
-
-// peakHeap samples the live heap every few milliseconds until stop is called.
-func peakHeap() (peak func() uint64, stop func()) {
-	var max atomic.Uint64
-	done := make(chan struct{})
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	go func() {
-		t := time.NewTicker(2 * time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(sample)
-			if v := sample[0].Value.Uint64(); v > max.Load() {
-				max.Store(v)
-			}
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return max.Load, func() { close(done) }
-}
 
 // BenchmarkFetchDecrypt100k fetches and decrypts a 100,000-record collection from the
 // embedded server (in this process, so its memory is counted too) and reports the peak
@@ -51,7 +26,7 @@ func BenchmarkFetchDecrypt100k(b *testing.B) {
 	}
 	all = nil
 	runtime.GC()
-	peak, stop := peakHeap()
+	peak, stop := heappeak.Watch()
 	defer stop()
 	b.ReportAllocs()
 	for b.Loop() {

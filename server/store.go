@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,12 +32,17 @@ CREATE TABLE IF NOT EXISTS bsos (
 	collection TEXT    NOT NULL,
 	id         TEXT    NOT NULL,
 	sortindex  INTEGER,
-	payload    TEXT    NOT NULL,
 	modified   INTEGER NOT NULL,
 	expiry     INTEGER NOT NULL,
+	-- Last: a large payload spills into overflow pages, and SQLite reads a row's columns
+	-- in order, so any column after it would cost a walk through the whole payload.
+	payload    TEXT    NOT NULL,
 	PRIMARY KEY (uid, collection, id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS bsos_by_modified ON bsos (uid, collection, modified);
+); -- not WITHOUT ROWID: there the whole row is the b-tree key, and every seek past a
+   -- large payload would read all of it
+-- id is in the index so that ORDER BY modified, id (every paged read) needs no sort.
+CREATE INDEX IF NOT EXISTS bsos_by_modified_id ON bsos (uid, collection, modified, id);
+DROP INDEX IF EXISTS bsos_by_modified;
 CREATE TABLE IF NOT EXISTS batches (
 	id         INTEGER PRIMARY KEY AUTOINCREMENT,
 	uid        INTEGER NOT NULL,
@@ -54,7 +60,7 @@ CREATE TABLE IF NOT EXISTS batch_bsos (
 	has_ttl       INTEGER NOT NULL,
 	ttl           INTEGER,
 	PRIMARY KEY (batch, seq)
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS accounts (
 	uid             INTEGER PRIMARY KEY AUTOINCREMENT,
 	name            TEXT    NOT NULL,
@@ -88,6 +94,10 @@ func openStore(dir string, now func() time.Time) (*store, error) {
 		return nil, err
 	}
 	w.SetMaxOpenConns(1)
+	if err := migrate(w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("server: migrating the database: %w", err)
+	}
 	if _, err := w.Exec(schema); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("server: schema: %w", err)
@@ -99,6 +109,42 @@ func openStore(dir string, now func() time.Time) (*store, error) {
 	}
 	r.SetMaxOpenConns(8)
 	return &store{w: w, r: r, now: now}, nil
+}
+
+// migrate moves a database made by an earlier version to the current layout: records
+// in a rowid table with the payload last (the first layout made reads of large records
+// slow). It is a no-op on a new or current database.
+func migrate(w *sql.DB) error {
+	var ddl string
+	err := w.QueryRow(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'bsos'`).Scan(&ddl)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil || !strings.Contains(ddl, "WITHOUT ROWID") {
+		return err
+	}
+	tx, err := w.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, stmt := range []string{
+		`DROP INDEX IF EXISTS bsos_by_modified`,
+		`DROP INDEX IF EXISTS bsos_by_modified_id`,
+		`ALTER TABLE bsos RENAME TO bsos_v1`,
+		`ALTER TABLE batch_bsos RENAME TO batch_bsos_v1`,
+		schema,
+		`INSERT INTO bsos (uid, collection, id, sortindex, modified, expiry, payload)
+			SELECT uid, collection, id, sortindex, modified, expiry, payload FROM bsos_v1`,
+		`INSERT INTO batch_bsos SELECT * FROM batch_bsos_v1`,
+		`DROP TABLE bsos_v1`,
+		`DROP TABLE batch_bsos_v1`,
+	} {
+		if _, err := tx.Exec(stmt); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 func (st *store) close() error {

@@ -1,0 +1,466 @@
+package dirsync
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/syncctl/syncctl/blob"
+	"github.com/syncctl/syncctl/storage"
+	"github.com/syncctl/syncctl/wbo"
+)
+
+// Options configure a Syncer. Blob.Store, Blob.Client and Blob.Keys are required.
+type Options struct {
+	Blob blob.Options
+	// Collection holds the directory records (default "dirs").
+	Collection string
+	// Progress, if set, is called as files are read, sent, received and written.
+	Progress func(Progress)
+}
+
+// Progress is where a push or pull stands.
+type Progress struct {
+	Stage             string // "scan", "upload", "download", "write"
+	Files, TotalFiles int
+	Bytes, TotalBytes int64
+}
+
+// Dir is a pushed directory as listed by List.
+type Dir struct {
+	ID    string `json:"id"` // the record id: a keyed hash of the name
+	Name  string `json:"name"`
+	Index string `json:"index"` // the index blob
+	Files int    `json:"files"`
+	Bytes int64  `json:"bytes"`
+	// Pushed is when (unix ms) and From is the host name of the push that wrote it.
+	Pushed int64  `json:"pushed"`
+	From   string `json:"from,omitempty"`
+}
+
+// Syncer pushes and pulls directories.
+type Syncer struct {
+	opts  Options
+	blobs *blob.Syncer
+	store *blob.Store
+	moved atomic.Int64 // bytes the blob syncer reported in the current stage
+	done  atomic.Int64 // blobs it finished
+	stage atomic.Pointer[Progress]
+	calls sync.Mutex // Progress is called by one goroutine at a time
+}
+
+// New returns a Syncer.
+func New(opts Options) *Syncer {
+	if opts.Collection == "" {
+		opts.Collection = "dirs"
+	}
+	s := &Syncer{opts: opts, store: opts.Blob.Store}
+	bo := opts.Blob
+	bo.Progress = s.transferred
+	bo.Finished = s.finished
+	s.blobs = blob.NewSyncer(bo)
+	return s
+}
+
+// Blobs is the blob syncer underneath (for its concurrency figures).
+func (s *Syncer) Blobs() *blob.Syncer { return s.blobs }
+
+func (s *Syncer) report(p Progress) {
+	if s.opts.Progress != nil {
+		s.calls.Lock()
+		defer s.calls.Unlock()
+		s.opts.Progress(p)
+	}
+}
+
+// transferred and finished are the blob syncer's progress hooks.
+func (s *Syncer) transferred(n int64) { s.moved.Add(n); s.reportStage() }
+
+func (s *Syncer) finished(string, error) { s.done.Add(1); s.reportStage() }
+
+func (s *Syncer) reportStage() {
+	if p := s.stage.Load(); p != nil {
+		q := *p
+		q.Bytes, q.Files = s.moved.Load(), int(s.done.Load())
+		s.report(q)
+	}
+}
+
+// dirID is the record id of a directory name: a keyed hash, so names stay private.
+func (s *Syncer) dirID(name string) string {
+	m := hmac.New(sha256.New, s.opts.Blob.Keys.For(s.opts.Collection).HMACKey())
+	m.Write([]byte("syncctl dir v1\x00" + name))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+}
+
+// ErrNoSuchDir: nothing was pushed under that name.
+var ErrNoSuchDir = errors.New("dirsync: no directory of that name on the server")
+
+// ErrIncomplete: some transfers failed for now; they are queued, and running the same
+// push or pull again continues from where this one stopped.
+var ErrIncomplete = errors.New("dirsync: incomplete, run again to resume")
+
+// PushResult says what a push did.
+type PushResult struct {
+	Dir                Dir
+	Files, Unchanged   int   // files in the tree; of them, already on the server
+	Uploaded           int   // blobs sent
+	Bytes              int64 // content bytes sent
+	Skipped            []string
+	DirRecordUnchanged bool
+}
+
+// Push sends the regular files under root as the directory name. Files whose content
+// the server already has (from this tree or any other) are not sent again. Symbolic
+// links and special files are skipped and listed in the result.
+func (s *Syncer) Push(ctx context.Context, root, name string) (PushResult, error) {
+	var res PushResult
+	type file struct {
+		rel  string
+		info fs.FileInfo
+	}
+	var files []file
+	var total int64
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if !d.Type().IsRegular() {
+			res.Skipped = append(res.Skipped, rel)
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		files = append(files, file{rel, info})
+		total += info.Size()
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+
+	// Scan: every file becomes a blob in the local store (hashed; copied in only if new).
+	ix := Index{Files: make([]Entry, 0, len(files))}
+	ids := map[string]bool{}
+	var hashed int64
+	for i, f := range files {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		id, n, err := s.store.AddFile(ctx, filepath.Join(root, filepath.FromSlash(f.rel)))
+		if err != nil {
+			return res, err
+		}
+		hashed += n
+		ix.Files = append(ix.Files, Entry{Path: f.rel, Size: n, Mode: f.info.Mode().Perm(), MTime: f.info.ModTime().UnixNano(), Blob: id})
+		ids[id] = true
+		s.report(Progress{Stage: "scan", Files: i + 1, TotalFiles: len(files), Bytes: hashed, TotalBytes: total})
+	}
+	res.Files = len(files)
+
+	// Upload what the server lacks: the local index says what was sent, and one listing
+	// of the server's blobs catches what it lost since (a wipe, a fresh start).
+	onServer, err := s.blobs.ServerBlobs(ctx)
+	if err != nil {
+		return res, err
+	}
+	if err := s.store.Requeue(ctx, onServer); err != nil {
+		return res, err
+	}
+	pending, size, err := s.pendingOf(ctx, ids, blob.PendingUpload)
+	if err != nil {
+		return res, err
+	}
+	res.Unchanged = countFiles(ix, ids) - countFiles(ix, pending)
+	up, err := s.transfer(ctx, "upload", pending, size)
+	res.Uploaded, res.Bytes = up.Uploaded, up.Bytes
+	if err != nil {
+		return res, err
+	}
+
+	// The index, then the directory record: last, so a puller never sees a directory
+	// whose files are not all on the server.
+	indexID, _, err := s.store.Add(ctx, bytes.NewReader(ix.Encode()))
+	if err != nil {
+		return res, err
+	}
+	if _, err := s.transfer(ctx, "upload", map[string]bool{indexID: true}, 0); err != nil {
+		return res, err
+	}
+	host, _ := os.Hostname()
+	res.Dir = Dir{ID: s.dirID(name), Name: name, Index: indexID, Files: len(ix.Files), Bytes: hashed, Pushed: time.Now().UnixMilli(), From: host}
+	if old, err := s.get(ctx, name); err == nil && old.Index == indexID {
+		res.Dir, res.DirRecordUnchanged = old, true
+		return res, nil
+	} else if err != nil && !errors.Is(err, ErrNoSuchDir) {
+		return res, err
+	}
+	payload, _ := json.Marshal(res.Dir)
+	rec, err := s.opts.Blob.Keys.For(s.opts.Collection).EncryptRecord(wbo.Record{ID: s.dirID(name), Payload: payload}, nil)
+	if err != nil {
+		return res, err
+	}
+	_, err = s.opts.Blob.Client.PutRecord(ctx, s.opts.Collection, rec, nil)
+	return res, err
+}
+
+func countFiles(ix Index, ids map[string]bool) int {
+	n := 0
+	for _, e := range ix.Files {
+		if ids[e.Blob] {
+			n++
+		}
+	}
+	return n
+}
+
+// pendingOf returns the blobs of ids in the given status, and their total size.
+func (s *Syncer) pendingOf(ctx context.Context, ids map[string]bool, st blob.Status) (map[string]bool, int64, error) {
+	out := map[string]bool{}
+	var size int64
+	for id := range ids {
+		in, ok, err := s.store.Get(ctx, id)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ok && in.Status == st {
+			out[id] = true
+			size += in.Size
+		}
+	}
+	return out, size, nil
+}
+
+// transfer moves the given blobs now: the user asked, so a blob waiting out its retry
+// delay goes at once. Anything not done ends in ErrIncomplete (or the MAC failure).
+func (s *Syncer) transfer(ctx context.Context, stage string, ids map[string]bool, size int64) (blob.Result, error) {
+	if len(ids) == 0 {
+		return blob.Result{}, nil
+	}
+	if err := s.store.Due(ctx, ids); err != nil {
+		return blob.Result{}, err
+	}
+	s.moved.Store(0)
+	s.done.Store(0)
+	s.stage.Store(&Progress{Stage: stage, TotalFiles: len(ids), TotalBytes: size})
+	defer s.stage.Store(nil)
+	res, err := s.blobs.Transfer(ctx, ids)
+	if err != nil {
+		return res, err
+	}
+	if res.Failed > 0 {
+		return res, &FailedError{Blobs: res.Errors}
+	}
+	if res.Retrying > 0 {
+		for _, e := range res.Errors {
+			return res, fmt.Errorf("%w: %d of %d transfers failed (%v)", ErrIncomplete, res.Retrying, len(ids), e)
+		}
+		return res, fmt.Errorf("%w: %d of %d transfers failed", ErrIncomplete, res.Retrying, len(ids))
+	}
+	return res, nil
+}
+
+// FailedError lists blobs that failed verification for good; it matches blob.ErrMAC.
+type FailedError struct {
+	Blobs map[string]error
+	Files []string // filled in by Pull: the files not written because of it
+}
+
+func (e *FailedError) Error() string {
+	if len(e.Files) > 0 {
+		return fmt.Sprintf("dirsync: %d files failed verification and were not written (first: %s)", len(e.Files), e.Files[0])
+	}
+	return fmt.Sprintf("dirsync: %d blobs failed verification", len(e.Blobs))
+}
+
+// Unwrap makes errors.Is(err, blob.ErrMAC) true.
+func (e *FailedError) Unwrap() error { return blob.ErrMAC }
+
+// get fetches and decrypts a directory record.
+func (s *Syncer) get(ctx context.Context, name string) (Dir, error) {
+	rec, err := s.opts.Blob.Client.GetRecord(ctx, s.opts.Collection, s.dirID(name))
+	if errors.Is(err, storage.ErrNotFound) {
+		return Dir{}, fmt.Errorf("%w: %q", ErrNoSuchDir, name)
+	}
+	if err != nil {
+		return Dir{}, err
+	}
+	clear, err := s.opts.Blob.Keys.For(s.opts.Collection).DecryptRecord(rec)
+	if err != nil {
+		return Dir{}, err
+	}
+	var d Dir
+	if err := json.Unmarshal(clear.Payload, &d); err != nil || d.Name != name {
+		return Dir{}, fmt.Errorf("%w: directory record for %q", ErrBadIndex, name)
+	}
+	return d, nil
+}
+
+// List returns the pushed directories.
+func (s *Syncer) List(ctx context.Context) ([]Dir, error) {
+	kb := s.opts.Blob.Keys.For(s.opts.Collection)
+	var out []Dir
+	_, err := s.opts.Blob.Client.GetCollection(ctx, s.opts.Collection, storage.Query{Full: true, Sort: "index"}, func(r wbo.Record) error {
+		clear, err := kb.DecryptRecord(r)
+		if err != nil {
+			return err
+		}
+		var d Dir
+		if err := json.Unmarshal(clear.Payload, &d); err != nil {
+			return fmt.Errorf("%w: directory record %s", ErrBadIndex, r.ID)
+		}
+		out = append(out, d)
+		return nil
+	})
+	return out, err
+}
+
+// PullResult says what a pull did.
+type PullResult struct {
+	Dir                Dir
+	Written, Unchanged int   // files written; files already as the index says
+	Downloaded         int   // blobs received
+	Bytes              int64 // content bytes received
+}
+
+// Pull writes the directory name into dest. A file already there with the index's size
+// and modification time is left alone; every other file is written to a temp file and
+// renamed into place, so a reader never sees half a file. A file whose content fails
+// verification is not written (the error is a *FailedError); the others are. Files in
+// dest that the index does not list are left alone.
+func (s *Syncer) Pull(ctx context.Context, name, dest string) (PullResult, error) {
+	var res PullResult
+	d, err := s.get(ctx, name)
+	if err != nil {
+		return res, err
+	}
+	res.Dir = d
+	if err := s.store.Want(ctx, map[string]int64{d.Index: 0}); err != nil {
+		return res, err
+	}
+	if _, err := s.transfer(ctx, "download", map[string]bool{d.Index: true}, 0); err != nil {
+		return res, err
+	}
+	raw, err := os.ReadFile(s.store.Path(d.Index))
+	if err != nil {
+		return res, err
+	}
+	ix, err := ParseIndex(raw)
+	if err != nil {
+		return res, err
+	}
+
+	var todo []Entry
+	need := map[string]int64{}
+	for _, e := range ix.Files {
+		if st, err := os.Lstat(filepath.Join(dest, filepath.FromSlash(e.Path))); err == nil && st.Mode().IsRegular() &&
+			st.Size() == e.Size && st.ModTime().UnixNano() == e.MTime {
+			res.Unchanged++
+			continue
+		}
+		todo = append(todo, e)
+		need[e.Blob] = e.Size
+	}
+	if err := s.store.Want(ctx, need); err != nil {
+		return res, err
+	}
+	ids := make(map[string]bool, len(need))
+	for id := range need {
+		ids[id] = true
+	}
+	pending, size, err := s.pendingOf(ctx, ids, blob.PendingDownload)
+	if err != nil {
+		return res, err
+	}
+	down, terr := s.transfer(ctx, "download", pending, size)
+	res.Downloaded, res.Bytes = down.Downloaded, down.Bytes
+	if terr != nil && !errors.Is(terr, blob.ErrMAC) {
+		return res, terr
+	}
+
+	// Write every file whose content is here, even when others failed.
+	failed := &FailedError{Blobs: map[string]error{}}
+	var written int64
+	for i, e := range todo {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		in, ok, err := s.store.Get(ctx, e.Blob)
+		if err != nil {
+			return res, err
+		}
+		if !ok || in.Status == blob.FailedDownload {
+			failed.Files = append(failed.Files, e.Path)
+			failed.Blobs[e.Blob] = blob.ErrMAC
+			continue
+		}
+		if err := s.writeFile(dest, e); err != nil {
+			return res, err
+		}
+		res.Written++
+		written += e.Size
+		s.report(Progress{Stage: "write", Files: i + 1, TotalFiles: len(todo), Bytes: written})
+	}
+	if len(failed.Files) > 0 {
+		return res, failed
+	}
+	return res, nil
+}
+
+// writeFile copies a blob to dest/e.Path through a temp file in the same directory.
+func (s *Syncer) writeFile(dest string, e Entry) error {
+	target := filepath.Join(dest, filepath.FromSlash(e.Path))
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	src, err := s.store.Open(e.Blob)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(target), ".syncctl-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // gone unless renamed
+	n, err := io.Copy(tmp, src)
+	if err == nil && n != e.Size {
+		err = fmt.Errorf("%w: %s: the blob has %d bytes, the index says %d", ErrBadIndex, e.Path, n, e.Size)
+	}
+	if err == nil {
+		err = tmp.Chmod(e.Mode.Perm())
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	mtime := time.Unix(0, e.MTime)
+	if err := os.Chtimes(tmp.Name(), mtime, mtime); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), target)
+}

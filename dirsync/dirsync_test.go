@@ -1,0 +1,390 @@
+package dirsync_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	mrand "math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/syncctl/syncctl/blob"
+	"github.com/syncctl/syncctl/crypto"
+	"github.com/syncctl/syncctl/dirsync"
+	"github.com/syncctl/syncctl/internal/servertest"
+	"github.com/syncctl/syncctl/server"
+	"github.com/syncctl/syncctl/storage"
+)
+
+type rig struct {
+	t      testing.TB
+	srv    *servertest.Server
+	keys   *crypto.Keys
+	writes atomic.Int32 // POST and PUT requests
+}
+
+// newRig starts a server whose records hold at most 16 KB, so large files span many
+// chunks.
+func newRig(t testing.TB, limits server.Limits) *rig {
+	r := &rig{t: t}
+	r.srv = servertest.Start(t, server.Options{Limits: limits}, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if req.Method == http.MethodPost || req.Method == http.MethodPut {
+				r.writes.Add(1)
+			}
+			h.ServeHTTP(w, req)
+		})
+	})
+	k, err := crypto.GenerateKeys(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.keys = k
+	return r
+}
+
+func (r *rig) client() *storage.Client {
+	return r.srv.Client("alice", storage.Options{Sleep: func(context.Context, time.Duration) error { return nil }})
+}
+
+// device is one machine: its own blob store, the shared account.
+func (r *rig) device(progress func(dirsync.Progress)) *dirsync.Syncer {
+	st, err := blob.Open(r.t.TempDir(), blob.IDKey(r.keys.For("blobs")))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { st.Close() })
+	return dirsync.New(dirsync.Options{Blob: blob.Options{Store: st, Client: r.client(), Keys: r.keys, DBLimit: 1, TransferLimit: 4}, Progress: progress})
+}
+
+// tree writes n files under dir: mostly small, every tenth a copy of an earlier one, and
+// `large` files of 150–400 KB that span tens of chunks. It returns the total size.
+func tree(t testing.TB, dir string, n, large int, seed uint64) int64 {
+	rnd := mrand.New(mrand.NewPCG(seed, 1))
+	var contents [][]byte
+	var total int64
+	modes := []fs.FileMode{0o644, 0o600, 0o755}
+	for i := 0; i < n; i++ {
+		var b []byte
+		switch {
+		case i%10 == 9:
+			b = contents[rnd.IntN(len(contents))] // a duplicate
+		case i < large:
+			b = make([]byte, 150<<10+rnd.IntN(250<<10))
+		default:
+			b = make([]byte, rnd.IntN(3000))
+		}
+		if i%10 != 9 {
+			for j := range b {
+				b[j] = byte(rnd.Uint32())
+			}
+		}
+		contents = append(contents, b)
+		p := filepath.Join(dir, fmt.Sprintf("d%d", i%7), fmt.Sprintf("s%d", i%3), fmt.Sprintf("file-%04d.bin", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, modes[i%3]); err != nil {
+			t.Fatal(err)
+		}
+		mt := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Hour)
+		if err := os.Chtimes(p, mt, mt); err != nil {
+			t.Fatal(err)
+		}
+		total += int64(len(b))
+	}
+	return total
+}
+
+// snapshot is every regular file under dir: path → sha256, mode, mtime.
+func snapshot(t testing.TB, dir string) map[string]string {
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out[filepath.ToSlash(rel)] = fmt.Sprintf("%x %o %d", sha256.Sum256(b), info.Mode().Perm(), info.ModTime().UnixNano())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func same(t *testing.T, want, got map[string]string) {
+	t.Helper()
+	if len(want) != len(got) {
+		t.Fatalf("%d files, want %d", len(got), len(want))
+	}
+	for p, w := range want {
+		if got[p] != w {
+			t.Fatalf("%s: got %q, want %q", p, got[p], w)
+		}
+	}
+}
+
+func smallRecords() server.Limits { return server.Limits{MaxRecordPayloadBytes: 16 << 10} }
+
+func TestThousandFilesPushPullResume(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, smallRecords())
+	src := t.TempDir()
+	total := tree(t, src, 1000, 10, 1)
+	want := snapshot(t, src)
+
+	var last dirsync.Progress
+	laptop := r.device(func(p dirsync.Progress) {
+		if p.TotalFiles > 1 {
+			last = p
+		}
+	})
+	res, err := laptop.Push(ctx, src, "photos")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Files != 1000 || res.Unchanged != 0 || res.Uploaded >= 1000 || res.Uploaded < 800 || res.Bytes >= total {
+		t.Fatalf("first push: %+v (of %d bytes)", res, total)
+	}
+	if last.Stage != "upload" || last.Bytes != res.Bytes || last.TotalBytes != res.Bytes || last.Files != res.Uploaded || last.TotalFiles != res.Uploaded {
+		t.Fatalf("last progress %+v", last)
+	}
+	t.Logf("pushed %d files as %d blobs, %d bytes (duplicates stored once)", res.Files, res.Uploaded, res.Bytes)
+
+	// A second push of the same tree sends nothing at all.
+	before := r.writes.Load()
+	res, err = laptop.Push(ctx, src, "photos")
+	if err != nil || res.Uploaded != 0 || res.Unchanged != 1000 || !res.DirRecordUnchanged {
+		t.Fatalf("second push: %+v %v", res, err)
+	}
+	if w := r.writes.Load() - before; w != 0 {
+		t.Fatalf("second push wrote %d times", w)
+	}
+
+	// Another machine pulls it: byte-identical, with modes and times.
+	dst := t.TempDir()
+	pres, err := r.device(nil).Pull(ctx, "photos", dst)
+	if err != nil || pres.Written != 1000 {
+		t.Fatalf("pull: %+v %v", pres, err)
+	}
+	same(t, want, snapshot(t, dst))
+
+	// A third machine's pull is killed halfway, then run again: it completes, and the
+	// blobs the first run got are not fetched twice.
+	ctx2, cancel := context.WithCancel(ctx)
+	var once sync.Once
+	phone := r.device(func(p dirsync.Progress) {
+		if p.Stage == "download" && p.TotalBytes > 0 && p.Bytes > p.TotalBytes/2 {
+			once.Do(cancel)
+		}
+	})
+	dst2 := t.TempDir()
+	first, err := phone.Pull(ctx2, "photos", dst2)
+	if !errors.Is(err, context.Canceled) || first.Downloaded == 0 {
+		t.Fatalf("interrupted pull: %+v %v", first, err)
+	}
+	second, err := phone.Pull(ctx, "photos", dst2)
+	if err != nil {
+		t.Fatalf("resumed pull: %v", err)
+	}
+	if first.Downloaded+second.Downloaded != pres.Downloaded {
+		t.Fatalf("downloads: %d then %d, a clean pull needed %d", first.Downloaded, second.Downloaded, pres.Downloaded)
+	}
+	same(t, want, snapshot(t, dst2))
+	noTemps(t, dst2)
+
+	// Re-running a finished pull is harmless and writes nothing.
+	third, err := phone.Pull(ctx, "photos", dst2)
+	if err != nil || third.Written != 0 || third.Unchanged != 1000 || third.Downloaded != 0 {
+		t.Fatalf("repeated pull: %+v %v", third, err)
+	}
+}
+
+func noTemps(t *testing.T, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if strings.HasPrefix(d.Name(), ".syncctl-") {
+			t.Fatalf("temp file left: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestIdenticalFilesAcrossDirectoriesAreStoredOnce(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, smallRecords())
+	a, b := t.TempDir(), t.TempDir()
+	tree(t, a, 40, 2, 7)
+	tree(t, b, 40, 2, 7) // the same content under the same names
+	os.WriteFile(filepath.Join(b, "extra.txt"), []byte("only in b"), 0o644)
+	dev := r.device(nil)
+	if _, err := dev.Push(ctx, a, "a"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := dev.Push(ctx, b, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Uploaded != 1 || res.Unchanged != 40 {
+		t.Fatalf("second directory: %+v", res)
+	}
+	dirs, err := dev.List(ctx)
+	if err != nil || len(dirs) != 2 {
+		t.Fatalf("List: %+v %v", dirs, err)
+	}
+	names := dirs[0].Name + "," + dirs[1].Name
+	if names != "a,b" && names != "b,a" {
+		t.Fatalf("List: %s", names)
+	}
+}
+
+func TestChangedFileIsSentAlone(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, server.Limits{})
+	src := t.TempDir()
+	tree(t, src, 30, 0, 3)
+	dev := r.device(nil)
+	if _, err := dev.Push(ctx, src, "docs"); err != nil {
+		t.Fatal(err)
+	}
+	other := r.device(nil)
+	dst := t.TempDir()
+	if _, err := other.Pull(ctx, "docs", dst); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(src, "d1", "s1", "file-0001.bin")
+	if err := os.WriteFile(p, []byte("edited"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := dev.Push(ctx, src, "docs")
+	if err != nil || res.Uploaded != 1 || res.Unchanged != 29 || res.DirRecordUnchanged {
+		t.Fatalf("push after an edit: %+v %v", res, err)
+	}
+	pres, err := other.Pull(ctx, "docs", dst)
+	if err != nil || pres.Written != 1 || pres.Downloaded != 1 || pres.Unchanged != 29 {
+		t.Fatalf("pull after an edit: %+v %v", pres, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dst, "d1", "s1", "file-0001.bin")); string(b) != "edited" {
+		t.Fatalf("pulled %q", b)
+	}
+}
+
+func TestCorruptChunkFailsOnlyItsFile(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, smallRecords())
+	src := t.TempDir()
+	tree(t, src, 20, 3, 5)
+	dev := r.device(nil)
+	if _, err := dev.Push(ctx, src, "x"); err != nil {
+		t.Fatal(err)
+	}
+	// The first file is large; corrupt one of its chunks on the server.
+	victim := filepath.Join("d0", "s0", "file-0000.bin")
+	st, err := blob.Open(t.TempDir(), blob.IDKey(r.keys.For("blobs")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	id, _, err := st.AddFile(ctx, filepath.Join(src, victim))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := r.client()
+	rec, err := c.GetRecord(ctx, "blobs", id+".3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]string
+	json.Unmarshal(rec.Payload, &p)
+	ct := []byte(p["ciphertext"])
+	ct[5] ^= 'A' ^ 'B'
+	if ct[5] == '+' || ct[5] == '/' {
+		ct[5] = 'C'
+	}
+	p["ciphertext"] = string(ct)
+	rec.Payload, _ = json.Marshal(p)
+	if _, err := c.PutRecord(ctx, "blobs", rec, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	dst := t.TempDir()
+	res, err := r.device(nil).Pull(ctx, "x", dst)
+	var failed *dirsync.FailedError
+	if !errors.Is(err, blob.ErrMAC) || !errors.As(err, &failed) || len(failed.Files) != 1 || failed.Files[0] != filepath.ToSlash(victim) {
+		t.Fatalf("pull of a corrupt blob: %v", err)
+	}
+	if res.Written != 19 {
+		t.Fatalf("%d files written, want the 19 good ones", res.Written)
+	}
+	if _, err := os.Stat(filepath.Join(dst, victim)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the corrupt file reached the destination: %v", err)
+	}
+	noTemps(t, dst)
+}
+
+func TestPullUnknownName(t *testing.T) {
+	r := newRig(t, server.Limits{})
+	if _, err := r.device(nil).Pull(context.Background(), "nope", t.TempDir()); !errors.Is(err, dirsync.ErrNoSuchDir) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestParseIndexRejectsEscapes(t *testing.T) {
+	for _, p := range []string{"../x", "/etc/passwd", "a/../../x", "a//b", "./a", ".", "", "a\\b", "a/./b", "x/.."} {
+		b, _ := json.Marshal(dirsync.Index{Files: []dirsync.Entry{{Path: p, Blob: "abc"}}})
+		if _, err := dirsync.ParseIndex(b); !errors.Is(err, dirsync.ErrBadIndex) {
+			t.Errorf("%q accepted", p)
+		}
+	}
+	b, _ := json.Marshal(dirsync.Index{Files: []dirsync.Entry{{Path: "a", Blob: "x"}, {Path: "a", Blob: "y"}}})
+	if _, err := dirsync.ParseIndex(b); !errors.Is(err, dirsync.ErrBadIndex) {
+		t.Error("duplicate path accepted")
+	}
+	ix := dirsync.Index{Files: []dirsync.Entry{{Path: "b/c", Blob: "x", Size: 3, Mode: 0o644}, {Path: "a", Blob: "y"}}}
+	got, err := dirsync.ParseIndex(ix.Encode())
+	if err != nil || len(got.Files) != 2 || got.Files[0].Path != "a" {
+		t.Fatalf("round trip: %+v %v", got, err)
+	}
+	if !bytes.Equal(ix.Encode(), got.Encode()) {
+		t.Fatal("encoding is not stable")
+	}
+}
+
+func FuzzParseIndex(f *testing.F) {
+	f.Add([]byte(`{"files":[{"path":"a/b","size":3,"mode":420,"mtime":1,"blob":"x"}]}`))
+	f.Add([]byte(`{"files":[{"path":"../a","blob":"x"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ix, err := dirsync.ParseIndex(b)
+		if err != nil {
+			if !errors.Is(err, dirsync.ErrBadIndex) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		for _, e := range ix.Files {
+			if !filepath.IsLocal(filepath.FromSlash(e.Path)) || e.Mode&^fs.ModePerm != 0 {
+				t.Fatalf("unsafe entry passed: %+v", e)
+			}
+		}
+	})
+}
