@@ -238,6 +238,20 @@ type manifest struct {
 	ChunkSize int    `json:"chunkSize"`
 }
 
+// decodeManifest checks a manifest's numbers agree: its HMAC verified, but a buggy or
+// hostile writer could still send nonsense, and nonsense must not become a huge loop.
+func decodeManifest(b []byte, id string) (manifest, error) {
+	var m manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("%w: manifest: %v", ErrMAC, err)
+	}
+	if m.ID != id || m.Size < 0 || m.Chunks < 0 || m.ChunkSize <= 0 ||
+		int64(m.Chunks) != (m.Size+int64(m.ChunkSize)-1)/int64(m.ChunkSize) {
+		return m, fmt.Errorf("%w: manifest of %s does not add up", ErrMAC, id)
+	}
+	return m, nil
+}
+
 func chunkID(id string, i int) string { return fmt.Sprintf("%s.%d", id, i) }
 
 // chunkSize fits a chunk's record (JSON, base64 of the content, AES-CBC, base64 again)
@@ -391,9 +405,9 @@ func (s *Syncer) download(ctx context.Context, id string) (int64, error) {
 	if err != nil {
 		return 0, macFailure(err)
 	}
-	var m manifest
-	if err := json.Unmarshal(clear.Payload, &m); err != nil || m.Chunks < 0 {
-		return 0, fmt.Errorf("%w: manifest", ErrMAC)
+	m, err := decodeManifest(clear.Payload, id)
+	if err != nil {
+		return 0, err
 	}
 	tmp, err := os.CreateTemp(filepath.Join(s.opts.Store.dir, "tmp"), "get-*")
 	if err != nil {

@@ -339,10 +339,11 @@ func (s *Syncer) List(ctx context.Context) ([]Dir, error) {
 
 // PullResult says what a pull did.
 type PullResult struct {
-	Dir                Dir
-	Written, Unchanged int   // files written; files already as the index says
-	Downloaded         int   // blobs received
-	Bytes              int64 // content bytes received
+	Dir        Dir   `json:"dir"`
+	Written    int   `json:"written"`    // files written
+	Unchanged  int   `json:"unchanged"`  // files already as the index says
+	Downloaded int   `json:"downloaded"` // blobs received
+	Bytes      int64 `json:"bytes"`      // content bytes received
 }
 
 // Pull writes the directory name into dest. A file already there with the index's size

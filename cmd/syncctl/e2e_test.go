@@ -707,3 +707,51 @@ func TestFirefoxAccountsBrowserLogin(t *testing.T) {
 		t.Errorf("the browser login should hold kSync, never kB")
 	}
 }
+
+func TestPushPullDirectories(t *testing.T) {
+	srv := servertest.Start(t, server.Options{Limits: server.Limits{MaxRecordPayloadBytes: 64 << 10}}, nil)
+	laptop, desktop := newDevice(t), newDevice(t)
+	key := laptop.login(srv, "alice", "")
+	desktop.login(srv, "alice", key)
+
+	src := filepath.Join(t.TempDir(), "notes")
+	big := bytes.Repeat([]byte("0123456789abcdef"), 40_000) // 640 KB: many chunks
+	files := map[string][]byte{"a.txt": []byte("alpha"), "sub/b.txt": []byte("beta"), "sub/copy.txt": []byte("alpha"), "big.bin": big}
+	for p, b := range files {
+		os.MkdirAll(filepath.Dir(filepath.Join(src, p)), 0o755)
+		if err := os.WriteFile(filepath.Join(src, p), b, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := laptop.ok("push", src)
+	if !strings.Contains(out, `pushed "notes": 4 files`) || !strings.Contains(out, "sent 3 new blobs") {
+		t.Fatalf("push: %s", out)
+	}
+	var again struct{ Uploaded, Unchanged int }
+	laptop.json(&again, "push", src)
+	if again.Uploaded != 0 || again.Unchanged != 4 {
+		t.Fatalf("second push: %+v", again)
+	}
+	laptop.ok("push", filepath.Join(src, "sub"), "--as", "just-sub")
+	if ls := desktop.ok("dirs", "ls"); !strings.Contains(ls, "notes") || !strings.Contains(ls, "just-sub") || !strings.Contains(ls, "4 ") {
+		t.Fatalf("dirs ls: %s", ls)
+	}
+
+	dst := filepath.Join(t.TempDir(), "copy")
+	if out := desktop.ok("pull", "notes", dst); !strings.Contains(out, "4 files written") {
+		t.Fatalf("pull: %s", out)
+	}
+	for p, want := range files {
+		got, err := os.ReadFile(filepath.Join(dst, p))
+		st, _ := os.Stat(filepath.Join(dst, p))
+		if err != nil || !bytes.Equal(got, want) || st.Mode().Perm() != 0o640 {
+			t.Fatalf("%s: %d bytes, %v, %v", p, len(got), st.Mode(), err)
+		}
+	}
+	if out := desktop.ok("pull", "notes", dst); !strings.Contains(out, "0 files written, 4 unchanged") {
+		t.Fatalf("second pull: %s", out)
+	}
+	if r := desktop.run("pull", "nothing-by-that-name", dst); r.code != 1 || !strings.Contains(r.stderr, "no directory of that name") {
+		t.Fatalf("unknown name: exit %d %s", r.code, r.stderr)
+	}
+}

@@ -103,7 +103,8 @@ func newRoot() *cobra.Command {
 		newLsCmd(a), newGetCmd(a), newPutCmd(a), newRmCmd(a), newSyncCmd(a),
 		newExportCmd(a), newImportCmd(a), newWipeCmd(a), newKeysCmd(a), newFreshStartCmd(a),
 		newConformanceCmd(a), newDaemonCmd(a), newOfflineCmd(a),
-		newBookmarksCmd(a), newPasswordsCmd(a), newHistoryCmd(a), newTabsCmd(a))
+		newBookmarksCmd(a), newPasswordsCmd(a), newHistoryCmd(a), newTabsCmd(a),
+		newPushCmd(a), newPullCmd(a), newDirsCmd(a))
 	return root
 }
 
