@@ -318,6 +318,16 @@ func (s *Syncer) get(ctx context.Context, name string) (Dir, error) {
 	return d, nil
 }
 
+// Remove deletes the directory record name. Its blobs stay on the server (other
+// directories may share them); no device's local files are touched.
+func (s *Syncer) Remove(ctx context.Context, name string) error {
+	_, err := s.opts.Blob.Client.DeleteRecord(ctx, s.opts.Collection, s.dirID(name), nil)
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("%w: %q", ErrNoSuchDir, name)
+	}
+	return err
+}
+
 // List returns the pushed directories.
 func (s *Syncer) List(ctx context.Context) ([]Dir, error) {
 	kb := s.opts.Blob.Keys.For(s.opts.Collection)

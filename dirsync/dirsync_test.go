@@ -388,3 +388,36 @@ func FuzzParseIndex(f *testing.F) {
 		}
 	})
 }
+
+func TestInterruptedPushResumes(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, smallRecords())
+	src := t.TempDir()
+	tree(t, src, 200, 6, 11)
+	want := snapshot(t, src)
+
+	ctx2, cancel := context.WithCancel(ctx)
+	var once sync.Once
+	dev := r.device(func(p dirsync.Progress) {
+		if p.Stage == "upload" && p.TotalBytes > 0 && p.Bytes > p.TotalBytes/3 {
+			once.Do(cancel)
+		}
+	})
+	first, err := dev.Push(ctx2, src, "half")
+	if !errors.Is(err, context.Canceled) || first.Uploaded == 0 {
+		t.Fatalf("interrupted push: %+v %v", first, err)
+	}
+	// Nothing is visible under the name until the push completes.
+	if _, err := r.device(nil).Pull(ctx, "half", t.TempDir()); !errors.Is(err, dirsync.ErrNoSuchDir) {
+		t.Fatalf("a half-pushed directory is visible: %v", err)
+	}
+	second, err := dev.Push(ctx, src, "half")
+	if err != nil || second.Unchanged < first.Uploaded {
+		t.Fatalf("resumed push: %+v %v (first sent %d)", second, err, first.Uploaded)
+	}
+	dst := t.TempDir()
+	if _, err := r.device(nil).Pull(ctx, "half", dst); err != nil {
+		t.Fatal(err)
+	}
+	same(t, want, snapshot(t, dst))
+}

@@ -221,6 +221,20 @@ func newDirsCmd(a *app) *cobra.Command {
 			}
 			return t.flush()
 		},
+	}, &cobra.Command{
+		Use: "rm NAME", Short: "Remove a pushed directory from the server (local files stay)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, closeAll, err := a.dirSyncer(cmd, nil)
+			if err != nil {
+				return err
+			}
+			defer closeAll()
+			if err := s.Remove(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %q\n", args[0])
+			return nil
+		},
 	})
 	return cmd
 }

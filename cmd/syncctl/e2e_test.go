@@ -754,4 +754,8 @@ func TestPushPullDirectories(t *testing.T) {
 	if r := desktop.run("pull", "nothing-by-that-name", dst); r.code != 1 || !strings.Contains(r.stderr, "no directory of that name") {
 		t.Fatalf("unknown name: exit %d %s", r.code, r.stderr)
 	}
+	desktop.ok("dirs", "rm", "just-sub")
+	if ls := laptop.ok("dirs", "ls"); strings.Contains(ls, "just-sub") || !strings.Contains(ls, "notes") {
+		t.Fatalf("dirs ls after rm: %s", ls)
+	}
 }
