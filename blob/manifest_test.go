@@ -1,8 +1,13 @@
 package blob
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"testing"
+
+	"github.com/syncctl/syncctl/crypto"
 )
 
 func TestDecodeManifest(t *testing.T) {
@@ -39,6 +44,56 @@ func FuzzDecodeManifest(f *testing.F) {
 		}
 		if m.Chunks < 0 || m.Size < 0 || m.ChunkSize <= 0 || int64(m.Chunks-1)*int64(m.ChunkSize) >= max(m.Size, 1) && m.Chunks > 0 {
 			t.Fatalf("accepted %+v", m)
+		}
+	})
+}
+
+func TestChunkRoundTrip(t *testing.T) {
+	kb, err := crypto.NewKeyBundle(make([]byte, 32), make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 1, 2, 3, 1000, 65537} {
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(i * 7)
+		}
+		rec, err := sealChunk(kb, "abc.3", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear, err := kb.DecryptRecord(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plain struct{ ID, Data string }
+		if err := json.Unmarshal(clear.Payload, &plain); err != nil || plain.ID != "abc.3" {
+			t.Fatalf("payload is not the JSON it claims: %v", err)
+		}
+		got, err := openChunk(clear.Payload)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%d bytes: got %d, %v", n, len(got), err)
+		}
+	}
+}
+
+func FuzzOpenChunk(f *testing.F) {
+	f.Add([]byte(`{"id":"a.0","data":"aGVsbG8="}`))
+	f.Add([]byte(`{"data":"\u0061GVsbG8="}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		data, err := openChunk(b)
+		if err != nil {
+			if !errors.Is(err, ErrMAC) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		var plain struct{ Data string }
+		if json.Unmarshal(b, &plain) == nil && plain.Data != "" {
+			want, derr := base64.StdEncoding.DecodeString(plain.Data)
+			if derr == nil && !bytes.Equal(want, data) {
+				t.Fatalf("disagrees with encoding/json: %q vs %q", data, want)
+			}
 		}
 	})
 }
