@@ -175,14 +175,16 @@ func (s *Syncer) Transfer(ctx context.Context, only map[string]bool) (Result, er
 			mu.Unlock()
 			continue
 		}
+		// The slot is taken before the goroutine starts, so a queue of 100,000 blobs is
+		// never 100,000 goroutines.
+		leave := enter(s.xfer, &s.limits.xferNow, &s.limits.xferMax)
+		if ctx.Err() != nil { // stopped: the blobs not started stay as they were
+			leave()
+			break
+		}
 		wg.Add(1)
 		go func(in Info) {
 			defer wg.Done()
-			leave := enter(s.xfer, &s.limits.xferNow, &s.limits.xferMax)
-			if ctx.Err() != nil { // stopped while queued: the blob stays as it was
-				leave()
-				return
-			}
 			var n int64
 			var err error
 			if in.Status == PendingUpload {
