@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -161,7 +162,6 @@ func (s *Syncer) Transfer(ctx context.Context, only map[string]bool) (Result, er
 		return Result{}, err
 	}
 	res := Result{Errors: map[string]error{}}
-	stop := ctx
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	now := s.opts.Now()
@@ -196,41 +196,48 @@ func (s *Syncer) Transfer(ctx context.Context, only map[string]bool) (Result, er
 			if s.opts.Finished != nil {
 				s.opts.Finished(in.ID, err)
 			}
+			var now Status
+			var serr error
+			if interrupted := err != nil && !errors.Is(err, ErrMAC) && ctx.Err() != nil; !interrupted {
+				// What was transferred is recorded even if the caller has just given up.
+				now, serr = s.settle(context.WithoutCancel(ctx), in, err)
+			} // else: not failed, stopped; no attempt is counted and the next run resumes
 			mu.Lock()
 			defer mu.Unlock()
 			res.Bytes += n
-			// What was transferred is recorded even if the caller has just given up.
-			ctx := context.WithoutCancel(ctx)
 			switch {
-			case err != nil && !errors.Is(err, ErrMAC) && stop.Err() != nil:
-				// Interrupted, not failed: no attempt is counted; the next run resumes.
-				return
-			case err == nil && in.Status == PendingUpload:
+			case now == Synced && in.Status == PendingUpload:
 				res.Uploaded++
-				err = s.db(func() error { return s.opts.Store.set(ctx, in.ID, Synced, 0, time.Time{}, "") })
-			case err == nil:
+			case now == Synced:
 				res.Downloaded++
-				err = s.db(func() error { return s.opts.Store.set(ctx, in.ID, Synced, 0, time.Time{}, "") })
-			case errors.Is(err, ErrMAC):
+			case now == FailedDownload:
 				res.Failed++
-				res.Errors[in.ID] = err
-				err = s.db(func() error {
-					return s.opts.Store.set(ctx, in.ID, FailedDownload, in.Attempts+1, time.Time{}, err.Error())
-				})
-			default:
+			case now != "":
 				res.Retrying++
-				res.Errors[in.ID] = err
-				next := s.opts.Now().Add(RetryDelay(in.Attempts + 1))
-				s.log.Info().Str("blob", in.ID).Err(err).Time("next", next).Msg("blob transfer failed; will retry")
-				err = s.db(func() error { return s.opts.Store.set(ctx, in.ID, in.Status, in.Attempts+1, next, err.Error()) })
 			}
-			if err != nil {
+			if err = cmp.Or(serr, err); err != nil {
 				res.Errors[in.ID] = err
 			}
 		}(in)
 	}
 	wg.Wait()
 	return res, ctx.Err()
+}
+
+// settle records the outcome of one transfer in the index and returns the blob's new
+// status: SYNCED, FAILED_DOWNLOAD after a MAC failure, or still pending with the next
+// attempt scheduled.
+func (s *Syncer) settle(ctx context.Context, in Info, err error) (Status, error) {
+	st, attempts, next, msg := Synced, 0, time.Time{}, ""
+	switch {
+	case errors.Is(err, ErrMAC):
+		st, attempts, msg = FailedDownload, in.Attempts+1, err.Error()
+	case err != nil:
+		st, attempts, msg = in.Status, in.Attempts+1, err.Error()
+		next = s.opts.Now().Add(RetryDelay(attempts))
+		s.log.Info().Str("blob", in.ID).Err(err).Time("next", next).Msg("blob transfer failed; will retry")
+	}
+	return st, s.db(func() error { return s.opts.Store.set(ctx, in.ID, st, attempts, next, msg) })
 }
 
 // manifest is the record that makes a blob visible; written last.
@@ -445,6 +452,7 @@ func (s *Syncer) download(ctx context.Context, id string) (int64, error) {
 	}
 	defer os.Remove(tmp.Name()) // gone unless renamed into place
 	h := s.opts.Store.hasher()
+	out := io.MultiWriter(tmp, h)
 	var total int64
 	per := max(1, groupBytes/max(1, m.ChunkSize))
 	for first := 0; first < m.Chunks; first += per {
@@ -475,7 +483,7 @@ func (s *Syncer) download(ctx context.Context, id string) (int64, error) {
 				tmp.Close()
 				return total, fmt.Errorf("blob: chunk %s is missing on the server", cid)
 			}
-			if _, err := io.MultiWriter(tmp, h).Write(data); err != nil {
+			if _, err := out.Write(data); err != nil {
 				tmp.Close()
 				return total, err
 			}

@@ -193,7 +193,7 @@ func (s *Syncer) Push(ctx context.Context, root, name string) (PushResult, error
 	if err != nil {
 		return res, err
 	}
-	res.Unchanged = countFiles(ix, ids) - countFiles(ix, pending)
+	res.Unchanged = len(ix.Files) - countFiles(ix, pending)
 	up, err := s.transfer(ctx, "upload", pending, size)
 	res.Uploaded, res.Bytes = up.Uploaded, up.Bytes
 	if err != nil {
@@ -359,8 +359,9 @@ type PullResult struct {
 // Pull writes the directory name into dest. A file already there with the index's size
 // and modification time is left alone; every other file is written to a temp file and
 // renamed into place, so a reader never sees half a file. A file whose content fails
-// verification is not written (the error is a *FailedError); the others are. Files in
-// dest that the index does not list are left alone.
+// verification is not written (the error holds a *FailedError), nor is one whose
+// transfer failed for now (ErrIncomplete); the others are. Files in dest that the index
+// does not list are left alone.
 func (s *Syncer) Pull(ctx context.Context, name, dest string) (PullResult, error) {
 	var res PullResult
 	d, err := s.get(ctx, name)
@@ -413,7 +414,11 @@ func (s *Syncer) Pull(ctx context.Context, name, dest string) (PullResult, error
 
 	// Write every file whose content is here, even when others failed.
 	failed := &FailedError{Blobs: map[string]error{}}
+	if fe := (*FailedError)(nil); errors.As(terr, &fe) {
+		failed.Blobs = fe.Blobs // the verification errors themselves
+	}
 	var written int64
+	waiting := 0
 	for i, e := range todo {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -422,9 +427,15 @@ func (s *Syncer) Pull(ctx context.Context, name, dest string) (PullResult, error
 		if err != nil {
 			return res, err
 		}
-		if !ok || in.Status == blob.FailedDownload {
+		switch {
+		case ok && in.Status == blob.FailedDownload:
 			failed.Files = append(failed.Files, e.Path)
-			failed.Blobs[e.Blob] = blob.ErrMAC
+			if failed.Blobs[e.Blob] == nil { // failed in an earlier run
+				failed.Blobs[e.Blob] = fmt.Errorf("%w: %s", blob.ErrMAC, in.Error)
+			}
+			continue
+		case !ok || in.Status == blob.PendingDownload: // its transfer failed for now
+			waiting++
 			continue
 		}
 		if err := s.writeFile(dest, e); err != nil {
@@ -434,10 +445,14 @@ func (s *Syncer) Pull(ctx context.Context, name, dest string) (PullResult, error
 		written += e.Size
 		s.report(Progress{Stage: "write", Files: i + 1, TotalFiles: len(todo), Bytes: written})
 	}
+	var errs []error
 	if len(failed.Files) > 0 {
-		return res, failed
+		errs = append(errs, failed)
 	}
-	return res, nil
+	if waiting > 0 {
+		errs = append(errs, fmt.Errorf("%w: %d files not received yet", ErrIncomplete, waiting))
+	}
+	return res, errors.Join(errs...)
 }
 
 // writeFile copies a blob to dest/e.Path through a temp file in the same directory.

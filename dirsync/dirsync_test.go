@@ -327,19 +327,53 @@ func TestCorruptChunkFailsOnlyItsFile(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Another file's blob cannot be fetched for now: the server answers 503 for it.
+	late := filepath.Join("d1", "s1", "file-0001.bin")
+	lateID, _, err := st.AddFile(ctx, filepath.Join(src, late))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.srv.InjectFault(server.Fault{PathPrefix: strings.TrimPrefix(tok.APIEndpoint, r.srv.URL) + "/storage/blobs/" + lateID, Count: -1, Status: 503})
+
 	dst := t.TempDir()
-	res, err := r.device(nil).Pull(ctx, "x", dst)
+	phone := r.device(nil)
+	res, err := phone.Pull(ctx, "x", dst)
 	var failed *dirsync.FailedError
 	if !errors.Is(err, blob.ErrMAC) || !errors.As(err, &failed) || len(failed.Files) != 1 || failed.Files[0] != filepath.ToSlash(victim) {
 		t.Fatalf("pull of a corrupt blob: %v", err)
 	}
-	if res.Written != 19 {
-		t.Fatalf("%d files written, want the 19 good ones", res.Written)
+	if !errors.Is(err, dirsync.ErrIncomplete) {
+		t.Fatalf("the file not received yet is not reported: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dst, victim)); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("the corrupt file reached the destination: %v", err)
+	// Every tenth file of the tree is a copy of an earlier one: count the late file's copies.
+	lateBytes, _ := os.ReadFile(filepath.Join(src, late))
+	copies := 0
+	filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if b, rerr := os.ReadFile(p); err == nil && !d.IsDir() && rerr == nil && bytes.Equal(b, lateBytes) {
+			copies++
+		}
+		return nil
+	})
+	if res.Written != 19-copies {
+		t.Fatalf("%d files written, want the %d good ones", res.Written, 19-copies)
+	}
+	for _, p := range []string{victim, late} {
+		if _, err := os.Stat(filepath.Join(dst, p)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s reached the destination: %v", p, err)
+		}
 	}
 	noTemps(t, dst)
+
+	// Once the server answers again, a rerun gets the late file; the corrupt one stays failed.
+	r.srv.ClearFaults()
+	res, err = phone.Pull(ctx, "x", dst)
+	if !errors.Is(err, blob.ErrMAC) || errors.Is(err, dirsync.ErrIncomplete) || res.Written != copies || res.Unchanged != 19-copies {
+		t.Fatalf("rerun: %+v %v", res, err)
+	}
 }
 
 func TestPullUnknownName(t *testing.T) {

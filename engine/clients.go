@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/syncctl/syncctl/middleware"
 	"github.com/syncctl/syncctl/repository"
@@ -191,7 +192,7 @@ func (s *Session) syncClients(ctx context.Context, r *run) (string, error) {
 			r.res.Clients = append(r.res.Clients, c)
 		}
 	}
-	slices.SortFunc(r.res.Clients, func(a, b ClientRecord) int { return compareStrings(a.Name+a.ID, b.Name+b.ID) })
+	slices.SortFunc(r.res.Clients, func(a, b ClientRecord) int { return strings.Compare(a.Name+a.ID, b.Name+b.ID) })
 	if loggedOut {
 		return "", s.setStateThen(ctx, map[string]string{keyLoggedOut: "1"}, ErrLoggedOut)
 	}
@@ -203,16 +204,6 @@ func (s *Session) setStateThen(ctx context.Context, kv map[string]string, err er
 		return serr
 	}
 	return err
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // runCommand executes one command sent to this client.

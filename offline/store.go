@@ -6,13 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"sync"
 
-	_ "modernc.org/sqlite" // database/sql driver "sqlite"
-
+	"github.com/syncctl/syncctl/internal/localdb"
 	"github.com/syncctl/syncctl/wbo"
 )
 
@@ -49,16 +47,9 @@ type Store struct {
 
 // Open opens or creates the store at path.
 func Open(path string) (*Store, error) {
-	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
-		f.Close()
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	// FULL: a pending change must survive a power cut once Set has returned.
+	db, err := localdb.Open(path, schema, "FULL")
 	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(schema); err != nil {
-		db.Close()
 		return nil, fmt.Errorf("offline: %s: %w", path, err)
 	}
 	return &Store{db: db}, nil

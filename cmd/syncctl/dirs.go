@@ -7,9 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/syncctl/syncctl/blob"
@@ -53,13 +53,7 @@ type bar struct {
 	last time.Time
 }
 
-func newBar(cmd *cobra.Command) *bar {
-	b := &bar{}
-	if f, ok := cmd.ErrOrStderr().(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-		b.out = f
-	}
-	return b
-}
+func newBar(cmd *cobra.Command) *bar { return &bar{out: terminal(cmd)} }
 
 func (b *bar) update(p dirsync.Progress) {
 	if b.out == nil || time.Since(b.last) < 100*time.Millisecond {
@@ -71,15 +65,7 @@ func (b *bar) update(p dirsync.Progress) {
 	if p.TotalBytes > 0 {
 		filled = int(min(p.Bytes, p.TotalBytes) * width / p.TotalBytes)
 	}
-	fmt.Fprintf(b.out, "\r%-8s [%-*s] %d/%d files  %s/%s   ", p.Stage, width, bars(filled), p.Files, p.TotalFiles, size(p.Bytes), size(p.TotalBytes))
-}
-
-func bars(n int) string {
-	s := make([]byte, n)
-	for i := range s {
-		s[i] = '='
-	}
-	return string(s)
+	fmt.Fprintf(b.out, "\r%-8s [%-*s] %d/%d files  %s/%s   ", p.Stage, width, strings.Repeat("=", filled), p.Files, p.TotalFiles, size(p.Bytes), size(p.TotalBytes))
 }
 
 func (b *bar) done() {

@@ -20,11 +20,16 @@ type progress struct {
 }
 
 func newProgress(cmd *cobra.Command, label string) *progress {
-	p := &progress{label: label}
+	return &progress{label: label, out: terminal(cmd)}
+}
+
+// terminal is standard error if it is a terminal, else nil: progress lines are for
+// people, and pipes and CI logs get no carriage returns.
+func terminal(cmd *cobra.Command) io.Writer {
 	if f, ok := cmd.ErrOrStderr().(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-		p.out = f
+		return f
 	}
-	return p
+	return nil
 }
 
 func (p *progress) add(n int) {

@@ -3,8 +3,10 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,22 +50,9 @@ func (r *Repository) sorted(keep func(wbo.Record) bool) []wbo.Record {
 		}
 	}
 	slices.SortFunc(out, func(a, b wbo.Record) int {
-		if a.Modified != b.Modified {
-			return int(a.Modified - b.Modified)
-		}
-		return compare(a.ID, b.ID)
+		return cmp.Or(cmp.Compare(a.Modified, b.Modified), strings.Compare(a.ID, b.ID))
 	})
 	return out
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // FetchSince implements repository.Repository.

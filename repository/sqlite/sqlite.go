@@ -10,13 +10,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // database/sql driver "sqlite"
-
+	"github.com/syncctl/syncctl/internal/localdb"
 	"github.com/syncctl/syncctl/repository"
 	"github.com/syncctl/syncctl/wbo"
 )
@@ -51,17 +49,8 @@ func Open(path string, now func() time.Time) (*DB, error) {
 	if now == nil {
 		now = time.Now
 	}
-	// The database holds sync state, including a cached storage token: owner-only.
-	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
-		f.Close()
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	db, err := localdb.Open(path, schema, "NORMAL")
 	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(schema); err != nil {
-		db.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	d := &DB{db: db, now: now}

@@ -1,0 +1,32 @@
+// Package localdb opens the SQLite files syncctl keeps on a device (local records,
+// offline changes, the blob index) the same way everywhere: owner-only, WAL, one
+// connection, so writes serialize and "database is locked" cannot happen in-process.
+package localdb
+
+import (
+	"database/sql"
+	"os"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+)
+
+// Open opens or creates the database at path and applies schema (which must be
+// idempotent: CREATE … IF NOT EXISTS). synchronous is SQLite's setting: "FULL" where a
+// commit must survive power loss, "NORMAL" where losing the last commits is harmless.
+func Open(path, schema, synchronous string) (*sql.DB, error) {
+	// Created owner-only before SQLite creates it with the umask's mode: these files
+	// hold sync state and, in one case, a cached storage token.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous("+synchronous+")&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
