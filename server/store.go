@@ -162,6 +162,10 @@ type writeTx struct {
 	ts  int64 // this write's timestamp, ms
 	// keepTS leaves the user's timestamps alone (staging a batch changes nothing visible).
 	keepTS bool
+	// ended: commit or rollback has run and released the write lock. Kept here, not
+	// inferred from sql.ErrTxDone: database/sql also ends a transaction on its own when
+	// the request's context is cancelled, and the lock must still be released then.
+	ended bool
 }
 
 // beginWrite takes the write lock, opens a transaction and picks the write's timestamp:
@@ -189,6 +193,7 @@ func (st *store) beginWrite(ctx context.Context, uid int64) (*writeTx, error) {
 
 // commit records the timestamp as the user's high-water mark and commits.
 func (w *writeTx) commit() error {
+	w.ended = true
 	defer w.st.mu.Unlock()
 	if w.keepTS {
 		return w.Commit()
@@ -202,9 +207,11 @@ func (w *writeTx) commit() error {
 
 // rollback abandons the write; safe after commit.
 func (w *writeTx) rollback() {
-	if err := w.Rollback(); errors.Is(err, sql.ErrTxDone) {
+	if w.ended {
 		return
 	}
+	w.ended = true
+	w.Rollback() // ErrTxDone if the cancelled context already rolled it back
 	w.st.mu.Unlock()
 }
 

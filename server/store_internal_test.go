@@ -1,0 +1,53 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"testing"
+	"time"
+)
+
+// A client that gives up mid-write cancels the request's context, and database/sql then
+// rolls the transaction back on its own. The write lock must still be released, or every
+// later write and token request waits forever.
+func TestCancelledWriteReleasesTheWriteLock(t *testing.T) {
+	st, err := openStore(t.TempDir(), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := st.beginWrite(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	for i := 0; ; i++ { // until database/sql has ended the transaction itself
+		if _, err := w.ExecContext(context.Background(), `SELECT 1`); errors.Is(err, sql.ErrTxDone) {
+			break
+		}
+		if i == 500 {
+			t.Fatal("database/sql never ended the cancelled transaction")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.rollback()
+
+	got := make(chan error, 1)
+	go func() {
+		w, err := st.beginWrite(context.Background(), 1)
+		if err == nil {
+			err = w.commit()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the write lock was never released")
+	}
+}
