@@ -3,9 +3,14 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/syncctl/syncctl/crypto"
+	"github.com/syncctl/syncctl/storage"
 
 	"github.com/syncctl/syncctl/middleware"
 	"github.com/syncctl/syncctl/repository"
@@ -106,17 +111,141 @@ func (s *Session) SendCommand(ctx context.Context, target, command string, args 
 	return s.setState(ctx, map[string]string{keyOutbox: string(b)})
 }
 
-// syncClients fetches every client record (always all: Firefox resets this engine's
-// progress at every start), delivers queued commands, runs the commands sent to us, and
-// uploads our own record with them cleared.
+// clientsRefresh is how long our own client record may go without an upload, so that
+// it never expires on the server while this device is in use (Firefox: one week).
+const clientsRefresh = 7 * 24 * time.Hour
+
+// clientsRetries bounds how often the clients stage starts over after its upload met
+// another device's write (412) in one sync.
+const clientsRetries = 2
+
+func (s *Session) clientsRepo(keys *crypto.Keys) *middleware.Crypto {
+	return middleware.NewCrypto(remote.New(remote.Options{Client: s.client, Collection: ClientsCollection}), ClientsCollection, keys, nil)
+}
+
+// syncClients runs the clients engine: it fetches every client record, delivers queued
+// commands, runs the commands sent to us, and uploads our own record with them cleared.
+// With nothing new on the server and nothing to send, it asks the server nothing. Its
+// failure, as any engine's, does not stop the other engines (only a 401 or a backoff
+// does); an upload that met another device's write starts the stage over.
 func (s *Session) syncClients(ctx context.Context, r *run) (string, error) {
+	if s.clientsIdle(ctx, r) {
+		if err := s.listClients(ctx, r); err != nil {
+			s.log.Warn().Err(err).Msg("reading the cached client list")
+		}
+		return StageEngines, nil
+	}
+	var err error
+	for attempt := 0; attempt <= clientsRetries; attempt++ {
+		var loggedOut bool
+		loggedOut, err = s.syncClientsOnce(ctx, r)
+		if err == nil && loggedOut {
+			return "", s.setStateThen(ctx, map[string]string{keyLoggedOut: "1"}, ErrLoggedOut)
+		}
+		if !errors.Is(err, storage.ErrConflict) {
+			break
+		}
+		s.log.Info().Msg("clients upload met another device's write; fetching again")
+	}
+	if err != nil {
+		r.res.Engines[ClientsCollection] = EngineResult{Err: err}
+		if stopsTheSync(err) {
+			return "", fmt.Errorf("clients: %w", err)
+		}
+		s.log.Warn().Err(err).Msg("clients engine failed; going on with the others")
+	}
+	return StageEngines, nil
+}
+
+// clientsIdle reports whether the clients stage has nothing to do: the collection has
+// not moved since our last visit, nothing waits in the outbox, and our own record is
+// neither changed nor due for a refresh.
+func (s *Session) clientsIdle(ctx context.Context, r *run) bool {
+	ts, ok := r.colls[ClientsCollection]
+	if !ok || s.state(ctx, keyClientsTS) != ts.String() || s.state(ctx, keyOutbox) != "" {
+		return false
+	}
 	me, err := s.ClientID(ctx)
 	if err != nil {
-		return "", err
+		return false
 	}
-	repo := middleware.NewCrypto(remote.New(remote.Options{Client: s.client, Collection: ClientsCollection}), ClientsCollection, r.keys, nil)
+	own := s.ownRecord(me, nil, nil)
+	if string(own.record().Payload) != s.state(ctx, keyOwnRecord) {
+		return false
+	}
+	at, err := time.Parse(time.RFC3339, s.state(ctx, keyOwnAt))
+	return err == nil && s.opts.Now().Sub(at) < clientsRefresh
+}
+
+// ownRecord is this device's client record, keeping the commands still to keep and the
+// members other clients added.
+func (s *Session) ownRecord(me string, keep []Command, other map[string]json.RawMessage) ClientRecord {
+	return ClientRecord{ID: me, Name: s.opts.ClientName, Type: s.opts.ClientType, Commands: keep,
+		Version: "syncctl", Protocols: []string{"1.5"}, Other: other}
+}
+
+// syncClientsOnce is one pass of the clients stage; loggedOut reports a logout command.
+func (s *Session) syncClientsOnce(ctx context.Context, r *run) (loggedOut bool, err error) {
+	me, err := s.ClientID(ctx)
+	if err != nil {
+		return false, err
+	}
+	repo := s.clientsRepo(r.keys)
+	clients, err := s.fetchClients(ctx, repo)
+	if err != nil {
+		return false, err
+	}
+	changed := s.deliverOutbox(ctx, clients, me)
+
+	// Commands for us.
+	theirs := clients[me]
+	var keep []Command
+	for _, cmd := range theirs.Commands {
+		n, known := arity[cmd.Command]
+		switch {
+		case !known:
+			keep = append(keep, cmd) // a newer client's command: not ours to drop
+			continue
+		case n != len(cmd.Args):
+			s.log.Warn().Str("command", cmd.Command).Msg("malformed command dropped")
+			continue
+		}
+		if cmd.Command == "logout" {
+			loggedOut = true
+			continue
+		}
+		if err := s.runCommand(ctx, cmd); err != nil {
+			return false, err
+		}
+	}
+	own := s.ownRecord(me, keep, theirs.Other)
+	upload := []wbo.Record{own.record()}
+	for id := range changed {
+		upload = append(upload, clients[id].record())
+	}
+	res, err := repo.Store(ctx, upload)
+	if err != nil {
+		return false, fmt.Errorf("upload: %w", err)
+	}
+	for id, e := range res.Failed {
+		s.log.Warn().Str("id", id).Err(e).Msg("client record not uploaded")
+	}
+	kv := map[string]string{keyOutbox: "", keyClientsTS: res.Modified.String(),
+		keyOwnRecord: string(s.ownRecord(me, nil, nil).record().Payload), keyOwnAt: s.opts.Now().UTC().Format(time.RFC3339)}
+	if len(keep) > 0 || len(theirs.Other) > 0 {
+		kv[keyOwnRecord] = "" // not the plain record: look again next time
+	}
+	if err := s.setState(ctx, kv); err != nil {
+		return false, err
+	}
+	delete(clients, me)
+	return loggedOut, s.saveClients(ctx, r, clients)
+}
+
+// fetchClients reads every client record; unreadable ones are skipped.
+func (s *Session) fetchClients(ctx context.Context, repo *middleware.Crypto) (map[string]ClientRecord, error) {
 	clients := map[string]ClientRecord{}
-	err = repo.FetchSince(ctx, 0, func(rec wbo.Record) error {
+	err := repo.FetchSince(ctx, 0, func(rec wbo.Record) error {
 		if c, err := parseClient(rec.Payload); err == nil && !wbo.IsTombstone(rec.Payload) {
 			clients[c.ID] = c
 		}
@@ -129,10 +258,14 @@ func (s *Session) syncClients(ctx context.Context, r *run) (string, error) {
 		err = nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("clients: %w", err)
+		return nil, fmt.Errorf("clients: %w", err)
 	}
+	return clients, nil
+}
 
-	// Commands for others: append to their records, once each.
+// deliverOutbox appends the queued commands to the records of the devices they are for,
+// once each, and returns the ids of the records it changed.
+func (s *Session) deliverOutbox(ctx context.Context, clients map[string]ClientRecord, me string) map[string]bool {
 	var box []outgoingCommand
 	json.Unmarshal([]byte(s.state(ctx, keyOutbox)), &box)
 	changed := map[string]bool{}
@@ -148,55 +281,57 @@ func (s *Session) syncClients(ctx context.Context, r *run) (string, error) {
 			}
 		}
 	}
+	return changed
+}
 
-	// Commands for us.
-	own := clients[me]
-	var keep []Command
-	loggedOut := false
-	for _, cmd := range own.Commands {
-		n, known := arity[cmd.Command]
-		switch {
-		case !known:
-			keep = append(keep, cmd) // a newer client's command: not ours to drop
-			continue
-		case n != len(cmd.Args):
-			s.log.Warn().Str("command", cmd.Command).Msg("malformed command dropped")
-			continue
-		}
-		if cmd.Command == "logout" {
-			loggedOut = true
-			continue
-		}
-		if err := s.runCommand(ctx, cmd); err != nil {
-			return "", err
-		}
+// waitingCommands returns the other devices' records that carry commands (with the
+// outbox delivered to them), for a fresh start to write back under the new keys. Without
+// readable keys there is nothing to keep.
+func (s *Session) waitingCommands(ctx context.Context, r *run) ([]wbo.Record, error) {
+	if r.keys == nil {
+		return nil, nil
 	}
-	own = ClientRecord{ID: me, Name: s.opts.ClientName, Type: s.opts.ClientType, Commands: keep,
-		Version: "syncctl", Protocols: []string{"1.5"}, Other: own.Other}
-	upload := []wbo.Record{own.record()}
-	for id := range changed {
-		upload = append(upload, clients[id].record())
-	}
-	res, err := repo.Store(ctx, upload)
+	me, err := s.ClientID(ctx)
 	if err != nil {
-		return "", fmt.Errorf("clients: upload: %w", err)
+		return nil, err
 	}
-	for id, e := range res.Failed {
-		s.log.Warn().Str("id", id).Err(e).Msg("client record not uploaded")
+	clients, err := s.fetchClients(ctx, s.clientsRepo(r.keys))
+	if err != nil {
+		return nil, err
 	}
-	if err := s.setState(ctx, map[string]string{keyOutbox: ""}); err != nil {
-		return "", err
-	}
+	s.deliverOutbox(ctx, clients, me)
+	var out []wbo.Record
 	for id, c := range clients {
-		if id != me {
-			r.res.Clients = append(r.res.Clients, c)
+		if id != me && len(c.Commands) > 0 {
+			out = append(out, c.record())
 		}
 	}
-	slices.SortFunc(r.res.Clients, func(a, b ClientRecord) int { return strings.Compare(a.Name+a.ID, b.Name+b.ID) })
-	if loggedOut {
-		return "", s.setStateThen(ctx, map[string]string{keyLoggedOut: "1"}, ErrLoggedOut)
+	return out, nil
+}
+
+// saveClients keeps the other devices' records for the result and for syncs that do not
+// fetch them again.
+func (s *Session) saveClients(ctx context.Context, r *run, others map[string]ClientRecord) error {
+	list := make([]ClientRecord, 0, len(others))
+	for _, c := range others {
+		list = append(list, c)
 	}
-	return StageEngines, nil
+	slices.SortFunc(list, func(a, b ClientRecord) int { return strings.Compare(a.Name+a.ID, b.Name+b.ID) })
+	r.res.Clients = list
+	b, err := json.Marshal(list)
+	if err != nil {
+		return err
+	}
+	return s.setState(ctx, map[string]string{keyClientList: string(b)})
+}
+
+// listClients fills the result's device list from the last fetch.
+func (s *Session) listClients(ctx context.Context, r *run) error {
+	v := s.state(ctx, keyClientList)
+	if v == "" {
+		return nil
+	}
+	return json.Unmarshal([]byte(v), &r.res.Clients)
 }
 
 func (s *Session) setStateThen(ctx context.Context, kv map[string]string, err error) error {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -39,9 +40,13 @@ type Options struct {
 	Declined, Enabled []string
 	// OnDisplayURI receives displayURI commands sent to this client.
 	OnDisplayURI func(uri, senderID, title string)
-	HTTPClient   *http.Client
-	Now          func() time.Time
-	Logger       *zerolog.Logger
+	// CredentialsID names the credentials Tokens presents (a hash of them, never the
+	// secret itself). A cached token obtained under other credentials is not used, so a
+	// changed or wrong secret is noticed at the next sync, not when the token expires.
+	CredentialsID string
+	HTTPClient    *http.Client
+	Now           func() time.Time
+	Logger        *zerolog.Logger
 }
 
 // Session runs syncs for one account and device.
@@ -69,7 +74,7 @@ func NewSession(opts Options) (*Session, error) {
 	if opts.Logger != nil {
 		s.log = *opts.Logger
 	}
-	s.client = storage.New(storage.Options{Tokens: &cachedTokens{inner: opts.Tokens, state: opts.State, now: opts.Now},
+	s.client = storage.New(storage.Options{Tokens: &cachedTokens{inner: opts.Tokens, state: opts.State, now: opts.Now, creds: opts.CredentialsID},
 		HTTPClient: opts.HTTPClient, Now: opts.Now, Logger: opts.Logger})
 	return s, nil
 }
@@ -110,6 +115,12 @@ const (
 	keyEnginePref = "session.engine."    // + name + ".syncID"
 	keyToken      = "session.token"      // the storage token, until it expires
 	keyLastSync   = "session.lastSyncAt" // wall time of the last successful sync
+	keyTokenCreds = "session.tokenCredentials"
+	keyClientsTS  = "session.clientsTS"    // the clients collection's time after our last visit
+	keyOwnRecord  = "session.ownRecord"    // our client record as last uploaded
+	keyOwnAt      = "session.ownRecordAt"  // and when (wall time)
+	keyClientList = "session.clients"      // the other devices, as last fetched
+	keyRotating   = "session.rotatingKeys" // new crypto/keys of a rotation under way (encrypted)
 )
 
 func (s *Session) state(ctx context.Context, key string) string {
@@ -133,7 +144,9 @@ type run struct {
 	metaChanged bool
 	keys        *crypto.Keys
 	freshStarts int
-	res         *Result
+	// forceFresh makes a fresh start happen once the keys are read (FreshStart).
+	forceFresh bool
+	res        *Result
 }
 
 // stage is one named step; it returns the name of the next ("" ends the sync).
@@ -157,6 +170,36 @@ const maxStages = 32
 
 // Sync runs one sync of the named engines (all when none are named).
 func (s *Session) Sync(ctx context.Context, engines ...string) (*Result, error) {
+	r := s.newRun()
+	if len(engines) > 0 {
+		r.only = map[string]bool{}
+		for _, e := range engines {
+			if _, ok := s.opts.Engines.Get(e); !ok {
+				return r.res, fmt.Errorf("engine: no engine %q (have %v)", e, s.opts.Engines.Names())
+			}
+			r.only[e] = true
+		}
+	}
+	err := s.run(ctx, r, StagePreconditions, "")
+	return r.res, err
+}
+
+// FreshStart wipes the server and sets the account up anew from this device's data, as
+// the first sync of a new account does. Other devices notice the new syncID and keys at
+// their next sync and merge their data back in; commands still waiting for them (a
+// wipe) survive the wipe, so a wiped collection does not come back.
+func (s *Session) FreshStart(ctx context.Context) (*Result, error) {
+	r := s.newRun()
+	r.forceFresh = true
+	err := s.run(ctx, r, StagePreconditions, "")
+	return r.res, err
+}
+
+func (s *Session) newRun() *run { return &run{res: &Result{Engines: map[string]EngineResult{}}} }
+
+// run moves through the stages from first until a stage names until as the next (""
+// runs to the end).
+func (s *Session) run(ctx context.Context, r *run, first, until string) error {
 	stages := map[string]stage{
 		StagePreconditions: s.checkPreconditions,
 		StageClusterURL:    s.ensureClusterURL,
@@ -168,21 +211,11 @@ func (s *Session) Sync(ctx context.Context, engines ...string) (*Result, error) 
 		StageEngines:       s.syncEngines,
 		StageUploadMeta:    s.uploadMeta,
 	}
-	r := &run{res: &Result{Engines: map[string]EngineResult{}}}
-	if len(engines) > 0 {
-		r.only = map[string]bool{}
-		for _, e := range engines {
-			if _, ok := s.opts.Engines.Get(e); !ok {
-				return r.res, fmt.Errorf("engine: no engine %q (have %v)", e, s.opts.Engines.Names())
-			}
-			r.only[e] = true
-		}
-	}
-	next := StagePreconditions
+	next := first
 	var err error
-	for i := 0; next != "" && err == nil; i++ {
+	for i := 0; next != "" && next != until && err == nil; i++ {
 		if i == maxStages {
-			return r.res, errors.New("engine: sync did not settle")
+			return errors.New("engine: sync did not settle")
 		}
 		if err = ctx.Err(); err != nil {
 			break
@@ -192,7 +225,7 @@ func (s *Session) Sync(ctx context.Context, engines ...string) (*Result, error) 
 		next, err = stages[next](ctx, r)
 	}
 	s.after(ctx, r, err)
-	return r.res, err
+	return err
 }
 
 // after records the server's signals and what a 401 means for next time.
@@ -211,7 +244,7 @@ func (s *Session) after(ctx context.Context, r *run, err error) {
 		// Start the next sync with a new token and from scratch: the node may be new.
 		kv[keyToken], kv[keyResetNext] = "", "1"
 	}
-	if err == nil {
+	if err == nil && r.res.Engines != nil && slices.Contains(r.res.Stages, StageEngines) {
 		kv[keyLastSync] = s.opts.Now().UTC().Format(time.RFC3339)
 	}
 	if len(kv) > 0 {
@@ -227,11 +260,14 @@ type cachedTokens struct {
 	inner storage.TokenSource
 	state StateStore
 	now   func() time.Time
+	creds string // the credentials the inner source presents
 }
 
 func (c *cachedTokens) Token(ctx context.Context, force bool) (storage.Token, error) {
 	if !force {
-		if v, _ := c.state.State(ctx, keyToken); v != "" {
+		v, _ := c.state.State(ctx, keyToken)
+		creds, _ := c.state.State(ctx, keyTokenCreds)
+		if v != "" && creds == c.creds {
 			var t storage.Token
 			if json.Unmarshal([]byte(v), &t) == nil && c.now().Before(t.Expires.Add(-time.Minute)) {
 				return t, nil
@@ -243,7 +279,7 @@ func (c *cachedTokens) Token(ctx context.Context, force bool) (storage.Token, er
 		return t, err
 	}
 	b, _ := json.Marshal(t)
-	if err := c.state.SetState(ctx, map[string]string{keyToken: string(b)}); err != nil {
+	if err := c.state.SetState(ctx, map[string]string{keyToken: string(b), keyTokenCreds: c.creds}); err != nil {
 		return t, err
 	}
 	return t, nil

@@ -158,7 +158,14 @@ func (s *Session) fetchKeys(ctx context.Context, r *run) (string, error) {
 		}
 	}
 	r.keys = keys
-	return StageClients, s.setState(ctx, map[string]string{keyKeys: string(rec.AppendJSON(nil)), keyKeysFP: fp})
+	if err := s.setState(ctx, map[string]string{keyKeys: string(rec.AppendJSON(nil)), keyKeysFP: fp}); err != nil {
+		return "", err
+	}
+	if r.forceFresh {
+		r.forceFresh = false
+		return StageFreshStart, nil
+	}
+	return StageClients, nil
 }
 
 // freshStart wipes the server and sets the account up anew: meta/global with new
@@ -168,7 +175,14 @@ func (s *Session) freshStart(ctx context.Context, r *run) (string, error) {
 	if r.freshStarts++; r.freshStarts > 1 {
 		return "", ErrSetupRace
 	}
+	r.forceFresh = false
 	r.res.FreshStart = true
+	// Commands waiting for other devices (a wipe above all) must outlive the wipe of the
+	// clients collection, or those devices would merge wiped data back in.
+	waiting, err := s.waitingCommands(ctx, r)
+	if err != nil {
+		return "", err
+	}
 	s.log.Info().Msg("fresh start: wiping the server")
 	if err := s.client.DeleteAll(ctx); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return "", err
@@ -199,10 +213,19 @@ func (s *Session) freshStart(ctx context.Context, r *run) (string, error) {
 		}
 		return "", err
 	}
+	if len(waiting) > 0 {
+		res, err := s.clientsRepo(keys).Store(ctx, waiting)
+		if err == nil && len(res.Failed) > 0 {
+			err = fmt.Errorf("%d client records refused", len(res.Failed))
+		}
+		if err != nil {
+			return "", fmt.Errorf("fresh start: keeping other devices' commands: %w", err)
+		}
+	}
 	if err := s.resetAll(ctx, false); err != nil {
 		return "", err
 	}
-	kv := map[string]string{keySyncID: meta.SyncID, keyKeys: "", keyKeysFP: keys.Default.Fingerprint(), keyMeta: ""}
+	kv := map[string]string{keySyncID: meta.SyncID, keyKeys: "", keyKeysFP: keys.Default.Fingerprint(), keyMeta: "", keyClientsTS: "", keyOwnRecord: ""}
 	for name, e := range meta.Engines {
 		kv[keyEnginePref+name+".syncID"] = e.SyncID
 	}
@@ -240,20 +263,21 @@ func (s *Session) syncEngines(ctx context.Context, r *run) (string, error) {
 				return "", err
 			}
 		}
-		res, err := s.syncEngine(ctx, e, r.keys)
+		modified := r.colls[name] // 0: absent from the server
+		res, err := s.syncEngine(ctx, e, r.keys, &modified)
 		if rp, ok := e.(Repairing); ok && err == nil {
 			// Repairs are local changes: one more pass uploads them.
 			var fixed int
 			if fixed, err = rp.Repair(ctx); err == nil && fixed > 0 {
 				var again synchronizer.Result
-				again, err = s.syncEngine(ctx, e, r.keys)
+				again, err = s.syncEngine(ctx, e, r.keys, nil)
 				res.Uploaded += again.Uploaded
 				res.Applied += again.Applied
 				res.Reconciled += again.Reconciled
 			}
 		}
 		r.res.Engines[name] = EngineResult{Result: res, Err: err}
-		if errors.Is(err, storage.ErrUnauthorized) || errors.Is(err, storage.ErrBackoff) || errors.Is(err, storage.ErrNodeReassigned) {
+		if stopsTheSync(err) {
 			return "", fmt.Errorf("%s: %w", name, err)
 		}
 		if err != nil {
@@ -263,13 +287,25 @@ func (s *Session) syncEngines(ctx context.Context, r *run) (string, error) {
 	return StageUploadMeta, nil
 }
 
-func (s *Session) syncEngine(ctx context.Context, e Engine, keys *crypto.Keys) (synchronizer.Result, error) {
+// stopsTheSync tells the failures that end a whole sync from those that end one
+// engine's part of it (a conflict, a refused upload, a bad record): as Firefox, only an
+// authentication failure, a node reassignment or a backoff stop the others.
+func stopsTheSync(err error) bool {
+	return errors.Is(err, storage.ErrUnauthorized) || errors.Is(err, storage.ErrBackoff) ||
+		errors.Is(err, storage.ErrNodeReassigned) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, context.DeadlineExceeded)
+}
+
+// syncEngine syncs one engine; modified is the collection's time in info/collections
+// (nil: unknown, always fetch).
+func (s *Session) syncEngine(ctx context.Context, e Engine, keys *crypto.Keys, modified *wbo.Timestamp) (synchronizer.Result, error) {
 	name := e.Name()
 	opts := synchronizer.Options{
-		Local:  e.Local(),
-		Remote: middleware.NewCrypto(remote.New(remote.Options{Client: s.client, Collection: name}), name, keys, nil),
-		Key:    name,
-		Logger: &s.log,
+		Local:          e.Local(),
+		Remote:         middleware.NewCrypto(remote.New(remote.Options{Client: s.client, Collection: name}), name, keys, nil),
+		Key:            name,
+		RemoteModified: modified,
+		Logger:         &s.log,
 	}
 	if rc, ok := e.(Reconciling); ok && rc.Reconciler() != nil {
 		opts.Reconciler = rc.Reconciler()

@@ -55,16 +55,22 @@ type device struct {
 
 func newDevice(t testing.TB, srv *servertest.Server, keys *crypto.Keys, name string, opts synchronizer.Options) *device {
 	t.Helper()
+	return newDeviceFor(t, srv, keys, name, "notes", opts)
+}
+
+// newDeviceFor is newDevice for another collection (its records still sit in d.notes).
+func newDeviceFor(t testing.TB, srv *servertest.Server, keys *crypto.Keys, name, coll string, opts synchronizer.Options) *device {
+	t.Helper()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), name+".db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	client := srv.Client("alice", storage.Options{MaxRetries: -1})
-	opts.Local = db.Collection("notes")
-	opts.Remote = middleware.NewCrypto(remote.New(remote.Options{Client: client, Collection: "notes"}), "notes", keys, nil)
-	opts.Key = "notes"
-	return &device{name: name, db: db, notes: db.Collection("notes"), sync: synchronizer.New(opts)}
+	opts.Local = db.Collection(coll)
+	opts.Remote = middleware.NewCrypto(remote.New(remote.Options{Client: client, Collection: coll}), coll, keys, nil)
+	opts.Key = coll
+	return &device{name: name, db: db, notes: db.Collection(coll), sync: synchronizer.New(opts)}
 }
 
 func (d *device) write(t testing.TB, id string, fields map[string]any) {
@@ -140,6 +146,11 @@ func setup(t testing.TB) (*servertest.Server, *crypto.Keys, *faults) {
 
 // remoteOf is the encrypted notes collection of alice, for a second synchronizer.
 func remoteOf(t testing.TB, srv *servertest.Server, keys *crypto.Keys) *middleware.Crypto {
+	return remoteFor(t, srv, keys, "notes")
+}
+
+// remoteFor is alice's encrypted collection coll.
+func remoteFor(_ testing.TB, srv *servertest.Server, keys *crypto.Keys, coll string) *middleware.Crypto {
 	client := srv.Client("alice", storage.Options{MaxRetries: -1})
-	return middleware.NewCrypto(remote.New(remote.Options{Client: client, Collection: "notes"}), "notes", keys, nil)
+	return middleware.NewCrypto(remote.New(remote.Options{Client: client, Collection: coll}), coll, keys, nil)
 }

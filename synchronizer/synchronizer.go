@@ -37,7 +37,12 @@ type Options struct {
 	// ConflictRetries bounds how often an upload that met a concurrent write (412) is
 	// retried after a fresh incoming pass (default 2).
 	ConflictRetries int
-	Logger          *zerolog.Logger
+	// RemoteModified, if set, is the collection's last-modified time on the server as
+	// info/collections gave it (0: the collection is absent). A sync with no local
+	// changes and nothing newer on the server then asks the server nothing, as Firefox
+	// does. Nil: always fetch.
+	RemoteModified *wbo.Timestamp
+	Logger         *zerolog.Logger
 }
 
 // Result counts what one sync did.
@@ -94,6 +99,9 @@ func (s *Synchronizer) LastSync(ctx context.Context) (wbo.Timestamp, error) {
 func (s *Synchronizer) Sync(ctx context.Context) (Result, error) {
 	start := time.Now()
 	var res Result
+	if idle, err := s.idle(ctx); err != nil || idle {
+		return res, err
+	}
 	for attempt := 0; ; attempt++ {
 		if err := s.incoming(ctx, &res); err != nil {
 			res.Duration = time.Since(start)
@@ -109,35 +117,64 @@ func (s *Synchronizer) Sync(ctx context.Context) (Result, error) {
 	}
 }
 
+// errHasChanges stops the scan of local changes at the first one.
+var errHasChanges = errors.New("has changes")
+
+// idle reports whether there is nothing to do: the server's collection has not moved
+// past our progress and no local change waits.
+func (s *Synchronizer) idle(ctx context.Context) (bool, error) {
+	if s.opts.RemoteModified == nil {
+		return false, nil
+	}
+	since, err := s.LastSync(ctx)
+	if err != nil || *s.opts.RemoteModified > since {
+		return false, err
+	}
+	err = s.opts.Local.Changes(ctx, func(wbo.Record) error { return errHasChanges })
+	if errors.Is(err, errHasChanges) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 func (s *Synchronizer) incoming(ctx context.Context, res *Result) error {
 	since, err := s.LastSync(ctx)
 	if err != nil {
 		return err
 	}
-	var chunk []wbo.Record
-	var done wbo.Timestamp // every record up to this timestamp is applied
+	var (
+		chunk []wbo.Record
+		done  = since // every record up to this timestamp is applied, and saved as such
+		seen  = since // the newest timestamp fetched
+	)
+	// flush applies the chunk with the progress it completes. Records arrive oldest
+	// first, but several share a commit's timestamp, and a chunk may end inside such a
+	// group: until the end of the fetch only a timestamp below the newest seen is known
+	// complete. At the end, everything seen is complete, even when the last chunk came
+	// out empty (a collection of exactly ChunkSize records under one timestamp).
 	flush := func(final bool) error {
-		if len(chunk) == 0 {
-			return nil
-		}
-		progress := since
-		last := chunk[len(chunk)-1].Modified
+		progress := done
 		for _, r := range chunk {
-			// Records arrive oldest first, but several share a commit's timestamp: only a
-			// timestamp below the chunk's last is known complete, unless this is the end.
-			if (r.Modified < last || final) && r.Modified > progress {
+			if r.Modified > progress && (r.Modified < seen || final) {
 				progress = r.Modified
 			}
 		}
-		if err := s.apply(ctx, chunk, max(progress, done), res); err != nil {
+		if final {
+			progress = max(progress, seen)
+		}
+		if len(chunk) == 0 && progress == done {
+			return nil
+		}
+		if err := s.apply(ctx, chunk, progress, res); err != nil {
 			return err
 		}
-		done = max(progress, done)
+		done = progress
 		chunk = chunk[:0]
 		return nil
 	}
 	err = s.opts.Remote.FetchSince(ctx, since, func(r wbo.Record) error {
 		chunk = append(chunk, r)
+		seen = max(seen, r.Modified)
 		if len(chunk) >= s.opts.ChunkSize {
 			return flush(false)
 		}

@@ -150,7 +150,7 @@ func (a *app) saveFxA(cmd *cobra.Command, env fxa.Environment, cr *fxa.Credentia
 	}
 	defer acct.close()
 	if _, err := acct.client.GetRecord(ctx, crypto.KeysCollection, crypto.KeysID); errors.Is(err, storage.ErrNotFound) {
-		s, err := acct.session(a)
+		s, err := acct.session(ctx, a, cmd.ErrOrStderr())
 		if err == nil {
 			_, err = s.Sync(ctx)
 		}

@@ -148,7 +148,7 @@ func (a *app) login(cmd *cobra.Command) error {
 		if err != nil {
 			return err
 		}
-		s, err := acct.session(a)
+		s, err := acct.session(ctx, a, cmd.ErrOrStderr())
 		if err == nil {
 			_, err = s.Sync(ctx)
 		}
@@ -226,10 +226,19 @@ func newStatusCmd(a *app) *cobra.Command {
 			st := map[string]any{"profile": acct.profile, "server": acct.server, "user": acct.user}
 			state := func(k string) string { v, _ := acct.db.State(ctx, k); return v }
 			st["client_id"], st["last_sync"], st["backoff_until"] = state("session.clientID"), state("session.lastSyncAt"), state("session.backoffUntil")
-			if used, quota, err := acct.client.InfoQuota(ctx); err == nil {
+			// The server's answer decides the exit code: a status that cannot get in is
+			// not a success, whatever the saved state says.
+			used, quota, serverErr := acct.client.InfoQuota(ctx)
+			if serverErr == nil {
 				st["quota_used_kb"], st["quota_kb"] = used, quota
 			} else {
-				st["server_error"] = oneLine(err)
+				st["server_error"] = oneLine(serverErr)
+			}
+			authErr := func() error {
+				if serverErr != nil && exitCodeOf(serverErr) == exitAuth {
+					return serverErr
+				}
+				return nil
 			}
 			engines := map[string]any{}
 			for _, e := range standardEngines {
@@ -239,7 +248,10 @@ func newStatusCmd(a *app) *cobra.Command {
 			}
 			st["engines"] = engines
 			if a.v.GetString("output") == "json" {
-				return writeJSON(cmd.OutOrStdout(), st)
+				if err := writeJSON(cmd.OutOrStdout(), st); err != nil {
+					return err
+				}
+				return authErr()
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "profile   %s\nserver    %s\nuser      %s\nclient    %s\n", acct.profile, acct.server, acct.user, st["client_id"])
@@ -259,7 +271,10 @@ func newStatusCmd(a *app) *cobra.Command {
 				m := engines[e.name].(map[string]any)
 				tw.row(e.name, orDash(m["last_server"].(string)), fmt.Sprint(m["pending_changes"]))
 			}
-			return tw.flush()
+			if err := tw.flush(); err != nil {
+				return err
+			}
+			return authErr()
 		},
 	}
 }

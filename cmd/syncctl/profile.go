@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/syncctl/syncctl/crypto"
 	"github.com/syncctl/syncctl/engine"
 	"github.com/syncctl/syncctl/firefox"
+	"github.com/syncctl/syncctl/internal/lockfile"
 	"github.com/syncctl/syncctl/repository/sqlite"
 	"github.com/syncctl/syncctl/storage"
 	"github.com/syncctl/syncctl/token"
@@ -37,6 +41,16 @@ func (sec secrets) tokenSource(server string) storage.TokenSource {
 	}
 	secret := sec.Secret
 	return &storage.TokenServer{URL: server, KeyID: sec.KeyID, Bearer: func(context.Context) (string, error) { return secret, nil }}
+}
+
+// id names the credentials without revealing them: a changed secret or key is a new id.
+func (sec secrets) id(server string) string {
+	b, _ := json.Marshal(struct {
+		S      secrets
+		Server string
+	}{sec, server})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }
 
 func secretsPath() string { return filepath.Join(configDir(), "secrets.json") }
@@ -85,6 +99,8 @@ type account struct {
 	tokens  storage.TokenSource
 	client  *storage.Client
 	db      *sqlite.DB
+	creds   string         // a hash naming the saved credentials
+	lock    *lockfile.Lock // held while a session works on the local state
 }
 
 func (a *app) profileKey(k string) string { return "profiles." + a.profileName() + "." + k }
@@ -112,7 +128,7 @@ func (a *app) account(ctx context.Context) (*account, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secrets: bad key for %q: %w", a.profileName(), err)
 	}
-	acct := &account{profile: a.profileName(), server: server, user: a.v.GetString(a.profileKey("user")), syncKey: syncKey}
+	acct := &account{profile: a.profileName(), server: server, user: a.v.GetString(a.profileKey("user")), syncKey: syncKey, creds: sec.id(server)}
 	acct.tokens = sec.tokenSource(server)
 	if sec.FxA != nil {
 		acct.tokens = fxaTokens(a, acct.profile, server, sec.FxA)
@@ -127,7 +143,14 @@ func (a *app) account(ctx context.Context) (*account, error) {
 	return acct, nil
 }
 
-func (acct *account) close() { acct.db.Close() }
+func (acct *account) close() {
+	acct.lock.Release()
+	acct.db.Close()
+}
+
+// lockWait bounds how long a command waits for another syncctl to finish with the
+// profile.
+const lockWait = 10 * time.Minute
 
 // standardEngines are the Firefox collections syncctl keeps a local copy of.
 var standardEngines = []struct {
@@ -141,11 +164,26 @@ func (acct *account) registry() *engine.Registry {
 	return engine.NewRegistry(firefox.Engines(func(c string) firefox.Store { return acct.db.Collection(c) })...)
 }
 
-func (acct *account) session(a *app) (*engine.Session, error) {
+// session returns the profile's sync session, holding the profile's lock until close:
+// one sync, wipe or rotation at a time works on a profile's local state, the others
+// wait for it.
+func (acct *account) session(ctx context.Context, a *app, stderr io.Writer) (*engine.Session, error) {
+	if acct.lock == nil {
+		wctx, cancel := context.WithTimeout(ctx, lockWait)
+		defer cancel()
+		path := filepath.Join(dataDir(), acct.profile+".lock")
+		l, err := lockfile.Acquire(wctx, path, func(pid int) {
+			fmt.Fprintf(stderr, "syncctl: profile %q is in use by another syncctl (process %d); waiting for it\n", acct.profile, pid)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("profile %q: %w", acct.profile, err)
+		}
+		acct.lock = l
+	}
 	host, _ := os.Hostname()
 	return engine.NewSession(engine.Options{
 		Tokens: acct.tokens, SyncKey: acct.syncKey, State: acct.db, Engines: acct.registry(),
-		ClientName: "syncctl on " + host, Logger: &a.log,
+		ClientName: "syncctl on " + host, Logger: &a.log, CredentialsID: acct.creds,
 	})
 }
 

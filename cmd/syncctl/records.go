@@ -333,32 +333,11 @@ wipeAll command, delivered at their next sync).`,
 				return err
 			}
 			defer acct.close()
-			s, err := acct.session(a)
+			s, err := acct.session(ctx, a, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			if len(args) == 1 {
-				err = acct.client.DeleteCollection(ctx, args[0], nil)
-				if err == nil {
-					err = acct.db.Collection(args[0]).Wipe(ctx)
-				}
-				if err == nil {
-					err = s.SendCommand(ctx, "*", "wipeEngine", args[0])
-				}
-			} else {
-				for _, e := range standardEngines {
-					if err == nil {
-						err = acct.db.Collection(e.name).Wipe(ctx)
-					}
-				}
-				if err == nil {
-					err = s.SendCommand(ctx, "*", "wipeAll")
-				}
-				if err == nil {
-					err = acct.client.DeleteAll(ctx)
-				}
-			}
-			if err != nil {
+			if _, err := s.Wipe(ctx, args...); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", what)

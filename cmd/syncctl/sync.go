@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/syncctl/syncctl/engine"
 )
 
 func newSyncCmd(a *app) *cobra.Command {
@@ -22,7 +24,7 @@ database.`,
 				return err
 			}
 			defer acct.close()
-			s, err := acct.session(a)
+			s, err := acct.session(ctx, a, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -60,8 +62,12 @@ database.`,
 			}
 			t := table(out, "ENGINE", "IN", "OUT", "MERGED", "FAILED", "STATUS")
 			var failed []error
+			names := []string{engine.ClientsCollection}
 			for _, e := range standardEngines {
-				r, ok := res.Engines[e.name]
+				names = append(names, e.name)
+			}
+			for _, name := range names {
+				r, ok := res.Engines[name]
 				if !ok {
 					continue
 				}
@@ -71,9 +77,9 @@ database.`,
 					status = r.Skipped
 				case r.Err != nil:
 					status = oneLine(r.Err)
-					failed = append(failed, fmt.Errorf("%s: %w", e.name, r.Err))
+					failed = append(failed, fmt.Errorf("%s: %w", name, r.Err))
 				}
-				t.row(e.name, fmt.Sprint(r.Applied), fmt.Sprint(r.Uploaded), fmt.Sprint(r.Reconciled), fmt.Sprint(r.Failed+r.Rejected), status)
+				t.row(name, fmt.Sprint(r.Applied), fmt.Sprint(r.Uploaded), fmt.Sprint(r.Reconciled), fmt.Sprint(r.Failed+r.Rejected), status)
 			}
 			if err := t.flush(); err != nil {
 				return err
@@ -101,23 +107,17 @@ func newFreshStartCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer acct.close()
-			if err := acct.client.DeleteAll(ctx); err != nil {
-				return err
-			}
-			s, err := acct.session(a)
+			s, err := acct.session(ctx, a, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			res, err := s.Sync(ctx)
+			res, err := s.FreshStart(ctx)
 			if err != nil {
 				return err
 			}
 			up := 0
 			for _, e := range res.Engines {
 				up += e.Uploaded
-			}
-			if !res.FreshStart {
-				return errors.New("the server was not empty after the wipe; another device may be syncing")
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "fresh start done: new meta/global and keys, %d records uploaded\n", up)
 			return nil

@@ -27,12 +27,14 @@ CREATE TABLE IF NOT EXISTS records (
 	sortindex  INTEGER,
 	ttl        INTEGER,
 	modified   INTEGER NOT NULL,      -- local time of the last write, ms
-	dirty      INTEGER NOT NULL,      -- 1: a local change the server has not acknowledged
+	dirty      INTEGER NOT NULL,      -- 1: a local change the server has not acknowledged;
+	                                  -- 2: synced once, not known to be on the server since a reset
 	mirror     BLOB,                  -- the record as last synced (for three-way merges)
 	PRIMARY KEY (collection, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_by_modified ON records (collection, modified);
-CREATE INDEX IF NOT EXISTS records_dirty ON records (collection, dirty) WHERE dirty = 1;
+DROP INDEX IF EXISTS records_dirty;
+CREATE INDEX IF NOT EXISTS records_pending ON records (collection, dirty) WHERE dirty <> 0;
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `
 
@@ -272,7 +274,7 @@ func (r *Repository) Lookup(ctx context.Context, ids []string) (map[string]repos
 		for _, id := range ids[:n] {
 			args = append(args, id)
 		}
-		rows, err := r.d.db.QueryContext(ctx, `SELECT id, payload, sortindex, ttl, modified, dirty, mirror FROM records WHERE collection = ? AND id IN (?`+strings.Repeat(`,?`, n-1)+`)`, args...)
+		rows, err := r.d.db.QueryContext(ctx, `SELECT id, payload, sortindex, ttl, modified, dirty = 1, mirror FROM records WHERE collection = ? AND id IN (?`+strings.Repeat(`,?`, n-1)+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -331,9 +333,10 @@ func (r *Repository) store(ctx context.Context, recs []wbo.Record) (repository.S
 	return res, nil
 }
 
-// Changes streams the records with local changes the server has not acknowledged.
+// Changes streams the records to upload: local changes the server has not acknowledged,
+// and, after a reset, records the incoming pass did not find on the server.
 func (r *Repository) Changes(ctx context.Context, fn func(wbo.Record) error) error {
-	return r.query(ctx, fn, `dirty = 1`)
+	return r.query(ctx, fn, `dirty <> 0`)
 }
 
 // HasChange reports whether a record holds an unacknowledged local change.
@@ -383,24 +386,18 @@ func (r *Repository) Wipe(ctx context.Context) error {
 	})
 }
 
-// MarkAllChanged marks every record as a local change and forgets the mirrors, so the
-// next sync uploads all (after a server wipe or a node reassignment).
-func (r *Repository) MarkAllChanged(ctx context.Context) error {
-	return r.d.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`UPDATE records SET dirty = 1, mirror = NULL WHERE collection = ?`, r.name)
-		return err
-	})
-}
-
-// ResetSync forgets this collection's sync progress and mirrors and marks every record
-// changed, in one transaction: the next sync downloads everything, reconciles it, and
-// uploads what the server lacks (after a reset, a fresh start or a node reassignment).
+// ResetSync forgets this collection's sync progress, in one transaction: the next sync
+// downloads everything and uploads what the server lacks (after a reset, a fresh start,
+// new keys or a node reassignment). Local changes stay changes, and keep their mirrors,
+// so a three-way merge still knows what this device edited. Records that were in sync
+// become "unverified": the server's version wins if it has one (nothing changed here),
+// and they go up again if it has none.
 func (r *Repository) ResetSync(ctx context.Context) error {
 	return r.d.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.Exec(`DELETE FROM state WHERE substr(key, 1, ?) = ?`, len(r.name)+1, r.name+"."); err != nil {
 			return err
 		}
-		_, err := tx.Exec(`UPDATE records SET dirty = 1, mirror = NULL WHERE collection = ?`, r.name)
+		_, err := tx.Exec(`UPDATE records SET dirty = 2 WHERE collection = ? AND dirty = 0`, r.name)
 		return err
 	})
 }

@@ -91,7 +91,7 @@ func TestFetchSinceUsesStrictlyIncreasingLocalTimes(t *testing.T) {
 	if got, _ := c.GUIDsSince(ctx, 0); len(got) != 2 {
 		t.Errorf("collections leak into each other: %v", got)
 	}
-	c.MarkAllChanged(ctx)
+	c.ResetSync(ctx)
 	c.Wipe(ctx)
 	if got, _ := c.GUIDsSince(ctx, 0); len(got) != 0 {
 		t.Errorf("after wipe: %v", got)
