@@ -199,6 +199,7 @@ func (s *Session) syncClientsOnce(ctx context.Context, r *run) (loggedOut bool, 
 
 	// Commands for us.
 	theirs := clients[me]
+	done := s.doneCommands(ctx)
 	var keep []Command
 	for _, cmd := range theirs.Commands {
 		n, known := arity[cmd.Command]
@@ -214,26 +215,48 @@ func (s *Session) syncClientsOnce(ctx context.Context, r *run) (loggedOut bool, 
 			loggedOut = true
 			continue
 		}
+		if done[cmd.FlowID] {
+			continue // run already, by a pass whose upload did not go through
+		}
 		if err := s.runCommand(ctx, cmd); err != nil {
+			return false, err
+		}
+		if err := s.rememberCommand(ctx, cmd, done); err != nil {
 			return false, err
 		}
 	}
 	own := s.ownRecord(me, keep, theirs.Other)
-	upload := []wbo.Record{own.record()}
+	var upload []wbo.Record
+	// Our record goes up only when it says something new (or is due for a refresh):
+	// uploading it every time would move the collection, and every other device would
+	// fetch it again at its next sync, and upload its own, and so on.
+	plain := string(s.ownRecord(me, nil, nil).record().Payload)
+	at, atErr := time.Parse(time.RFC3339, s.state(ctx, keyOwnAt))
+	_, registered := clients[me]
+	if !registered || len(theirs.Commands) > 0 || len(keep) > 0 || len(theirs.Other) > 0 ||
+		plain != s.state(ctx, keyOwnRecord) || atErr != nil || s.opts.Now().Sub(at) >= clientsRefresh {
+		upload = append(upload, own.record())
+	}
 	for id := range changed {
 		upload = append(upload, clients[id].record())
 	}
-	res, err := repo.Store(ctx, upload)
-	if err != nil {
-		return false, fmt.Errorf("upload: %w", err)
+	s.log.Debug().Bool("registered", registered).Int("commands", len(theirs.Commands)).Int("uploads", len(upload)).Msg("clients")
+	kv := map[string]string{keyOutbox: ""}
+	if len(upload) > 0 {
+		res, err := repo.Store(ctx, upload)
+		if err != nil {
+			return false, fmt.Errorf("upload: %w", err)
+		}
+		for id, e := range res.Failed {
+			s.log.Warn().Str("id", id).Err(e).Msg("client record not uploaded")
+		}
+		kv[keyOwnRecord], kv[keyOwnAt] = plain, s.opts.Now().UTC().Format(time.RFC3339)
+		if _, failed := res.Failed[me]; failed || len(keep) > 0 || len(theirs.Other) > 0 {
+			kv[keyOwnRecord] = "" // not the plain record: look again next time
+		}
 	}
-	for id, e := range res.Failed {
-		s.log.Warn().Str("id", id).Err(e).Msg("client record not uploaded")
-	}
-	kv := map[string]string{keyOutbox: "", keyClientsTS: res.Modified.String(),
-		keyOwnRecord: string(s.ownRecord(me, nil, nil).record().Payload), keyOwnAt: s.opts.Now().UTC().Format(time.RFC3339)}
-	if len(keep) > 0 || len(theirs.Other) > 0 {
-		kv[keyOwnRecord] = "" // not the plain record: look again next time
+	if ts, ok := repo.Inner().(*remote.Repository).LastModified(); ok {
+		kv[keyClientsTS] = ts.String() // the fetch's, or our upload's
 	}
 	if err := s.setState(ctx, kv); err != nil {
 		return false, err
@@ -284,10 +307,11 @@ func (s *Session) deliverOutbox(ctx context.Context, clients map[string]ClientRe
 	return changed
 }
 
-// waitingCommands returns the other devices' records that carry commands (with the
-// outbox delivered to them), for a fresh start to write back under the new keys. Without
-// readable keys there is nothing to keep.
-func (s *Session) waitingCommands(ctx context.Context, r *run) ([]wbo.Record, error) {
+// keptClients returns every client record, ours included, with the outbox delivered, for
+// a fresh start to write back under the new keys: the devices stay addressable, and the
+// commands waiting for them (a wipe above all) outlive the wipe. Without readable keys
+// there is nothing to keep.
+func (s *Session) keptClients(ctx context.Context, r *run) ([]wbo.Record, error) {
 	if r.keys == nil {
 		return nil, nil
 	}
@@ -300,11 +324,9 @@ func (s *Session) waitingCommands(ctx context.Context, r *run) ([]wbo.Record, er
 		return nil, err
 	}
 	s.deliverOutbox(ctx, clients, me)
-	var out []wbo.Record
-	for id, c := range clients {
-		if id != me && len(c.Commands) > 0 {
-			out = append(out, c.record())
-		}
+	out := make([]wbo.Record, 0, len(clients))
+	for _, c := range clients {
+		out = append(out, c.record())
 	}
 	return out, nil
 }
@@ -332,6 +354,38 @@ func (s *Session) listClients(ctx context.Context, r *run) error {
 		return nil
 	}
 	return json.Unmarshal([]byte(v), &r.res.Clients)
+}
+
+// doneCommandsKept bounds the memory of commands already run.
+const doneCommandsKept = 100
+
+// doneCommands are the flow ids of the commands this device ran last.
+func (s *Session) doneCommands(ctx context.Context) map[string]bool {
+	var ids []string
+	json.Unmarshal([]byte(s.state(ctx, keyDoneCommands)), &ids)
+	done := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		done[id] = true
+	}
+	return done
+}
+
+// rememberCommand keeps a command's flow id once it has run, so that a command seen again
+// (our record's upload failed, so the server still holds it) does not run twice: a wipe
+// run twice would also wipe what was written between.
+func (s *Session) rememberCommand(ctx context.Context, cmd Command, done map[string]bool) error {
+	if cmd.FlowID == "" {
+		return nil
+	}
+	var ids []string
+	json.Unmarshal([]byte(s.state(ctx, keyDoneCommands)), &ids)
+	ids = append(ids, cmd.FlowID)
+	if len(ids) > doneCommandsKept {
+		ids = ids[len(ids)-doneCommandsKept:]
+	}
+	done[cmd.FlowID] = true
+	b, _ := json.Marshal(ids)
+	return s.setState(ctx, map[string]string{keyDoneCommands: string(b)})
 }
 
 func (s *Session) setStateThen(ctx context.Context, kv map[string]string, err error) error {

@@ -32,6 +32,9 @@ var ErrRotationConflict = errors.New("engine: another device wrote during the ke
 func (s *Session) RotateKeys(ctx context.Context, progress func(done int)) (RotateResult, error) {
 	var out RotateResult
 	oldRec, err := s.client.GetRecord(ctx, crypto.KeysCollection, crypto.KeysID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return out, ErrNoKeys
+	}
 	if err != nil {
 		return out, err
 	}

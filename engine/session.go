@@ -101,26 +101,27 @@ type EngineResult struct {
 
 // Persisted state keys.
 const (
-	keyBackoff    = "session.backoffUntil"
-	keyEndpoint   = "session.endpoint"
-	keyResetNext  = "session.resetNext"
-	keySyncID     = "session.syncID"
-	keyMeta       = "session.meta"       // payload of meta/global
-	keyMetaTS     = "session.metaTS"     // its modified
-	keyKeys       = "session.keys"       // the crypto/keys record as fetched (encrypted)
-	keyKeysFP     = "session.keysFP"     // fingerprint of the default bulk key
-	keyClientID   = "session.clientID"   //
-	keyLoggedOut  = "session.loggedOut"  //
-	keyOutbox     = "session.outbox"     // commands to send to other clients
-	keyEnginePref = "session.engine."    // + name + ".syncID"
-	keyToken      = "session.token"      // the storage token, until it expires
-	keyLastSync   = "session.lastSyncAt" // wall time of the last successful sync
-	keyTokenCreds = "session.tokenCredentials"
-	keyClientsTS  = "session.clientsTS"    // the clients collection's time after our last visit
-	keyOwnRecord  = "session.ownRecord"    // our client record as last uploaded
-	keyOwnAt      = "session.ownRecordAt"  // and when (wall time)
-	keyClientList = "session.clients"      // the other devices, as last fetched
-	keyRotating   = "session.rotatingKeys" // new crypto/keys of a rotation under way (encrypted)
+	keyBackoff      = "session.backoffUntil"
+	keyEndpoint     = "session.endpoint"
+	keyResetNext    = "session.resetNext"
+	keySyncID       = "session.syncID"
+	keyMeta         = "session.meta"       // payload of meta/global
+	keyMetaTS       = "session.metaTS"     // its modified
+	keyKeys         = "session.keys"       // the crypto/keys record as fetched (encrypted)
+	keyKeysFP       = "session.keysFP"     // fingerprint of the default bulk key
+	keyClientID     = "session.clientID"   //
+	keyLoggedOut    = "session.loggedOut"  //
+	keyOutbox       = "session.outbox"     // commands to send to other clients
+	keyEnginePref   = "session.engine."    // + name + ".syncID"
+	keyToken        = "session.token"      // the storage token, until it expires
+	keyLastSync     = "session.lastSyncAt" // wall time of the last successful sync
+	keyTokenCreds   = "session.tokenCredentials"
+	keyClientsTS    = "session.clientsTS"    // the clients collection's time after our last visit
+	keyOwnRecord    = "session.ownRecord"    // our client record as last uploaded
+	keyOwnAt        = "session.ownRecordAt"  // and when (wall time)
+	keyClientList   = "session.clients"      // the other devices, as last fetched
+	keyDoneCommands = "session.doneCommands" // flow ids of the commands run last
+	keyRotating     = "session.rotatingKeys" // new crypto/keys of a rotation under way (encrypted)
 )
 
 func (s *Session) state(ctx context.Context, key string) string {

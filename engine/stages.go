@@ -177,9 +177,9 @@ func (s *Session) freshStart(ctx context.Context, r *run) (string, error) {
 	}
 	r.forceFresh = false
 	r.res.FreshStart = true
-	// Commands waiting for other devices (a wipe above all) must outlive the wipe of the
-	// clients collection, or those devices would merge wiped data back in.
-	waiting, err := s.waitingCommands(ctx, r)
+	// The device list, and the commands waiting in it (a wipe above all), must outlive
+	// the wipe of the server, or a device would merge wiped data back in.
+	kept, err := s.keptClients(ctx, r)
 	if err != nil {
 		return "", err
 	}
@@ -213,8 +213,8 @@ func (s *Session) freshStart(ctx context.Context, r *run) (string, error) {
 		}
 		return "", err
 	}
-	if len(waiting) > 0 {
-		res, err := s.clientsRepo(keys).Store(ctx, waiting)
+	if len(kept) > 0 {
+		res, err := s.clientsRepo(keys).Store(ctx, kept)
 		if err == nil && len(res.Failed) > 0 {
 			err = fmt.Errorf("%d client records refused", len(res.Failed))
 		}
@@ -350,7 +350,9 @@ func (s *Session) resetAll(ctx context.Context, forgetNode bool) error {
 		}
 	}
 	if forgetNode {
-		return s.setState(ctx, map[string]string{keySyncID: "", keyMeta: "", keyKeys: "", keyKeysFP: ""})
+		// Nothing learnt from the old node may be compared with the new one's times.
+		return s.setState(ctx, map[string]string{keySyncID: "", keyMeta: "", keyMetaTS: "", keyKeys: "", keyKeysFP: "",
+			keyClientsTS: "", keyOwnRecord: ""})
 	}
 	return nil
 }

@@ -40,6 +40,17 @@ func (ThreeWay) Reconcile(local, remote wbo.Record, mirror []byte) wbo.Record {
 	if localNewer {
 		newer = local
 	}
+	// One side unchanged since the last sync: the other side's change stands, whole,
+	// whatever the timestamps say (a key rotation or a fresh start rewrites every record
+	// on the server with a new time and the same content).
+	if mirror != nil {
+		if equalJSON(remote.Payload, mirror) {
+			return local
+		}
+		if equalJSON(local.Payload, mirror) {
+			return remote
+		}
+	}
 	lDel, rDel := wbo.IsTombstone(local.Payload), wbo.IsTombstone(remote.Payload)
 	if lDel || rDel || mirror == nil {
 		return newer
@@ -113,6 +124,25 @@ func encodeObject(m map[string]json.RawMessage, keys []string) []byte {
 		out = append(out, m[k]...)
 	}
 	return append(out, '}')
+}
+
+// equalJSON compares two JSON objects member by member (in any order).
+func equalJSON(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	ma, _, ok1 := fields(a)
+	mb, _, ok2 := fields(b)
+	if !ok1 || !ok2 || len(ma) != len(mb) {
+		return false
+	}
+	for k, v := range ma {
+		w, ok := mb[k]
+		if !ok || !same(v, w) {
+			return false
+		}
+	}
+	return true
 }
 
 // same compares two raw JSON values, ignoring insignificant white space.
