@@ -60,8 +60,8 @@ type node struct {
 type requestCounts struct {
 	collectionGets int      // GETs of a collection or record (info/* not counted)
 	gets           []string // their collections
-	recordsServed  int // records in those answers
-	writes         int // POST, PUT and DELETE of storage
+	recordsServed  int      // records in those answers
+	writes         int      // POST, PUT and DELETE of storage
 }
 
 const masterSecret = "lifecycle-master-secret"
