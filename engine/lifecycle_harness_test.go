@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -50,6 +52,7 @@ type node struct {
 	hs      *httptest.Server
 	srv     atomic.Pointer[server.Server]
 	retired atomic.Bool // answers 401 to storage requests: its users moved
+	now     func() time.Time
 
 	mu     sync.Mutex
 	faults []fault
@@ -66,8 +69,8 @@ type requestCounts struct {
 
 const masterSecret = "lifecycle-master-secret"
 
-func startNode(t testing.TB) *node {
-	n := &node{t: t, dir: t.TempDir()}
+func startNode(t testing.TB, now func() time.Time) *node {
+	n := &node{t: t, dir: t.TempDir(), now: now}
 	n.hs = httptest.NewServer(http.HandlerFunc(n.serve))
 	n.url = n.hs.URL
 	n.open()
@@ -79,7 +82,7 @@ func startNode(t testing.TB) *node {
 }
 
 func (n *node) open() {
-	srv, err := server.New(server.Options{DataDir: n.dir, MasterSecret: masterSecret, PublicURL: n.url, Limits: lifecycleLimits,
+	srv, err := server.New(server.Options{DataDir: n.dir, MasterSecret: masterSecret, PublicURL: n.url, Limits: lifecycleLimits, Now: n.now,
 		Users: map[string]string{"alice": "alice-secret"}})
 	if err != nil {
 		n.t.Fatal(err)
@@ -207,11 +210,13 @@ type cluster struct {
 	mu      sync.Mutex
 	nodes   []*node
 	current *node
+	now     func() time.Time
 }
 
-func startCluster(t testing.TB) *cluster {
-	c := &cluster{t: t}
-	c.current = startNode(t)
+// startCluster starts a cluster of one node; now, if set, is the nodes' clock.
+func startCluster(t testing.TB, now func() time.Time) *cluster {
+	c := &cluster{t: t, now: now}
+	c.current = startNode(t, now)
 	c.nodes = []*node{c.current}
 	c.front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
@@ -231,7 +236,7 @@ func (c *cluster) node() *node {
 
 // reassign moves the user to a new, empty node; the old one answers 401 from now on.
 func (c *cluster) reassign() {
-	fresh := startNode(c.t)
+	fresh := startNode(c.t, c.now)
 	c.mu.Lock()
 	old := c.current
 	c.current = fresh
@@ -246,6 +251,8 @@ func (c *cluster) tokens() storage.TokenSource {
 
 // lifeDevice is one device of the account.
 type lifeDevice struct {
+	mu      sync.Mutex
+	uris    []string // displayURI commands received
 	name    string
 	db      *sqlite.DB
 	session *engine.Session
@@ -266,11 +273,19 @@ func newLifeDevice(t testing.TB, c *cluster, dir, name string, logs io.Writer) *
 	syncKey, _ := crypto.SyncKeyBundle(kB)
 	log := zerolog.New(logs).Level(zerolog.DebugLevel).With().Str("device", name).Logger()
 	d.session, err = engine.NewSession(engine.Options{Tokens: c.tokens(), SyncKey: syncKey, State: db,
-		Engines: engine.NewRegistry(engines...), ClientName: name, HTTPClient: &http.Client{Transport: &http.Transport{}}, Logger: &log})
+		Engines: engine.NewRegistry(engines...), ClientName: name,
+		OnDisplayURI: func(uri, _, _ string) { d.mu.Lock(); d.uris = append(d.uris, uri); d.mu.Unlock() }, HTTPClient: &http.Client{Transport: &http.Transport{}}, Logger: &log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// shown is the URIs other devices sent this one.
+func (d *lifeDevice) shown() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.uris)
 }
 
 // records is every local record of a collection: id → cleartext.

@@ -633,7 +633,7 @@ func diffStates(a, b map[string][]byte) string {
 
 // runLife draws and runs one sequence.
 func runLife(t *testing.T, rt *rapid.T, maxSteps int) {
-	l := &life{rt: rt, t: t, c: startCluster(t), dir: t.TempDir(), m: newModel()}
+	l := &life{rt: rt, t: t, c: startCluster(t, nil), dir: t.TempDir(), m: newModel()}
 	defer l.close()
 	l.newDevice()
 	l.newDevice()
