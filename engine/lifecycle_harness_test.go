@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -74,11 +75,13 @@ func startNode(t testing.TB, now func() time.Time) *node {
 	n.hs = httptest.NewServer(http.HandlerFunc(n.serve))
 	n.url = n.hs.URL
 	n.open()
-	t.Cleanup(func() {
-		n.hs.Close()
-		n.srv.Load().Close()
-	})
 	return n
+}
+
+func (n *node) close() {
+	n.hs.Close()
+	n.srv.Load().Close()
+	os.RemoveAll(n.dir)
 }
 
 func (n *node) open() {
@@ -224,8 +227,22 @@ func startCluster(t testing.TB, now func() time.Time) *cluster {
 		c.mu.Unlock()
 		n.serve(w, r)
 	}))
-	t.Cleanup(c.front.Close)
+	t.Cleanup(c.close)
 	return c
+}
+
+// close stops every node (a sequence ends with it, not only the whole test).
+func (c *cluster) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.front == nil {
+		return
+	}
+	c.front.Close()
+	for _, n := range c.nodes {
+		n.close()
+	}
+	c.front, c.nodes = nil, nil
 }
 
 func (c *cluster) node() *node {
@@ -251,6 +268,7 @@ func (c *cluster) tokens() storage.TokenSource {
 
 // lifeDevice is one device of the account.
 type lifeDevice struct {
+	http    *http.Client
 	mu      sync.Mutex
 	uris    []string // displayURI commands received
 	name    string
@@ -264,7 +282,7 @@ func newLifeDevice(t testing.TB, c *cluster, dir, name string, logs io.Writer) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &lifeDevice{name: name, db: db, colls: map[string]*sqlite.Repository{}}
+	d := &lifeDevice{name: name, db: db, colls: map[string]*sqlite.Repository{}, http: &http.Client{Transport: &http.Transport{}}}
 	var engines []engine.Engine
 	for _, coll := range lifecycleCollections {
 		d.colls[coll] = db.Collection(coll)
@@ -274,11 +292,17 @@ func newLifeDevice(t testing.TB, c *cluster, dir, name string, logs io.Writer) *
 	log := zerolog.New(logs).Level(zerolog.DebugLevel).With().Str("device", name).Logger()
 	d.session, err = engine.NewSession(engine.Options{Tokens: c.tokens(), SyncKey: syncKey, State: db,
 		Engines: engine.NewRegistry(engines...), ClientName: name,
-		OnDisplayURI: func(uri, _, _ string) { d.mu.Lock(); d.uris = append(d.uris, uri); d.mu.Unlock() }, HTTPClient: &http.Client{Transport: &http.Transport{}}, Logger: &log})
+		OnDisplayURI: func(uri, _, _ string) { d.mu.Lock(); d.uris = append(d.uris, uri); d.mu.Unlock() }, HTTPClient: d.http, Logger: &log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// close ends the device: its database and its connections.
+func (d *lifeDevice) close() {
+	d.db.Close()
+	d.http.CloseIdleConnections()
 }
 
 // shown is the URIs other devices sent this one.
@@ -298,12 +322,23 @@ func (d *lifeDevice) records(coll string) (map[string][]byte, error) {
 	return out, err
 }
 
-// pending is the set of ids with changes waiting for upload.
+// pending is the set of ids holding a local change not yet acknowledged (not the
+// records a reset left to be checked against the server).
 func (d *lifeDevice) pending(coll string) (map[string]bool, error) {
-	out := map[string]bool{}
-	err := d.colls[coll].Changes(context.Background(), func(r wbo.Record) error {
-		out[r.ID] = true
+	ctx := context.Background()
+	var ids []string
+	if err := d.colls[coll].Changes(ctx, func(r wbo.Record) error {
+		ids = append(ids, r.ID)
 		return nil
-	})
+	}); err != nil {
+		return nil, err
+	}
+	tracked, err := d.colls[coll].Lookup(ctx, ids)
+	out := map[string]bool{}
+	for id, tr := range tracked {
+		if tr.Changed {
+			out[id] = true
+		}
+	}
 	return out, err
 }

@@ -31,7 +31,7 @@ func newLifeTest(t *testing.T, devices int, now func() time.Time) *lifeTest {
 
 func (lt *lifeTest) addDevice(name string) *lifeDevice {
 	d := newLifeDevice(lt.t, lt.c, lt.dir, name, nopWriter{})
-	lt.t.Cleanup(func() { d.db.Close() })
+	lt.t.Cleanup(d.close)
 	lt.devs = append(lt.devs, d)
 	return d
 }

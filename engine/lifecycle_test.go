@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -73,16 +74,22 @@ type model struct {
 	ambiguous   bool
 	pendingWipe []map[string]bool // per device: collections wiped elsewhere, not heard of yet
 	registered  []bool            // the device has a client record on the current node
+	// unsynced: the device joined after the last settle and has not synced yet, so it
+	// has not seen the baseline; its write to a record the baseline holds is a
+	// concurrent one, which newest-wins decides by the clocks.
+	unsynced  []bool
+	contested map[recKey]bool
 }
 
 func newModel() *model {
-	return &model{vals: map[recKey]map[token]bool{}, baseline: map[recKey]state{}, writes: map[recKey][]write{}}
+	return &model{vals: map[recKey]map[token]bool{}, baseline: map[recKey]state{}, writes: map[recKey][]write{}, contested: map[recKey]bool{}}
 }
 
 func (m *model) addDevice() int {
 	m.devices++
 	m.pendingWipe = append(m.pendingWipe, map[string]bool{})
 	m.registered = append(m.registered, false)
+	m.unsynced = append(m.unsynced, true)
 	return m.devices - 1
 }
 
@@ -91,6 +98,9 @@ func (m *model) addDevice() int {
 func (m *model) wrote(dev int, k recKey, st state) {
 	if m.pendingWipe[dev][k.coll] {
 		return
+	}
+	if b, ok := m.baseline[k]; ok && !b.deleted && m.unsynced[dev] {
+		m.contested[k] = true
 	}
 	for _, v := range st.fields {
 		if m.vals[k] == nil {
@@ -152,7 +162,7 @@ func (m *model) allow(rt *rapid.T, devs []*lifeDevice) {
 
 // expected is what a record must be at a settle, if the rules decide it.
 func (m *model) expected(k recKey) (state, bool) {
-	if m.ambiguous {
+	if m.ambiguous || m.contested[k] {
 		return state{}, false
 	}
 	ws := m.writes[k]
@@ -252,8 +262,10 @@ func (l *life) newDevice() {
 
 func (l *life) close() {
 	for _, d := range l.devs {
-		d.db.Close()
+		d.close()
 	}
+	l.c.close()
+	os.RemoveAll(l.dir)
 }
 
 // local reads one record of a device.
@@ -339,6 +351,9 @@ func (l *life) importN(d int) {
 // syncOnce runs one sync of device d and feeds what it did into the model.
 func (l *life) syncOnce(d int, what string) (*engine.Result, error) {
 	res, err := l.devs[d].session.Sync(context.Background())
+	if err == nil {
+		l.m.unsynced[d] = false
+	}
 	if slices.Contains(res.Stages, engine.StageClients) && res.Engines[engine.ClientsCollection].Err == nil {
 		l.m.pendingWipe[d] = map[string]bool{} // heard of every wipe
 		l.m.registered[d] = true
@@ -585,6 +600,7 @@ func (l *life) settle() {
 	}
 	l.m.writes = map[recKey][]write{}
 	l.m.ambiguous = false
+	l.m.contested = map[recKey]bool{}
 }
 
 // checkAllowed: every value a device holds was validly written (nothing invented,
@@ -633,7 +649,11 @@ func diffStates(a, b map[string][]byte) string {
 
 // runLife draws and runs one sequence.
 func runLife(t *testing.T, rt *rapid.T, maxSteps int) {
-	l := &life{rt: rt, t: t, c: startCluster(t, nil), dir: t.TempDir(), m: newModel()}
+	dir, err := os.MkdirTemp("", "lifecycle-")
+	if err != nil {
+		rt.Fatal(err)
+	}
+	l := &life{rt: rt, t: t, c: startCluster(t, nil), dir: dir, m: newModel()}
 	defer l.close()
 	l.newDevice()
 	l.newDevice()

@@ -245,7 +245,7 @@ func (s *Session) after(ctx context.Context, r *run, err error) {
 		// Start the next sync with a new token and from scratch: the node may be new.
 		kv[keyToken], kv[keyResetNext] = "", "1"
 	}
-	if err == nil && r.res.Engines != nil && slices.Contains(r.res.Stages, StageEngines) {
+	if err == nil && slices.Contains(r.res.Stages, StageEngines) {
 		kv[keyLastSync] = s.opts.Now().UTC().Format(time.RFC3339)
 	}
 	if len(kv) > 0 {

@@ -88,7 +88,13 @@ func (b *Bookmarks) Repair(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	changed := map[string]bool{}
-	for _, id := range append([]string{RootID}, RootIDs...) {
+	// The places root is the tree's top, but it is never a record: Firefox keeps it
+	// local and deletes a "places" record it finds on the server. It lives here in
+	// memory only, and is never stored or uploaded.
+	if _, ok := items[RootID]; !ok {
+		items[RootID] = &Bookmark{ID: RootID, Type: "folder", ParentID: RootID}
+	}
+	for _, id := range RootIDs {
 		if it, ok := items[id]; !ok || it.Type != "folder" || it.ParentID != RootID {
 			if !ok {
 				it = &Bookmark{ID: id}
@@ -157,6 +163,10 @@ func (b *Bookmarks) Repair(ctx context.Context) (int, error) {
 			changed[id] = true
 		}
 	}
+	if len(changed) == 0 {
+		return 0, nil
+	}
+	delete(changed, RootID)
 	if len(changed) == 0 {
 		return 0, nil
 	}

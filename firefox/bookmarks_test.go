@@ -75,8 +75,14 @@ func valid(items map[string]*firefox.Bookmark) string {
 			}
 		}
 	}
+	if items["places"] != nil {
+		return "places is stored as a record; Firefox keeps its roots local and deletes it on the server"
+	}
 	for id := range items {
-		if id == "places" {
+		if slices.Contains(firefox.RootIDs, id) {
+			if items[id].ParentID != "places" {
+				return fmt.Sprintf("root %s hangs from %s", id, items[id].ParentID)
+			}
 			continue
 		}
 		if placed[id] == "" {

@@ -131,3 +131,17 @@ func TestAWrongSavedSecretFailsSyncAndStatus(t *testing.T) {
 		}
 	}
 }
+
+// Found with Firefox: crypto/keys is encrypted with the sync key bundle, not a bulk key;
+// `get crypto keys` opens it, and shows fingerprints, never the keys.
+func TestGetCryptoKeysShowsFingerprints(t *testing.T) {
+	srv := servertest.Start(t, server.Options{}, nil)
+	a := newDevice(t)
+	a.login(srv, "alice", "")
+	out := a.ok("get", "crypto", "keys")
+	var keys map[string]string
+	a.json(&keys, "keys")
+	if !strings.Contains(out, keys["default bulk key"]) || strings.Contains(out, "[") {
+		t.Errorf("get crypto keys:\n%s\nwant the default key's fingerprint %s and no key", out, keys["default bulk key"])
+	}
+}

@@ -187,6 +187,15 @@ func (acct *account) session(ctx context.Context, a *app, stderr io.Writer) (*en
 	})
 }
 
+// bundle is the key a collection's records are encrypted with: the sync key bundle for
+// crypto/keys itself, else the collection's bulk key.
+func (acct *account) bundle(keys *crypto.Keys, coll string) *crypto.KeyBundle {
+	if coll == crypto.KeysCollection {
+		return acct.syncKey
+	}
+	return keys.For(coll)
+}
+
 // keys fetches and opens crypto/keys.
 func (acct *account) keys(ctx context.Context) (*crypto.Keys, error) {
 	rec, err := acct.client.GetRecord(ctx, crypto.KeysCollection, crypto.KeysID)

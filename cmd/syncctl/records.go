@@ -82,7 +82,7 @@ type shownRecord struct {
 func readCollection(cmd *cobra.Command, acct *account, keys *crypto.Keys, coll string, raw bool, fn func(shownRecord) error) error {
 	var kb *crypto.KeyBundle
 	if encrypted(coll) && !raw {
-		kb = keys.For(coll)
+		kb = acct.bundle(keys, coll)
 	}
 	skipped := 0
 	_, err := acct.client.GetCollection(cmd.Context(), coll, storage.Query{Full: true, Sort: "oldest"}, func(r wbo.Record) error {
@@ -214,8 +214,21 @@ func newGetCmd(a *app) *cobra.Command {
 				fmt.Fprintln(out, buf.String())
 				return nil
 			}
-			if encrypted(args[0]) {
-				if rec, err = keys.For(args[0]).DecryptRecord(rec); err != nil {
+			if args[0] == crypto.KeysCollection {
+				// Verified and opened with the sync key; shown as fingerprints, never keys.
+				k, err := crypto.DecryptKeys(rec, acct.syncKey)
+				if err != nil {
+					return err
+				}
+				shown := map[string]any{"id": rec.ID, "collection": crypto.KeysCollection, "default": k.Default.Fingerprint()}
+				colls := map[string]string{}
+				for name, kb := range k.Collections {
+					colls[name] = kb.Fingerprint()
+				}
+				shown["collections"] = colls
+				rec.Payload, _ = json.Marshal(shown)
+			} else if encrypted(args[0]) {
+				if rec, err = acct.bundle(keys, args[0]).DecryptRecord(rec); err != nil {
 					return err
 				}
 			}
@@ -279,7 +292,7 @@ func (a *app) write(cmd *cobra.Command, coll string, rec wbo.Record, verb string
 		return err
 	}
 	defer acct.close()
-	enc, err := keys.For(coll).EncryptRecord(rec, nil)
+	enc, err := acct.bundle(keys, coll).EncryptRecord(rec, nil)
 	if err != nil {
 		return err
 	}

@@ -285,7 +285,7 @@ func newImportCmd(a *app) *cobra.Command {
 			total := 0
 			p := newProgress(cmd, "importing")
 			for _, c := range order {
-				kb := keys.For(c)
+				kb := acct.bundle(keys, c)
 				enc := make([]wbo.Record, 0, len(byColl[c]))
 				for _, r := range byColl[c] {
 					e, err := kb.EncryptRecord(r, nil)
