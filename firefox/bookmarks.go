@@ -2,6 +2,8 @@ package firefox
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"sort"
 
@@ -182,4 +184,24 @@ func (b *Bookmarks) Repair(ctx context.Context) (int, error) {
 	}
 	_, err = b.Store.Store(ctx, recs)
 	return len(recs), err
+}
+
+// ErrBadBookmarkID: a bookmark id that is neither a root nor a 12-character Places GUID.
+// Firefox re-ids such an item and deletes the original, so it is refused before upload.
+var ErrBadBookmarkID = errors.New("firefox: a bookmark id is a 12-character Places GUID (letters, digits, - and _) or a root")
+
+// ValidBookmarkID checks a bookmark record's id as Firefox will.
+func ValidBookmarkID(id string) error {
+	if slices.Contains(RootIDs, id) {
+		return nil
+	}
+	if len(id) != 12 {
+		return fmt.Errorf("%w: %q", ErrBadBookmarkID, id)
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("%w: %q", ErrBadBookmarkID, id)
+		}
+	}
+	return nil
 }

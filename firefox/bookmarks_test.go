@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -299,4 +300,17 @@ func TestBookmarkTreesStayTreesUnderConcurrentEdits(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestBookmarkIDsAreRootsOrPlacesGUIDs(t *testing.T) {
+	for _, ok := range []string{"menu", "toolbar", "unfiled", "mobile", "abcdefABC123", "a-b_c-d_e-f_", wbo.NewGUID(nil)} {
+		if err := firefox.ValidBookmarkID(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"bm1", "places", "", "abcdefABC12", "abcdefABC1234", "abcdefABC12+", "abcdéfABC12"} {
+		if err := firefox.ValidBookmarkID(bad); !errors.Is(err, firefox.ErrBadBookmarkID) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
 }

@@ -126,14 +126,14 @@ func TestEveryCommandAgainstTheEmbeddedServer(t *testing.T) {
 	}
 
 	var put struct{ Modified float64 }
-	a.json(&put, "put", "bookmarks", "bm1", `{"type":"bookmark","title":"Mozilla","bmkUri":"https://mozilla.org"}`)
+	a.json(&put, "put", "bookmarks", "bm1aaaaaaaaa", `{"type":"bookmark","title":"Mozilla","bmkUri":"https://mozilla.org"}`)
 	if put.Modified == 0 {
 		t.Errorf("put: %+v", put)
 	}
-	if out := a.ok("get", "bookmarks", "bm1"); !strings.Contains(out, `"title": "Mozilla"`) {
+	if out := a.ok("get", "bookmarks", "bm1aaaaaaaaa"); !strings.Contains(out, `"title": "Mozilla"`) {
 		t.Errorf("get: %s", out)
 	}
-	if out := a.ok("get", "bookmarks", "bm1", "--raw"); !strings.Contains(out, "ciphertext") || strings.Contains(out, "Mozilla") {
+	if out := a.ok("get", "bookmarks", "bm1aaaaaaaaa", "--raw"); !strings.Contains(out, "ciphertext") || strings.Contains(out, "Mozilla") {
 		t.Errorf("get --raw: %s", out)
 	}
 	var ls []struct {
@@ -145,7 +145,7 @@ func TestEveryCommandAgainstTheEmbeddedServer(t *testing.T) {
 	for _, r := range ls {
 		titles[r.ID] = r.Payload["title"]
 	}
-	if titles["bm1"] != "Mozilla" {
+	if titles["bm1aaaaaaaaa"] != "Mozilla" {
 		t.Errorf("ls: %+v", ls)
 	}
 	var info []struct {
@@ -192,11 +192,11 @@ func TestEveryCommandAgainstTheEmbeddedServer(t *testing.T) {
 	if sync.Engines["bookmarks"].Applied < 1 {
 		t.Errorf("b's first sync: %+v", sync)
 	}
-	if out := b.ok("get", "bookmarks", "bm1"); !strings.Contains(out, "Mozilla") {
+	if out := b.ok("get", "bookmarks", "bm1aaaaaaaaa"); !strings.Contains(out, "Mozilla") {
 		t.Errorf("b: %s", out)
 	}
-	b.ok("rm", "bookmarks", "bm1")
-	if out := a.ok("get", "bookmarks", "bm1"); !strings.Contains(out, `"deleted": true`) {
+	b.ok("rm", "bookmarks", "bm1aaaaaaaaa")
+	if out := a.ok("get", "bookmarks", "bm1aaaaaaaaa"); !strings.Contains(out, `"deleted": true`) {
 		t.Errorf("after rm: %s", out)
 	}
 
@@ -314,8 +314,8 @@ func TestExportThenImportIntoAFreshAccountIsLossless(t *testing.T) {
 	a := newDevice(t)
 	a.login(srv, "alice", "")
 	records := map[string]string{
-		"bookmarks/b1": `{"type":"bookmark","title":"Ünïcode & <html>","bmkUri":"https://example.org/?a=1&b=2","tags":["x","y"]}`,
-		"bookmarks/f1": `{"type":"folder","title":"Folder","children":["b1"]}`,
+		"bookmarks/bmk1aaaaaaaa": `{"type":"bookmark","title":"Ünïcode & <html>","bmkUri":"https://example.org/?a=1&b=2","tags":["x","y"]}`,
+		"bookmarks/fld1aaaaaaaa": `{"type":"folder","title":"Folder","children":["bmk1aaaaaaaa"]}`,
 		"history/h1":   `{"histUri":"https://example.org/","title":null,"visits":[{"date":1319149012372425,"type":1}]}`,
 		"passwords/p1": `{"hostname":"https://example.org","username":"u","password":"p\"w","formSubmitURL":"","timeCreated":1}`,
 		"forms/fm1":    `{"name":"q","value":"search term"}`,
@@ -591,12 +591,12 @@ func TestFirefoxAccountsLoginThenSync(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "logged in to Firefox Accounts as me@example.org") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	a.ok("put", "bookmarks", "bm1", `{"type":"bookmark","title":"via FxA","bmkUri":"https://example.org","parentid":"unfiled"}`)
+	a.ok("put", "bookmarks", "bm1aaaaaaaaa", `{"type":"bookmark","title":"via FxA","bmkUri":"https://example.org","parentid":"unfiled"}`)
 	var sync struct {
 		Engines map[string]struct{ Applied, Uploaded int }
 	}
 	a.json(&sync, "sync")
-	if out := a.ok("get", "bookmarks", "bm1"); !strings.Contains(out, "via FxA") {
+	if out := a.ok("get", "bookmarks", "bm1aaaaaaaaa"); !strings.Contains(out, "via FxA") {
 		t.Errorf("get: %s", out)
 	}
 	// A second device of the same account reads it: same kB, same storage.
@@ -667,7 +667,7 @@ func TestFirefoxAccountsBrowserLogin(t *testing.T) {
 	// A password login on one device writes a bookmark.
 	a := newDevice(t)
 	a.ok(append([]string{"login", "--fxa", "me@example.org", "--password", "pw"}, common...)...)
-	a.ok("put", "bookmarks", "bm1", `{"type":"bookmark","title":"from the password login","bmkUri":"https://a","parentid":"unfiled"}`)
+	a.ok("put", "bookmarks", "bm1aaaaaaaaa", `{"type":"bookmark","title":"from the password login","bmkUri":"https://a","parentid":"unfiled"}`)
 
 	// The browser login on another: syncctl prints the URL, the user logs in there, and
 	// pastes back where the browser landed.
@@ -699,7 +699,7 @@ func TestFirefoxAccountsBrowserLogin(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("login --fxa-oauth: %v\n%s%s", err, rest, stderr.String())
 	}
-	if out := b.ok("get", "bookmarks", "bm1"); !strings.Contains(out, "from the password login") {
+	if out := b.ok("get", "bookmarks", "bm1aaaaaaaaa"); !strings.Contains(out, "from the password login") {
 		t.Errorf("b: %s", out)
 	}
 	sec, _ := os.ReadFile(filepath.Join(b.home, "config", "syncctl", "secrets.json"))

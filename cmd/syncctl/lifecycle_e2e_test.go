@@ -145,3 +145,21 @@ func TestGetCryptoKeysShowsFingerprints(t *testing.T) {
 		t.Errorf("get crypto keys:\n%s\nwant the default key's fingerprint %s and no key", out, keys["default bulk key"])
 	}
 }
+
+// Found with Firefox: a bookmark id that is not a 12-character Places GUID makes Firefox
+// re-id the item and delete the original. put refuses it clearly; the id new makes one.
+func TestPutRefusesBookmarkIDsFirefoxWouldReplace(t *testing.T) {
+	srv := servertest.Start(t, server.Options{}, nil)
+	a := newDevice(t)
+	a.login(srv, "alice", "")
+	r := a.run("put", "bookmarks", "bm1", `{"type":"bookmark","bmkUri":"https://a.example"}`)
+	if r.code != 2 || !strings.Contains(r.stderr, "12-character Places GUID") {
+		t.Errorf("put with id bm1: exit %d, %s", r.code, r.stderr)
+	}
+	var put struct{ ID string }
+	a.json(&put, "put", "bookmarks", "new", `{"type":"bookmark","bmkUri":"https://a.example","parentid":"unfiled"}`)
+	if len(put.ID) != 12 {
+		t.Errorf("put new made the id %q", put.ID)
+	}
+	a.ok("put", "history", "any-id-goes", `{"histUri":"https://a.example","visits":[]}`)
+}

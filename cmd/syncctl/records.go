@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/syncctl/syncctl/crypto"
+	"github.com/syncctl/syncctl/firefox"
 	"github.com/syncctl/syncctl/storage"
 	"github.com/syncctl/syncctl/wbo"
 )
@@ -246,8 +247,8 @@ func newGetCmd(a *app) *cobra.Command {
 
 func newPutCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "put COLLECTION ID [JSON|-]",
-		Short: "Encrypt and write one record (the cleartext is a JSON object; - reads standard input)",
+		Use:   "put COLLECTION ID|new [JSON|-]",
+		Short: "Encrypt and write one record (the cleartext is a JSON object; - reads standard input; the id new makes a fresh GUID)",
 		Args:  cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var body []byte
@@ -264,9 +265,18 @@ func newPutCmd(a *app) *cobra.Command {
 			if err := json.Unmarshal(body, &obj); err != nil {
 				return withCode(exitUsage, fmt.Errorf("the record must be a JSON object: %w", err))
 			}
-			obj["id"], _ = json.Marshal(args[1])
+			id := args[1]
+			if id == "new" {
+				id = wbo.NewGUID(nil) // 12 characters: a valid Places GUID
+			}
+			if args[0] == "bookmarks" {
+				if err := firefox.ValidBookmarkID(id); err != nil {
+					return withCode(exitUsage, fmt.Errorf("%w (or pass the id new to get one)", err))
+				}
+			}
+			obj["id"], _ = json.Marshal(id)
 			p, _ := json.Marshal(obj)
-			return a.write(cmd, args[0], wbo.Record{ID: args[1], Payload: p}, "written")
+			return a.write(cmd, args[0], wbo.Record{ID: id, Payload: p}, "written")
 		},
 	}
 	return cmd
