@@ -3,8 +3,8 @@ package firefox_test
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"errors"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"slices"

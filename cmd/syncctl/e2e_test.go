@@ -316,10 +316,10 @@ func TestExportThenImportIntoAFreshAccountIsLossless(t *testing.T) {
 	records := map[string]string{
 		"bookmarks/bmk1aaaaaaaa": `{"type":"bookmark","title":"Ünïcode & <html>","bmkUri":"https://example.org/?a=1&b=2","tags":["x","y"]}`,
 		"bookmarks/fld1aaaaaaaa": `{"type":"folder","title":"Folder","children":["bmk1aaaaaaaa"]}`,
-		"history/h1":   `{"histUri":"https://example.org/","title":null,"visits":[{"date":1319149012372425,"type":1}]}`,
-		"passwords/p1": `{"hostname":"https://example.org","username":"u","password":"p\"w","formSubmitURL":"","timeCreated":1}`,
-		"forms/fm1":    `{"name":"q","value":"search term"}`,
-		"notes/n1":     `{"text":"a custom collection, with\na newline","unknownField":{"kept":true}}`,
+		"history/h1":             `{"histUri":"https://example.org/","title":null,"visits":[{"date":1319149012372425,"type":1}]}`,
+		"passwords/p1":           `{"hostname":"https://example.org","username":"u","password":"p\"w","formSubmitURL":"","timeCreated":1}`,
+		"forms/fm1":              `{"name":"q","value":"search term"}`,
+		"notes/n1":               `{"text":"a custom collection, with\na newline","unknownField":{"kept":true}}`,
 	}
 	for k, v := range records {
 		coll, id, _ := strings.Cut(k, "/")
