@@ -84,7 +84,9 @@ func sameTrees(t *testing.T, ff *browser, sc *syncctl, why string) {
 	}
 }
 
-func indent(s string) string { return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") }
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
+}
 
 // removeBookmark deletes a bookmark in syncctl's store: its tombstone, and its parent's
 // children without it.
