@@ -297,11 +297,20 @@ func (s *Session) deliverOutbox(ctx context.Context, clients map[string]ClientRe
 			if id == me || (oc.Target != "*" && oc.Target != id) {
 				continue
 			}
-			if !slices.ContainsFunc(c.Commands, oc.Command.same) {
+			// An equal command already waiting is the same request (Firefox dedupes
+			// so too), but it takes the new flow id: the device may have run the old
+			// one without being able to clear it, and must run this one.
+			switch i := slices.IndexFunc(c.Commands, oc.Command.same); {
+			case i < 0:
 				c.Commands = append(c.Commands, oc.Command)
-				clients[id] = c
-				changed[id] = true
+			case c.Commands[i].FlowID != oc.Command.FlowID:
+				c.Commands = slices.Clone(c.Commands)
+				c.Commands[i].FlowID = oc.Command.FlowID
+			default:
+				continue
 			}
+			clients[id] = c
+			changed[id] = true
 		}
 	}
 	return changed

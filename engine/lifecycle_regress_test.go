@@ -266,3 +266,43 @@ func TestAWipeAfterAFreshStartReachesEveryDevice(t *testing.T) {
 		lt.wantLive(d, "notes", map[string]string{})
 	}
 }
+
+// Found by the long model run: a device ran a wipeAll it could not clear (its upload met
+// 412s); a second wipeAll from another device, equal to the first, was merged into the
+// old entry, which the device skipped as done. The second wipe never ran there.
+func TestASecondEqualWipeRunsEvenIfTheFirstWasNeverCleared(t *testing.T) {
+	lt := newLifeTest(t, 3, nil)
+	lt.put(1, "notes", "old", "before the wipes")
+	lt.settle()
+	if _, err := lt.devs[2].session.Wipe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	lt.c.node().inject(fault{method: http.MethodPost, coll: engine.ClientsCollection, status: http.StatusPreconditionFailed, count: 3})
+	lt.sync(1) // runs the first wipeAll, cannot clear it
+	lt.put(1, "notes", "between", "written between the wipes")
+	if _, err := lt.devs[0].session.Wipe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	lt.settle()
+	for d := range lt.devs {
+		lt.wantLive(d, "notes", map[string]string{})
+	}
+}
+
+// Found by the long model run: a device whose client record never reached the server
+// cannot be told of a wipe; when it finds a collection it synced gone from the server, it
+// uploads its copy again instead of keeping it to itself, so the devices converge.
+func TestADeviceNobodyCouldTellOfAWipeUploadsItsCopyAgain(t *testing.T) {
+	lt := newLifeTest(t, 2, nil)
+	lt.sync(1)
+	lt.put(0, "notes", "n1", "kept by an unreachable device")
+	lt.c.node().inject(fault{method: http.MethodPost, coll: engine.ClientsCollection, status: http.StatusPreconditionFailed, count: 3})
+	lt.sync(0) // notes go up; its client record does not
+	if _, err := lt.devs[1].session.Wipe(context.Background(), "notes"); err != nil {
+		t.Fatal(err)
+	}
+	lt.settle()
+	for d := range lt.devs {
+		lt.wantLive(d, "notes", map[string]string{"n1": "kept by an unreachable device"})
+	}
+}

@@ -263,7 +263,16 @@ func (s *Session) syncEngines(ctx context.Context, r *run) (string, error) {
 				return "", err
 			}
 		}
-		modified := r.colls[name] // 0: absent from the server
+		modified, present := r.colls[name]
+		if !present && s.state(ctx, name+".lastServer") != "" {
+			// We synced this collection and the server no longer has it, but no wipe
+			// command reached us (it would have run in the clients stage and reset
+			// us): the server lost it. Upload ours again rather than lose it.
+			s.log.Info().Str("engine", name).Msg("the server no longer holds this collection: uploading it again")
+			if err := s.resetEngine(ctx, e, false); err != nil {
+				return "", err
+			}
+		}
 		res, err := s.syncEngine(ctx, e, r.keys, &modified)
 		if rp, ok := e.(Repairing); ok && err == nil {
 			// Repairs are local changes: one more pass uploads them.

@@ -63,8 +63,21 @@ func (s *Session) Wipe(ctx context.Context, engines ...string) (*Result, error) 
 	if err != nil {
 		return r.res, err
 	}
-	// The collections are gone: fetch info/collections again, then deliver.
-	if err := s.run(ctx, r, StageInfo, StageEngines); err != nil {
+	// The collections are gone: fetch info/collections again, and sync the wiped
+	// engines once, so that what an engine keeps even when empty (the bookmark roots)
+	// is on the server again: Firefox acts on a wipeEngine command only if it can
+	// decrypt a record of the collection. Then deliver the commands.
+	r.only = map[string]bool{}
+	for _, name := range names {
+		r.only[name] = true
+	}
+	if err := s.run(ctx, r, StageInfo, StageClients); err != nil {
+		return r.res, err
+	}
+	if err := s.run(ctx, r, StageEngines, StageUploadMeta); err != nil {
+		return r.res, err
+	}
+	if err := s.run(ctx, r, StageClients, StageEngines); err != nil {
 		return r.res, err
 	}
 	if e := r.res.Engines[ClientsCollection].Err; e != nil {

@@ -390,3 +390,5 @@ func (s *syncctl) sync() *engine.Result {
 	}
 	return res
 }
+
+type engineClient = engine.ClientRecord
