@@ -136,9 +136,10 @@ func (s *Session) syncClients(ctx context.Context, r *run) (string, error) {
 		return StageEngines, nil
 	}
 	var err error
+	registered := false
 	for attempt := 0; attempt <= clientsRetries; attempt++ {
 		var loggedOut bool
-		loggedOut, err = s.syncClientsOnce(ctx, r)
+		loggedOut, registered, err = s.syncClientsOnce(ctx, r)
 		if err == nil && loggedOut {
 			return "", s.setStateThen(ctx, map[string]string{keyLoggedOut: "1"}, ErrLoggedOut)
 		}
@@ -151,6 +152,15 @@ func (s *Session) syncClients(ctx context.Context, r *run) (string, error) {
 		r.res.Engines[ClientsCollection] = EngineResult{Err: err}
 		if stopsTheSync(err) {
 			return "", fmt.Errorf("clients: %w", err)
+		}
+		if !registered {
+			// A device syncs data only once the others can address it: a wipe sent
+			// while it has no client record could never reach it.
+			for _, name := range s.opts.Engines.Names() {
+				r.res.Engines[name] = EngineResult{Skipped: "waiting for this device's client record to reach the server"}
+			}
+			s.log.Warn().Err(err).Msg("this device's client record is not on the server yet; the engines wait for the next sync")
+			return StageUploadMeta, nil
 		}
 		s.log.Warn().Err(err).Msg("clients engine failed; going on with the others")
 	}
@@ -184,17 +194,19 @@ func (s *Session) ownRecord(me string, keep []Command, other map[string]json.Raw
 		Version: "syncctl", Protocols: []string{"1.5"}, Other: other}
 }
 
-// syncClientsOnce is one pass of the clients stage; loggedOut reports a logout command.
-func (s *Session) syncClientsOnce(ctx context.Context, r *run) (loggedOut bool, err error) {
+// syncClientsOnce is one pass of the clients stage; loggedOut reports a logout command,
+// registered whether our record is on the server (before or after the pass).
+func (s *Session) syncClientsOnce(ctx context.Context, r *run) (loggedOut, registered bool, err error) {
 	me, err := s.ClientID(ctx)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	repo := s.clientsRepo(r.keys)
 	clients, err := s.fetchClients(ctx, repo)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
+	_, registered = clients[me]
 	changed := s.deliverOutbox(ctx, clients, me)
 
 	// Commands for us.
@@ -219,10 +231,10 @@ func (s *Session) syncClientsOnce(ctx context.Context, r *run) (loggedOut bool, 
 			continue // run already, by a pass whose upload did not go through
 		}
 		if err := s.runCommand(ctx, cmd); err != nil {
-			return false, err
+			return false, registered, err
 		}
 		if err := s.rememberCommand(ctx, cmd, done); err != nil {
-			return false, err
+			return false, registered, err
 		}
 	}
 	own := s.ownRecord(me, keep, theirs.Other)
@@ -232,7 +244,6 @@ func (s *Session) syncClientsOnce(ctx context.Context, r *run) (loggedOut bool, 
 	// fetch it again at its next sync, and upload its own, and so on.
 	plain := string(s.ownRecord(me, nil, nil).record().Payload)
 	at, atErr := time.Parse(time.RFC3339, s.state(ctx, keyOwnAt))
-	_, registered := clients[me]
 	if !registered || len(theirs.Commands) > 0 || len(keep) > 0 || len(theirs.Other) > 0 ||
 		plain != s.state(ctx, keyOwnRecord) || atErr != nil || s.opts.Now().Sub(at) >= clientsRefresh {
 		upload = append(upload, own.record())
@@ -245,7 +256,10 @@ func (s *Session) syncClientsOnce(ctx context.Context, r *run) (loggedOut bool, 
 	if len(upload) > 0 {
 		res, err := repo.Store(ctx, upload)
 		if err != nil {
-			return false, fmt.Errorf("upload: %w", err)
+			return false, registered, fmt.Errorf("upload: %w", err)
+		}
+		if _, failed := res.Failed[me]; !failed && slices.ContainsFunc(res.Stored, func(id string) bool { return id == me }) {
+			registered = true
 		}
 		for id, e := range res.Failed {
 			s.log.Warn().Str("id", id).Err(e).Msg("client record not uploaded")
@@ -259,10 +273,10 @@ func (s *Session) syncClientsOnce(ctx context.Context, r *run) (loggedOut bool, 
 		kv[keyClientsTS] = ts.String() // the fetch's, or our upload's
 	}
 	if err := s.setState(ctx, kv); err != nil {
-		return false, err
+		return false, registered, err
 	}
 	delete(clients, me)
-	return loggedOut, s.saveClients(ctx, r, clients)
+	return loggedOut, registered, s.saveClients(ctx, r, clients)
 }
 
 // fetchClients reads every client record; unreadable ones are skipped.

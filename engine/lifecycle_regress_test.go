@@ -289,20 +289,42 @@ func TestASecondEqualWipeRunsEvenIfTheFirstWasNeverCleared(t *testing.T) {
 	}
 }
 
-// Found by the long model run: a device whose client record never reached the server
-// cannot be told of a wipe; when it finds a collection it synced gone from the server, it
-// uploads its copy again instead of keeping it to itself, so the devices converge.
-func TestADeviceNobodyCouldTellOfAWipeUploadsItsCopyAgain(t *testing.T) {
+// Found by the long model run: a device whose first client record did not reach the
+// server (three 412s) synced its engines anyway, so a wipe sent meanwhile could never
+// address it and it kept stale copies for ever. Its engines now wait until it is
+// registered; its own changes wait with them and go up then.
+func TestADeviceSyncsDataOnlyOnceOthersCanAddressIt(t *testing.T) {
 	lt := newLifeTest(t, 2, nil)
+	lt.put(1, "notes", "theirs", "synced before the wipe")
 	lt.sync(1)
-	lt.put(0, "notes", "n1", "kept by an unreachable device")
+	lt.put(0, "notes", "mine", "written before its first sync")
 	lt.c.node().inject(fault{method: http.MethodPost, coll: engine.ClientsCollection, status: http.StatusPreconditionFailed, count: 3})
-	lt.sync(0) // notes go up; its client record does not
+	res := lt.sync(0)
+	if res.Engines["notes"].Skipped == "" || res.Engines["notes"].Applied != 0 {
+		t.Errorf("an unregistered device synced notes: %+v", res.Engines["notes"])
+	}
 	if _, err := lt.devs[1].session.Wipe(context.Background(), "notes"); err != nil {
 		t.Fatal(err)
 	}
 	lt.settle()
 	for d := range lt.devs {
-		lt.wantLive(d, "notes", map[string]string{"n1": "kept by an unreachable device"})
+		lt.wantLive(d, "notes", map[string]string{"mine": "written before its first sync"})
+	}
+}
+
+// A registered device that finds a collection it synced gone from the server, with no
+// wipe command for it, takes it as lost by the server and uploads its copy again.
+func TestACollectionTheServerLostComesBackFromTheDevices(t *testing.T) {
+	lt := newLifeTest(t, 2, nil)
+	lt.put(0, "notes", "n1", "one")
+	lt.settle()
+	if err := lt.devs[0].session.Client().DeleteCollection(context.Background(), "notes", nil); err != nil {
+		t.Fatal(err)
+	}
+	lt.settle()
+	lt.addDevice("dev2") // it can only get n1 from the server
+	lt.settle()
+	for d := range lt.devs {
+		lt.wantLive(d, "notes", map[string]string{"n1": "one"})
 	}
 }

@@ -3,10 +3,7 @@ package firefox_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/hkdf"
 
 	"github.com/syncctl/syncctl/crypto"
 	"github.com/syncctl/syncctl/engine"
@@ -41,7 +37,6 @@ const (
 	email         = "firefox@example.org"
 	password      = "a firefox password"
 	keyRotationMS = 1700000000000
-	oldsyncScope  = "https://identity.mozilla.com/apps/oldsync"
 )
 
 var (
@@ -153,40 +148,28 @@ func (e *env) startFirefox(name string) *browser {
 	bin := requireFirefox(t)
 	profile := t.TempDir()
 	port := freePort(t)
-	prefs := map[string]any{
-		"marionette.port":                                   port,
-		"identity.fxaccounts.allowHttp":                     true,
-		"identity.fxaccounts.auth.uri":                      e.fxaURL + "/v1",
-		"identity.fxaccounts.remote.oauth.uri":              e.fxaURL + "/v1",
-		"identity.fxaccounts.remote.profile.uri":            e.fxaURL + "/v1",
-		"identity.fxaccounts.remote.root":                   e.fxaURL + "/",
-		"identity.fxaccounts.remote.pairing.uri":            fmt.Sprintf("ws://127.0.0.1:%d/", freePort(t)),
-		"identity.sync.tokenserver.uri":                     e.syncURL + "/1.0/sync/1.5",
-		"identity.fxaccounts.account.device.name":           name,
-		"dom.push.connection.enabled":                       false,
-		"browser.dom.window.dump.enabled":                   true,
-		"services.sync.log.appender.dump":                   "Debug",
-		"browser.shell.checkDefaultBrowser":                 false,
-		"browser.startup.homepage_override.mstone":          "ignore",
-		"datareporting.policy.dataSubmissionEnabled":        false,
-		"toolkit.telemetry.reportingpolicy.firstRun":        false,
-		"app.update.disabledForTesting":                     true,
-		"browser.safebrowsing.update.enabled":               false,
-		"extensions.update.enabled":                         false,
-		"services.settings.server":                          "http://127.0.0.1:1/",
-		"network.captive-portal-service.enabled":            false,
-		"network.connectivity-service.enabled":              false,
-		"browser.aboutwelcome.enabled":                      false,
-		"services.sync.engine.addresses.available":          false,
-		"services.sync.engine.creditcards.available":        false,
-		"browser.newtabpage.activity-stream.feeds.topsites": false,
+	prefs := fxaserver.FirefoxPrefs(e.fxaURL, e.syncURL+"/1.0/sync/1.5")
+	for k, v := range map[string]any{
+		"marionette.port":                            port,
+		"identity.fxaccounts.remote.pairing.uri":     fmt.Sprintf("ws://127.0.0.1:%d/", freePort(t)),
+		"identity.fxaccounts.account.device.name":    name,
+		"browser.dom.window.dump.enabled":            true,
+		"services.sync.log.appender.dump":            "Debug",
+		"browser.shell.checkDefaultBrowser":          false,
+		"browser.startup.homepage_override.mstone":   "ignore",
+		"datareporting.policy.dataSubmissionEnabled": false,
+		"toolkit.telemetry.reportingpolicy.firstRun": false,
+		"app.update.disabledForTesting":              true,
+		"browser.safebrowsing.update.enabled":        false,
+		"extensions.update.enabled":                  false,
+		"services.settings.server":                   "http://127.0.0.1:1/",
+		"network.captive-portal-service.enabled":     false,
+		"network.connectivity-service.enabled":       false,
+		"browser.aboutwelcome.enabled":               false,
+	} {
+		prefs[k] = v
 	}
-	var js strings.Builder
-	for k, v := range prefs {
-		b, _ := json.Marshal(v)
-		fmt.Fprintf(&js, "user_pref(%q, %s);\n", k, b)
-	}
-	if err := os.WriteFile(filepath.Join(profile, "user.js"), []byte(js.String()), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(profile, "user.js"), []byte(fxaserver.UserJS(prefs)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	b := &browser{t: t, env: e, log: &bytes.Buffer{}, logMu: &sync.Mutex{}, profile: profile}
@@ -292,26 +275,12 @@ const tree = async (guid) => {
 };
 `
 
-// oldsyncKey is the scoped key Firefox keeps for Sync: kSync and its key id.
-func oldsyncKey(kB []byte) map[string]any {
-	kSync := make([]byte, 64)
-	hkdf.New(sha256.New, kB, nil, []byte("identity.mozilla.com/picl/v1/oldsync")).Read(kSync)
-	return map[string]any{"scope": oldsyncScope, "kty": "oct", "k": base64.RawURLEncoding.EncodeToString(kSync), "kid": crypto.KeyID(keyRotationMS, kB)}
-}
-
 // signIn signs Firefox in to the account with a fresh session of its own, without a web
 // page, and lets Sync configure itself (which starts a first sync).
 func (b *browser) signIn() {
 	cr := b.env.login()
 	kB, _ := hex.DecodeString(cr.KB)
-	b.run(`
-const [user] = args;
-const { getFxAccountsSingleton } = ChromeUtils.importESModule("resource://gre/modules/FxAccounts.sys.mjs");
-const fxa = getFxAccountsSingleton();
-await fxa._internal.setSignedInUser(user);
-await Weave.Service.configure();
-return true;`, []any{map[string]any{"email": email, "uid": cr.UID, "sessionToken": cr.SessionToken, "verified": true,
-		"scopedKeys": map[string]any{oldsyncScope: oldsyncKey(kB)}}}, nil)
+	b.run("const [user] = args;\n"+fxaserver.FirefoxSignIn+"return true;", []any{fxaserver.FirefoxUser(cr, kB, keyRotationMS)}, nil)
 }
 
 // syncStatus is what Firefox says of its last sync.
