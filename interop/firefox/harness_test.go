@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/syncctl/syncctl/crypto"
 	"github.com/syncctl/syncctl/engine"
 	"github.com/syncctl/syncctl/firefox"
