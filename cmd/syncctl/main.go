@@ -101,7 +101,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newServeCmd(a), newVersionCmd(), newQuickstartCmd(a),
 		newLoginCmd(a), newLogoutCmd(a), newStatusCmd(a), newInfoCmd(a),
 		newLsCmd(a), newGetCmd(a), newPutCmd(a), newRmCmd(a), newSyncCmd(a),
-		newExportCmd(a), newImportCmd(a), newWipeCmd(a), newKeysCmd(a), newFreshStartCmd(a),
+		newExportCmd(a), newImportCmd(a), newWipeCmd(a), newKeysCmd(a), newFreshStartCmd(a), newSendTabCmd(a),
 		newConformanceCmd(a), newDaemonCmd(a), newOfflineCmd(a),
 		newBookmarksCmd(a), newPasswordsCmd(a), newHistoryCmd(a), newTabsCmd(a),
 		newPushCmd(a), newPullCmd(a), newDirsCmd(a))

@@ -100,6 +100,7 @@ type account struct {
 	client  *storage.Client
 	db      *sqlite.DB
 	creds   string         // a hash naming the saved credentials
+	fxa     *fxaSecrets    // a Firefox Accounts login, if it is one
 	lock    *lockfile.Lock // held while a session works on the local state
 }
 
@@ -132,6 +133,7 @@ func (a *app) account(ctx context.Context) (*account, error) {
 	acct.tokens = sec.tokenSource(server)
 	if sec.FxA != nil {
 		acct.tokens = fxaTokens(a, acct.profile, server, sec.FxA)
+		acct.fxa = sec.FxA
 	}
 	if err := os.MkdirAll(dataDir(), 0o700); err != nil {
 		return nil, err

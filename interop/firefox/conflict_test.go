@@ -1,8 +1,12 @@
 package firefox_test
 
 import (
+	"context"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/syncctl/syncctl/fxa"
 )
 
 // Scenario 4: Firefox and syncctl edit the same bookmark between syncs, and both reorder
@@ -79,5 +83,57 @@ return {Name: c.localName, Type: c.localType, ID: c.localID};`, nil, &local)
 		return d.Name == "The syncctl device" && d.Type == "desktop"
 	}) {
 		t.Errorf("Firefox's device list: %+v", devices)
+	}
+}
+
+// Scenario 7, send tab: Firefox ignores the clients engine's displayURI command ("unknown
+// command"); it receives tabs as Firefox Accounts device commands. A tab syncctl sends that
+// way reaches Firefox, which decrypts it with its own keys.
+func TestATabSentFromSyncctlReachesFirefox(t *testing.T) {
+	e := newEnv(t)
+	ff := e.startFirefox("Receives tabs")
+	ff.signIn()
+	ff.sync()
+	sc := e.newSyncctl("Sends tabs")
+	sc.sync()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var target *fxa.Device
+	for target == nil && ctx.Err() == nil {
+		devices, err := e.fxaClient().Devices(ctx, sc.cr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range devices {
+			if _, ok := d.AvailableCommands[fxa.CommandOpenURI]; ok {
+				target = &d
+			}
+		}
+		if target == nil {
+			time.Sleep(200 * time.Millisecond) // Firefox registers its device after signing in
+		}
+	}
+	if target == nil {
+		ff.fatalf("Firefox registered no device that receives tabs: %+v", e.fxa.Devices(email))
+	}
+	ff.run(`
+Services.prefs.setStringPref("test.received", "[]");
+Services.obs.addObserver({observe(subject) {
+  const tabs = subject.wrappedJSObject.object;
+  const got = JSON.parse(Services.prefs.getStringPref("test.received"));
+  for (const tab of tabs) got.push({Title: tab.title, URI: tab.uri});
+  Services.prefs.setStringPref("test.received", JSON.stringify(got));
+}}, "fxaccounts:commands:open-uri");
+return true;`, nil, nil)
+	if err := e.fxaClient().SendTab(ctx, sc.cr, sc.syncKey, *target, "A tab from syncctl", "https://sent.example/tab?a=1"); err != nil {
+		t.Fatal(err)
+	}
+	var got []struct{ Title, URI string }
+	ff.run(`
+const { getFxAccountsSingleton } = ChromeUtils.importESModule("resource://gre/modules/FxAccounts.sys.mjs");
+await getFxAccountsSingleton().commands.pollDeviceCommands();
+return JSON.parse(Services.prefs.getStringPref("test.received"));`, nil, &got)
+	if len(got) != 1 || got[0].Title != "A tab from syncctl" || got[0].URI != "https://sent.example/tab?a=1" {
+		t.Errorf("Firefox received %+v", got)
 	}
 }

@@ -311,6 +311,8 @@ return {Sync: Status.sync, Service: Status.service, Login: Status.login, Cluster
 // to the same account with a session of its own.
 type syncctl struct {
 	t       *testing.T
+	env     *env
+	cr      *fxa.Credentials
 	db      *sqlite.DB
 	session *engine.Session
 	syncKey *crypto.KeyBundle
@@ -340,7 +342,7 @@ func (e *env) newSyncctl(name string) *syncctl {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &syncctl{t: t, db: db, session: s, syncKey: syncKey, client: s.Client()}
+	return &syncctl{t: t, env: e, cr: cr, db: db, session: s, syncKey: syncKey, client: s.Client()}
 }
 
 func (s *syncctl) sync() *engine.Result {
