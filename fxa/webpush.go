@@ -94,4 +94,3 @@ func decryptWebPush(msg []byte, ua *ecdh.PrivateKey, authSecret []byte) ([]byte,
 	}
 	return plain[:len(plain)-1], nil
 }
-
