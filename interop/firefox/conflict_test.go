@@ -91,11 +91,7 @@ return {Name: c.localName, Type: c.localType, ID: c.localID};`, nil, &local)
 // way reaches Firefox, which decrypts it with its own keys.
 func TestATabSentFromSyncctlReachesFirefox(t *testing.T) {
 	e := newEnv(t)
-	ff := e.startFirefox("Receives tabs")
-	ff.signIn()
-	ff.sync()
-	sc := e.newSyncctl("Sends tabs")
-	sc.sync()
+	ff, sc := e.bothSynced("Receives tabs", "Sends tabs")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var target *fxa.Device

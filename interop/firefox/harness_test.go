@@ -362,3 +362,14 @@ func (s *syncctl) sync() *engine.Result {
 }
 
 type engineClient = engine.ClientRecord
+
+// bothSynced starts a Firefox that signs in and syncs first, then a syncctl device that
+// syncs the account Firefox set up.
+func (e *env) bothSynced(firefoxName, syncctlName string) (*browser, *syncctl) {
+	ff := e.startFirefox(firefoxName)
+	ff.signIn()
+	ff.sync()
+	sc := e.newSyncctl(syncctlName)
+	sc.sync()
+	return ff, sc
+}

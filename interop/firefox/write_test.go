@@ -103,11 +103,7 @@ return await tree(guids[args[0]] || args[0]);`, []any{root}, &n)
 // a form entry; a pref that Firefox syncs.
 func TestSyncctlWritesAndFirefoxReadsEveryKind(t *testing.T) {
 	e := newEnv(t)
-	ff := e.startFirefox("Firefox reads")
-	ff.signIn()
-	ff.sync()
-	sc := e.newSyncctl("syncctl writes")
-	sc.sync()
+	ff, sc := e.bothSynced("Firefox reads", "syncctl writes")
 
 	toolbar := sc.bookmark("toolbar")
 	toolbar.Children = append(toolbar.Children, "fldrSyncctl1")
