@@ -85,6 +85,25 @@ type Tab struct {
 	Icon       *string         `json:"icon"`
 	LastUsed   json.RawMessage `json:"lastUsed"`
 	Inactive   *bool           `json:"inactive,omitempty"`
+	// Raw keeps the members this type does not name (Firefox 153 writes index and
+	// windowId), so a tabs record encoded again loses none.
+	Raw Raw `json:"-"`
+}
+
+// tabFields is Tab without its methods, for the plain encoding.
+type tabFields Tab
+
+// UnmarshalJSON keeps every member.
+func (t *Tab) UnmarshalJSON(b []byte) error {
+	raw, err := decodeKeeping(b, (*tabFields)(t))
+	t.Raw = raw
+	return err
+}
+
+// MarshalJSON writes the fields over the members received.
+func (t Tab) MarshalJSON() ([]byte, error) {
+	f := tabFields(t)
+	return encodeKeeping(&f, t.Raw)
 }
 
 // Prefs is the prefs record (version 2): pref name → value or null.

@@ -52,6 +52,8 @@ func TestRecordsRoundTripKeepingUnknownFields(t *testing.T) {
 	for _, raw := range []string{
 		`{"id":"f","name":"q","value":"v","extra":true}`,
 		`{"id":"c","clientName":"Phone","tabs":[{"title":"t","urlHistory":["u"],"icon":null,"lastUsed":"1500000000"}],"tabGroups":{}}`,
+		// Firefox 153's tabs carry index and windowId (seen in interop/firefox).
+		`{"id":"c","clientName":"Firefox","tabs":[{"title":"","urlHistory":["http://127.0.0.1/"],"icon":"","lastUsed":1796167319,"index":1,"windowId":"window-0","inactive":false}]}`,
 		`{"id":"e2VjODAzMGY3LWMyMGEtNDY0Zi05YjBlLTEzYTNhOWU5NzM4NH0=","value":{"browser.startup.page":1,"x":null}}`,
 		`{"id":"a","addonID":"x@y","applicationID":"{ec8030f7}","enabled":true,"source":"amo","newField":1}`,
 	} {
