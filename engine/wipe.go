@@ -63,21 +63,15 @@ func (s *Session) Wipe(ctx context.Context, engines ...string) (*Result, error) 
 	if err != nil {
 		return r.res, err
 	}
-	// The collections are gone: fetch info/collections again, and sync the wiped
-	// engines once, so that what an engine keeps even when empty (the bookmark roots)
-	// is on the server again: Firefox acts on a wipeEngine command only if it can
-	// decrypt a record of the collection. Then deliver the commands.
+	// The collections are gone. A sync of just the wiped engines from info/collections
+	// on delivers the commands (the clients stage) and puts back on the server what an
+	// engine keeps even when empty (the bookmark roots): Firefox acts on a wipeEngine
+	// command only if it can decrypt a record of the collection.
 	r.only = map[string]bool{}
 	for _, name := range names {
 		r.only[name] = true
 	}
-	if err := s.run(ctx, r, StageInfo, StageClients); err != nil {
-		return r.res, err
-	}
-	if err := s.run(ctx, r, StageEngines, StageUploadMeta); err != nil {
-		return r.res, err
-	}
-	if err := s.run(ctx, r, StageClients, StageEngines); err != nil {
+	if err := s.run(ctx, r, StageInfo, ""); err != nil {
 		return r.res, err
 	}
 	if e := r.res.Engines[ClientsCollection].Err; e != nil {
