@@ -126,8 +126,9 @@ func (s *Session) clientsRepo(keys *crypto.Keys) *middleware.Crypto {
 // syncClients runs the clients engine: it fetches every client record, delivers queued
 // commands, runs the commands sent to us, and uploads our own record with them cleared.
 // With nothing new on the server and nothing to send, it asks the server nothing. Its
-// failure, as any engine's, does not stop the other engines (only a 401 or a backoff
-// does); an upload that met another device's write starts the stage over.
+// failure, as any engine's, does not stop the other engines (only a 401, a node move or a
+// backoff does), unless our record has never reached the server; an upload that met
+// another device's write starts the stage over.
 func (s *Session) syncClients(ctx context.Context, r *run) (string, error) {
 	if s.clientsIdle(ctx, r) {
 		if err := s.listClients(ctx, r); err != nil {
@@ -176,11 +177,13 @@ func (s *Session) clientsIdle(ctx context.Context, r *run) bool {
 		return false
 	}
 	me, err := s.ClientID(ctx)
-	if err != nil {
-		return false
-	}
-	own := s.ownRecord(me, nil, nil)
-	if string(own.record().Payload) != s.state(ctx, keyOwnRecord) {
+	return err == nil && s.ownRecordCurrent(ctx, me)
+}
+
+// ownRecordCurrent reports whether our plain record (no commands, no members of others)
+// is what we last uploaded, and recently enough not to need a refresh.
+func (s *Session) ownRecordCurrent(ctx context.Context, me string) bool {
+	if string(s.ownRecord(me, nil, nil).record().Payload) != s.state(ctx, keyOwnRecord) {
 		return false
 	}
 	at, err := time.Parse(time.RFC3339, s.state(ctx, keyOwnAt))
@@ -242,10 +245,7 @@ func (s *Session) syncClientsOnce(ctx context.Context, r *run) (loggedOut, regis
 	// Our record goes up only when it says something new (or is due for a refresh):
 	// uploading it every time would move the collection, and every other device would
 	// fetch it again at its next sync, and upload its own, and so on.
-	plain := string(s.ownRecord(me, nil, nil).record().Payload)
-	at, atErr := time.Parse(time.RFC3339, s.state(ctx, keyOwnAt))
-	if !registered || len(theirs.Commands) > 0 || len(keep) > 0 || len(theirs.Other) > 0 ||
-		plain != s.state(ctx, keyOwnRecord) || atErr != nil || s.opts.Now().Sub(at) >= clientsRefresh {
+	if !registered || len(theirs.Commands) > 0 || len(keep) > 0 || len(theirs.Other) > 0 || !s.ownRecordCurrent(ctx, me) {
 		upload = append(upload, own.record())
 	}
 	for id := range changed {
@@ -264,7 +264,8 @@ func (s *Session) syncClientsOnce(ctx context.Context, r *run) (loggedOut, regis
 		for id, e := range res.Failed {
 			s.log.Warn().Str("id", id).Err(e).Msg("client record not uploaded")
 		}
-		kv[keyOwnRecord], kv[keyOwnAt] = plain, s.opts.Now().UTC().Format(time.RFC3339)
+		kv[keyOwnRecord] = string(s.ownRecord(me, nil, nil).record().Payload)
+		kv[keyOwnAt] = s.opts.Now().UTC().Format(time.RFC3339)
 		if _, failed := res.Failed[me]; failed || len(keep) > 0 || len(theirs.Other) > 0 {
 			kv[keyOwnRecord] = "" // not the plain record: look again next time
 		}
