@@ -71,12 +71,3 @@ func requestHostPort(r *http.Request) (string, int) {
 	}
 	return host, port
 }
-
-// mintFor issues a token for uid valid for the configured duration.
-func (s *Server) mintFor(uid int64, node, fxaUID, fxaKID string) (id, key string, err error) {
-	exp := s.opts.Now().Add(s.opts.TokenDuration)
-	return s.secret.Mint(token.Payload{
-		UID: uint64(uid), Node: node, Expires: float64(exp.Unix()),
-		FxAUID: fxaUID, FxAKID: fxaKID, HashedFxAUID: fxaUID,
-	})
-}

@@ -198,7 +198,12 @@ func TestTokenEndpoint(t *testing.T) {
 		if status, body := get("Authorization", "Bearer bob-secret", "X-KeyID", "3000-qqo"); status != 401 || body["status"] != "invalid-client-state" {
 			t.Errorf("reused state: %d %v", status, body)
 		}
-		if status, body := get("Authorization", "Bearer bob-secret", "X-KeyID", "1000-zzzz"); status != 401 || body["status"] != "invalid-keysChangedAt" {
+		// Mozilla's order: a new state without a newer keys_changed_at is a client-state
+		// refusal; the same state under an older keys_changed_at a keysChangedAt one.
+		if status, body := get("Authorization", "Bearer bob-secret", "X-KeyID", "1000-zzzz"); status != 401 || body["status"] != "invalid-client-state" {
+			t.Errorf("new state, older keys: %d %v", status, body)
+		}
+		if status, body := get("Authorization", "Bearer bob-secret", "X-KeyID", "1000-u7s"); status != 401 || body["status"] != "invalid-keysChangedAt" {
 			t.Errorf("older keys: %d %v", status, body)
 		}
 	})

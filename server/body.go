@@ -1,11 +1,14 @@
 package server
 
 import (
+	"crypto/hmac"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/syncctl/syncctl/hawk"
 )
 
 // readBody enforces Content-Type and max_request_bytes and returns the body and whether it
@@ -43,6 +46,15 @@ func (s *Server) readBody(req *request, allowNewlines bool) (body []byte, newlin
 		return nil, false, false
 	case err != nil:
 		badRequest(req.w)
+		return nil, false, false
+	}
+	// The MAC covers the hash= a client sent; only here, with the body read, can the hash
+	// be held against the body. A request whose hash is another body's is not authentic.
+	if at, err := hawk.Parse(req.r.Header.Get("Authorization")); err == nil && at.Hash != "" &&
+		!hmac.Equal([]byte(hawk.PayloadHash(ct, body)), []byte(at.Hash)) {
+		s.log.Debug().Str("path", req.r.URL.Path).Msg("auth failed: the payload hash does not match the body")
+		req.w.Header().Set("WWW-Authenticate", "Hawk")
+		writeJSON(req.w, http.StatusUnauthorized, weaveUnknown)
 		return nil, false, false
 	}
 	return body, newlines, true

@@ -41,7 +41,7 @@ func (s *Server) Handler() http.Handler {
 
 func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	w := &weaveWriter{ResponseWriter: rw, start: wbo.TimestampOf(s.opts.Now())}
+	w := &weaveWriter{ResponseWriter: rw, start: s.st.clock()}
 	defer func() {
 		s.log.Debug().Str("method", r.Method).Str("path", r.URL.Path).Int("status", w.status).
 			Dur("took", time.Since(start)).Msg("request")
@@ -73,6 +73,8 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 		if allow(w, r, "GET") {
 			s.tokenEndpoint(w, r)
 		}
+	case len(parts) == 3 && parts[0] == "1.0":
+		unsupportedToken(w, parts)
 	case len(parts) >= 2 && parts[0] == "1.5" && uidPattern.MatchString(parts[1]):
 		s.routeStorage(w, r, parts[2:])
 	default:
@@ -201,8 +203,8 @@ func setLastModified(w http.ResponseWriter, ts int64) {
 	w.Header().Set("X-Last-Modified", wbo.Timestamp(ts).String())
 }
 
-// weaveWriter adds X-Weave-Timestamp to every response: max(the request's start,
-// X-Last-Modified), as syncstorage-rs does. It is never behind the data it describes,
+// weaveWriter adds X-Weave-Timestamp to every response: max(the server's clock at the
+// request's start, X-Last-Modified), as syncstorage-rs does. It is never behind the data it describes,
 // and after a write it equals the write's timestamp (which is never before the start).
 type weaveWriter struct {
 	http.ResponseWriter

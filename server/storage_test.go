@@ -531,3 +531,23 @@ func TestFaultHooks(t *testing.T) {
 		t.Errorf("backoff header: %v", r.header)
 	}
 }
+
+// One user's burst of writes runs ahead of the clock (each 10 ms past the last). Another
+// user's write right after must still be answered with X-Weave-Timestamp equal to its own
+// X-Last-Modified, and no response may read a clock behind a timestamp already issued.
+func TestTheServerClockNeverReadsBehindAnIssuedTimestamp(t *testing.T) {
+	// a clock that moves in whole seconds: a burst within one runs ahead of it
+	_, ts := startServer(t, server.Options{Now: func() time.Time { return time.Now().Truncate(time.Second) }})
+	alice, bob := login(t, ts.URL, "alice-secret"), login(t, ts.URL, "bob-secret")
+	var last float64
+	for i := range 5 {
+		last = bob.mustStatus(bob.do("PUT", "/storage/burst/a", fmt.Sprintf(`{"payload":"%d"}`, i)), 200).ts("X-Last-Modified")
+	}
+	r := alice.mustStatus(alice.do("PUT", "/storage/after/a", `{"payload":"x"}`), 200)
+	if r.header.Get("X-Weave-Timestamp") != r.header.Get("X-Last-Modified") || r.ts("X-Last-Modified") < last {
+		t.Errorf("after a burst to %.2f: X-Weave-Timestamp %s, X-Last-Modified %s", last, r.header.Get("X-Weave-Timestamp"), r.header.Get("X-Last-Modified"))
+	}
+	if g := alice.do("GET", "/info/configuration", ""); g.ts("X-Weave-Timestamp") < r.ts("X-Last-Modified") {
+		t.Errorf("a later GET reads the clock at %.2f, behind the write at %.2f", g.ts("X-Weave-Timestamp"), r.ts("X-Last-Modified"))
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
@@ -69,6 +70,8 @@ CREATE TABLE IF NOT EXISTS accounts (
 	created         INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS accounts_by_name ON accounts (name, uid);
+-- The highest FxA generation seen per account name (retiredGeneration: retired).
+CREATE TABLE IF NOT EXISTS account_generations (name TEXT PRIMARY KEY, generation INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `
 
@@ -79,6 +82,9 @@ type store struct {
 	w, r *sql.DB
 	mu   sync.Mutex
 	now  func() time.Time
+	// issued is the highest write timestamp handed out (ms): a write may be 10 ms past the
+	// clock when one user writes faster, and the server's clock must never read behind it.
+	issued atomic.Int64
 }
 
 func openStore(dir string, now func() time.Time) (*store, error) {
@@ -154,6 +160,10 @@ func (st *store) close() error {
 // nowMs is the server clock in ms, truncated to the protocol's 10 ms.
 func (st *store) nowMs() int64 { return int64(wbo.TimestampOf(st.now())) }
 
+// clock is what X-Weave-Timestamp reports: the clock, or the last timestamp issued if a
+// burst of writes ran ahead of it, so that no response is behind data already written.
+func (st *store) clock() wbo.Timestamp { return wbo.Timestamp(max(st.nowMs(), st.issued.Load())) }
+
 // writeTx is one write at one timestamp for one user.
 type writeTx struct {
 	*sql.Tx
@@ -169,7 +179,8 @@ type writeTx struct {
 }
 
 // beginWrite takes the write lock, opens a transaction and picks the write's timestamp:
-// now, or 10 ms past the user's last write if the clock has not moved on.
+// now (or the last timestamp issued, if a burst ran ahead of the clock), or 10 ms past the
+// user's last write if that is not later.
 func (st *store) beginWrite(ctx context.Context, uid int64) (*writeTx, error) {
 	st.mu.Lock()
 	tx, err := st.w.BeginTx(ctx, nil)
@@ -184,10 +195,13 @@ func (st *store) beginWrite(ctx context.Context, uid int64) (*writeTx, error) {
 		st.mu.Unlock()
 		return nil, err
 	}
-	ts := st.nowMs()
+	// Never before a timestamp already issued, to anyone: then a write's timestamp is at
+	// or past the server clock every response reports, and is what its own response says.
+	ts := max(st.nowMs(), st.issued.Load())
 	if ts <= last {
 		ts = last + 10
 	}
+	st.issued.Store(ts) // under mu: the only writer
 	return &writeTx{Tx: tx, st: st, uid: uid, ts: ts}, nil
 }
 

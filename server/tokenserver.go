@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
@@ -11,12 +12,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/syncctl/syncctl/token"
 )
 
 // tokenError is the tokenserver's error body.
@@ -51,59 +56,95 @@ func parseKeyID(v string) (keyID, error) {
 	return keyID{keysChangedAt: n, clientState: hex.EncodeToString(raw)}, nil
 }
 
-// tokenEndpoint answers GET /1.0/sync/1.5 like Mozilla's tokenserver, for the users the
-// operator configured: "Authorization: Bearer <the user's secret>" stands in for the FxA
-// OAuth token. X-KeyID is optional here (the embedded users have no FxA keys) but, when
-// sent, a new client state moves the user to a fresh, empty storage, as on Mozilla's.
+// authData is what a token request claims about the user's keys. Zero generation or
+// keys_changed_at mean "not reported", as in Mozilla's tokenserver.
+type authData struct {
+	clientState   string // hex
+	generation    int64
+	keysChangedAt int64
+}
+
+// tokenEndpoint answers GET /1.0/sync/1.5 as Mozilla's tokenserver does: for a user the
+// operator configured, "Authorization: Bearer <the user's secret>" stands in for the FxA
+// OAuth token (and X-KeyID is optional: the embedded users have no FxA keys); any other
+// bearer token is verified at OAuthVerifyURL, must carry the oldsync scope and must come
+// with X-KeyID. The generation, keys_changed_at and client-state rules are
+// syncstorage-rs's (tokenserver extractors), so a client sees the same refusals.
 func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
-	scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") || secret == "" {
+	header := r.Header.Get("Authorization")
+	scheme, secret, ok := strings.Cut(header, " ")
+	secret = strings.TrimSpace(secret)
+	switch {
+	case header == "" || !ok || secret == "":
 		w.Header().Set("WWW-Authenticate", "Bearer")
-		tokenError(w, http.StatusUnauthorized, "error", "header", "Authorization", "Unsupported")
+		tokenError(w, http.StatusUnauthorized, "error", "body", "", "Unauthorized")
+		return
+	case !strings.EqualFold(scheme, "Bearer"):
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		tokenError(w, http.StatusUnauthorized, "error", "body", "", "Unsupported")
 		return
 	}
-	name := ""
+	name, fxaUID := "", ""
 	for n, sec := range s.opts.Users {
-		if subtle.ConstantTimeCompare([]byte(sec), []byte(strings.TrimSpace(secret))) == 1 {
+		if subtle.ConstantTimeCompare([]byte(sec), []byte(secret)) == 1 {
 			name = n
 		}
 	}
+	var auth authData
+	oauth := false
 	if name == "" && s.opts.OAuthVerifyURL != "" {
-		name = s.verifyOAuth(r.Context(), strings.TrimSpace(secret))
+		v, ok := s.verifyOAuth(r.Context(), secret)
+		if ok {
+			name, fxaUID, auth.generation, oauth = "fxa:"+v.User, v.User, v.Generation, true
+		}
 	}
 	if name == "" {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		tokenError(w, http.StatusUnauthorized, "invalid-credentials", "body", "", "Unauthorized")
 		return
 	}
-	var kid keyID
-	if v := r.Header.Get("X-KeyID"); v != "" {
-		var err error
-		if kid, err = parseKeyID(v); err != nil {
+	if fxaUID == "" {
+		fxaUID = fmt.Sprintf("%x", sha256.Sum256([]byte(name)))[:32]
+	}
+	v := r.Header.Get("X-KeyID")
+	if v == "" && oauth {
+		tokenError(w, http.StatusUnauthorized, "invalid-key-id", "header", "", "Missing X-KeyID header")
+		return
+	}
+	if v != "" {
+		kid, err := parseKeyID(v)
+		if err != nil {
 			tokenError(w, http.StatusUnauthorized, "invalid-credentials", "body", "", "Unauthorized")
 			return
 		}
+		auth.clientState, auth.keysChangedAt = kid.clientState, kid.keysChangedAt
 	}
 	if cs := r.Header.Get("X-Client-State"); cs != "" {
 		if !clientStatePattern.MatchString(cs) {
 			tokenError(w, http.StatusBadRequest, "error", "header", "X-Client-State", "Invalid client state value")
 			return
 		}
-		if kid.clientState != "" && !strings.EqualFold(cs, kid.clientState) {
-			tokenError(w, http.StatusUnauthorized, "invalid-client-state", "header", "X-Client-State", "Unacceptable client-state value")
+		if v != "" && cs != auth.clientState {
+			tokenError(w, http.StatusUnauthorized, "invalid-client-state", "body", "", "Unauthorized")
 			return
 		}
-		kid.clientState = strings.ToLower(cs)
+		auth.clientState = strings.ToLower(cs)
 	}
-	uid, status, err := s.allocate(name, kid)
-	if err != nil {
-		if status == 0 {
-			s.log.Error().Err(err).Msg("token allocation")
-			tokenError(w, http.StatusServiceUnavailable, "error", "internal", "", "Resource is not available")
-			return
-		}
-		tokenError(w, http.StatusUnauthorized, status2code[status], "header", "X-KeyID", err.Error())
+	uid, kca, err := s.allocate(name, auth)
+	var refused *tokenRefusal
+	switch {
+	case errors.As(err, &refused):
+		tokenError(w, http.StatusUnauthorized, refused.status, refused.location, refused.name, refused.description)
 		return
+	case err != nil:
+		s.log.Error().Err(err).Msg("token allocation")
+		tokenError(w, http.StatusServiceUnavailable, "error", "body", "", "Resource is not available")
+		return
+	}
+	duration := s.opts.TokenDuration
+	// A bad duration never fails the request: it is ignored, as Mozilla's does.
+	if d, err := strconv.ParseUint(r.URL.Query().Get("duration"), 10, 32); err == nil && time.Duration(d)*time.Second <= duration {
+		duration = time.Duration(d) * time.Second
 	}
 	node := s.opts.PublicURL
 	if node == "" {
@@ -114,12 +155,15 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		node = scheme + "://" + r.Host
 	}
 	node = strings.TrimSuffix(node, "/")
-	fxaUID := fmt.Sprintf("%x", sha256.Sum256([]byte(name)))[:32]
-	stateBytes, _ := hex.DecodeString(kid.clientState)
-	fxaKID := fmt.Sprintf("%013d-%s", kid.keysChangedAt, base64.RawURLEncoding.EncodeToString(stateBytes))
-	id, key, err := s.mintFor(uid, node, fxaUID, fxaKID)
+	stateBytes, _ := hex.DecodeString(auth.clientState)
+	hashedUID := s.metricsHash(fxaUID)[:32]
+	id, key, err := s.secret.Mint(token.Payload{
+		UID: uint64(uid), Node: node, Expires: float64(s.opts.Now().Add(duration).Unix()),
+		FxAUID: fxaUID, FxAKID: fmt.Sprintf("%013d-%s", kca, base64.RawURLEncoding.EncodeToString(stateBytes)),
+		HashedFxAUID: hashedUID, HashedDeviceID: s.metricsHash(hashedUID + "none")[:32],
+	})
 	if err != nil {
-		tokenError(w, http.StatusInternalServerError, "internal-error", "internal", "", err.Error())
+		tokenError(w, http.StatusInternalServerError, "internal-error", "internal", "", "Server error")
 		return
 	}
 	w.Header().Set("X-Timestamp", strconv.FormatInt(s.opts.Now().Unix(), 10))
@@ -127,78 +171,171 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id": id, "key": key, "uid": uid,
 		"api_endpoint":   fmt.Sprintf("%s/1.5/%d", node, uid),
-		"duration":       int64(s.opts.TokenDuration / time.Second),
-		"hashed_fxa_uid": fxaUID, "hashalg": "sha256", "node_type": "sqlite",
+		"duration":       int64(duration / time.Second),
+		"hashed_fxa_uid": hashedUID, "hashalg": "sha256", "node_type": "sqlite",
 	})
 }
 
-// verifyOAuth asks the FxA OAuth server whose token this is; it returns the account
-// name ("fxa:<uid>") or "" when the token is not valid for Sync.
-func (s *Server) verifyOAuth(ctx context.Context, tok string) string {
+// metricsHash is the tokenserver's fxa_metrics_hash: an HMAC of an id under a key of the
+// server's own, so that the ids it hands out for metrics name no account.
+func (s *Server) metricsHash(v string) string {
+	k := hmac.New(sha256.New, s.secret.SigningKey())
+	k.Write([]byte("syncctl tokenserver metrics hash"))
+	m := hmac.New(sha256.New, k.Sum(nil))
+	m.Write([]byte(v))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// unsupportedToken answers a token request for an application or version this server
+// does not serve.
+func unsupportedToken(w http.ResponseWriter, parts []string) {
+	name, desc := "application", "Unsupported application"
+	if parts[1] == "sync" {
+		name, desc = parts[2], "Unsupported application version"
+	}
+	tokenError(w, http.StatusNotFound, "error", "url", name, desc)
+}
+
+// oauthGrant is what FxA's verifier says of a token.
+type oauthGrant struct {
+	User       string   `json:"user"`
+	Scope      []string `json:"scope"`
+	Generation int64    `json:"generation"`
+}
+
+// verifyOAuth asks the FxA OAuth server whose token this is; ok is false when the token
+// is not valid for Sync.
+func (s *Server) verifyOAuth(ctx context.Context, tok string) (oauthGrant, bool) {
 	body, _ := json.Marshal(map[string]string{"token": tok})
 	req, err := http.NewRequestWithContext(ctx, "POST", s.opts.OAuthVerifyURL, bytes.NewReader(body))
 	if err != nil {
-		return ""
+		return oauthGrant{}, false
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		s.log.Warn().Err(err).Msg("oauth verify")
-		return ""
+		return oauthGrant{}, false
 	}
 	defer resp.Body.Close()
-	var v struct {
-		User  string   `json:"user"`
-		Scope []string `json:"scope"`
+	var v oauthGrant
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&v) != nil || v.User == "" || !slices.Contains(v.Scope, oldsyncScope) {
+		return oauthGrant{}, false
 	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&v) != nil || v.User == "" || !slices.Contains(v.Scope, oldsyncScope) {
-		return ""
-	}
-	return "fxa:" + v.User
+	return v, true
 }
 
 const oldsyncScope = "https://identity.mozilla.com/apps/oldsync"
 
-const (
-	staleState = iota + 1
-	olderKeys
+// tokenRefusal is a token request the key rules refuse (always a 401).
+type tokenRefusal struct{ status, location, name, description string }
+
+func (e *tokenRefusal) Error() string { return e.status + ": " + e.description }
+
+func refuseState(desc string) error {
+	return &tokenRefusal{"invalid-client-state", "header", "X-Client-State", desc}
+}
+
+var (
+	errGeneration    = &tokenRefusal{"invalid-generation", "body", "", "Unauthorized"}
+	errKeysChangedAt = &tokenRefusal{"invalid-keysChangedAt", "body", "", "Unauthorized"}
 )
 
-var status2code = map[int]string{staleState: "invalid-client-state", olderKeys: "invalid-keysChangedAt"}
+// retiredGeneration marks a retired user (an FxA account deleted): no generation is ever
+// as high, so every later request is refused, as Mozilla's retire_user does.
+const retiredGeneration = math.MaxInt64
 
-// allocate returns the user's uid for this key generation: the same uid while the client
-// state stays, a new one (fresh storage) for a newer state, and a refusal for a state
-// used before or an older keys_changed_at.
-func (s *Server) allocate(name string, kid keyID) (int64, int, error) {
+// RetireUser refuses every later token request of an FxA user (fxaUID, the account's
+// hex uid) as Mozilla's tokenserver does for a deleted account. Their data stays until
+// the operator removes it.
+func (s *Server) RetireUser(fxaUID string) error {
+	s.st.mu.Lock()
+	defer s.st.mu.Unlock()
+	_, err := s.st.w.Exec(`INSERT INTO account_generations (name, generation) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET generation = excluded.generation`, "fxa:"+fxaUID, int64(retiredGeneration))
+	return err
+}
+
+// allocate returns the user's uid for these keys, with the keys_changed_at it is under:
+// the same uid while the client state stays, a new one (fresh storage) for a new state.
+// It refuses what Mozilla's tokenserver refuses: a generation or keys_changed_at going
+// back, keys_changed_at beyond the generation, a new client state without a newer
+// generation and keys_changed_at, and a client state used before.
+func (s *Server) allocate(name string, a authData) (uid, kca int64, err error) {
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
 	var (
-		uid     int64
-		state   string
-		changed int64
+		state      string
+		changed    int64
+		generation int64
 	)
-	err := s.st.w.QueryRow(`SELECT uid, client_state, keys_changed_at FROM accounts WHERE name = ? ORDER BY uid DESC LIMIT 1`, name).Scan(&uid, &state, &changed)
-	switch {
-	case err == nil && state == kid.clientState:
-		return uid, 0, nil
-	case err == nil && kid.keysChangedAt < changed:
-		return 0, olderKeys, errors.New("keys_changed_at went back")
-	case err == nil:
-		var used int
-		if err := s.st.w.QueryRow(`SELECT COUNT(*) FROM accounts WHERE name = ? AND client_state = ?`, name, kid.clientState).Scan(&used); err != nil {
-			return 0, 0, err
-		}
-		if used > 0 {
-			return 0, staleState, errors.New("client state was used before")
-		}
-	case !errors.Is(err, sql.ErrNoRows):
+	err = s.st.w.QueryRow(`SELECT uid, client_state, keys_changed_at FROM accounts WHERE name = ? ORDER BY uid DESC LIMIT 1`, name).Scan(&uid, &state, &changed)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, err
 	}
+	exists := err == nil
+	if err := s.st.w.QueryRow(`SELECT generation FROM account_generations WHERE name = ?`, name).Scan(&generation); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, err
+	}
+	if generation == retiredGeneration {
+		return 0, 0, errGeneration
+	}
+	if exists {
+		var used int
+		if err := s.st.w.QueryRow(`SELECT COUNT(*) FROM accounts WHERE name = ? AND client_state = ? AND uid <> ?`, name, a.clientState, uid).Scan(&used); err != nil {
+			return 0, 0, err
+		}
+		if err := checkKeys(a, state, changed, generation, used > 0); err != nil {
+			return 0, 0, err
+		}
+	}
+	if a.generation > generation {
+		if _, err := s.st.w.Exec(`INSERT INTO account_generations (name, generation) VALUES (?, ?)
+			ON CONFLICT (name) DO UPDATE SET generation = excluded.generation`, name, a.generation); err != nil {
+			return 0, 0, err
+		}
+	}
+	if exists && state == a.clientState {
+		if a.keysChangedAt > changed {
+			if _, err := s.st.w.Exec(`UPDATE accounts SET keys_changed_at = ? WHERE uid = ?`, a.keysChangedAt, uid); err != nil {
+				return 0, 0, err
+			}
+			changed = a.keysChangedAt
+		}
+		return uid, changed, nil
+	}
 	res, err := s.st.w.Exec(`INSERT INTO accounts (name, client_state, keys_changed_at, created) VALUES (?, ?, ?, ?)`,
-		name, kid.clientState, kid.keysChangedAt, s.opts.Now().UnixMilli())
+		name, a.clientState, a.keysChangedAt, s.opts.Now().UnixMilli())
 	if err != nil {
 		return 0, 0, err
 	}
 	uid, err = res.LastInsertId()
-	return uid, 0, err
+	return uid, a.keysChangedAt, err
+}
+
+// checkKeys applies the rules in syncstorage-rs's order to a known user: its current
+// client state, keys_changed_at and generation (0: never reported), and whether the
+// requested state is one it used before.
+func checkKeys(a authData, state string, changed, generation int64, stale bool) error {
+	both := func(x, y int64) bool { return x != 0 && y != 0 }
+	newState := a.clientState != state
+	switch {
+	case both(a.keysChangedAt, changed) && a.keysChangedAt > changed && a.generation != 0 && a.generation < a.keysChangedAt:
+		return errKeysChangedAt
+	case state != "" && a.clientState == "":
+		return refuseState("Unacceptable client-state value empty string")
+	case newState && stale:
+		return refuseState("Unacceptable client-state value stale value")
+	case newState && a.generation != 0 && a.generation <= generation:
+		return refuseState("Unacceptable client-state value new value with no generation change")
+	case newState && both(a.keysChangedAt, changed) && a.keysChangedAt <= changed:
+		return refuseState("Unacceptable client-state value new value with no keys_changed_at change")
+	case a.generation != 0 && generation > a.generation:
+		return errGeneration
+	case both(a.keysChangedAt, changed) && changed > a.keysChangedAt:
+		return errKeysChangedAt
+	case a.keysChangedAt == 0 && changed != 0:
+		return errKeysChangedAt
+	}
+	return nil
 }

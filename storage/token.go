@@ -46,9 +46,19 @@ type TokenServer struct {
 	URL    string
 	Bearer func(ctx context.Context) (string, error)
 	// KeyID is X-KeyID ("<keysChangedAt>-<b64url(clientState)>"), empty for none.
-	KeyID  string
-	Client *resty.Client
-	Now    func() time.Time
+	KeyID string
+	// Duration, if set, asks for a token that lasts no longer (?duration=, which a
+	// tokenserver honours up to its own default).
+	Duration time.Duration
+	Client   *resty.Client
+	Now      func() time.Time
+}
+
+// ShortLived asks for a token lasting d: the conformance runner's expired-token case.
+func (ts *TokenServer) ShortLived(ctx context.Context, d time.Duration) (Token, error) {
+	c := *ts
+	c.Duration = d
+	return c.Token(ctx, true)
 }
 
 // TokenServerError is a tokenserver refusal with its status code ("invalid-credentials", …).
@@ -88,6 +98,9 @@ func (ts *TokenServer) Token(ctx context.Context, _ bool) (Token, error) {
 	req := c.R().SetContext(ctx).SetHeader("Authorization", "Bearer "+bearer).SetHeader("Accept", "application/json")
 	if ts.KeyID != "" {
 		req.SetHeader("X-KeyID", ts.KeyID)
+	}
+	if ts.Duration > 0 {
+		req.SetQueryParam("duration", strconv.FormatInt(int64(ts.Duration/time.Second), 10))
 	}
 	resp, err := req.Get(url)
 	if err != nil {
