@@ -300,16 +300,97 @@ var breakers = map[string]mw{
 			r.header.Del("X-Last-Modified")
 		}
 	}),
-	"auth.no-header-is-401":              rewrite(any_, statusFromTo(401, 200)),
-	"auth.a-bad-mac-is-401":              rewrite(any_, statusFromTo(401, 200)),
-	"auth.the-mac-covers-the-method":     rewrite(any_, statusFromTo(401, 200)),
-	"auth.the-mac-covers-the-query":      rewrite(any_, statusFromTo(401, 200)),
-	"auth.an-unknown-token-is-401":       rewrite(any_, statusFromTo(401, 200)),
-	"auth.another-users-path-is-refused": rewrite(any_, statusFromTo(401, 200)),
-	"auth.a-stale-timestamp-is-401":      rewrite(any_, statusFromTo(401, 200)),
-	"auth.a-replayed-nonce-is-401":       rewrite(any_, statusFromTo(401, 200)),
-	"misc.patch-is-405":                  rewrite(any_, statusFromTo(405, 200)),
-	"misc.unknown-urls-are-404-json-0":   rewrite(any_, setBody("not found")),
-	"misc.cors-preflight":                rewrite(any_, setHeader("Access-Control-Allow-Origin", "")),
-	"misc.heartbeat":                     rewrite(on("GET", "__heartbeat__"), setStatus(500)),
+	"auth.no-header-is-401":                         rewrite(any_, statusFromTo(401, 200)),
+	"auth.a-bad-mac-is-401":                         rewrite(any_, statusFromTo(401, 200)),
+	"auth.the-mac-covers-the-method":                rewrite(any_, statusFromTo(401, 200)),
+	"auth.the-mac-covers-the-query":                 rewrite(any_, statusFromTo(401, 200)),
+	"auth.an-unknown-token-is-401":                  rewrite(any_, statusFromTo(401, 200)),
+	"auth.another-users-path-is-refused":            rewrite(any_, statusFromTo(401, 200)),
+	"auth.a-stale-timestamp-is-401":                 rewrite(any_, statusFromTo(401, 200)),
+	"auth.a-replayed-nonce-is-401":                  rewrite(any_, statusFromTo(401, 200)),
+	"misc.patch-is-405":                             rewrite(any_, statusFromTo(405, 200)),
+	"misc.unknown-urls-are-404-json-0":              rewrite(any_, setBody("not found")),
+	"misc.cors-preflight":                           rewrite(any_, setHeader("Access-Control-Allow-Origin", "")),
+	"misc.heartbeat":                                rewrite(on("GET", "__heartbeat__"), setStatus(500)),
+	"auth.an-expired-token-is-refused":              rewrite(any_, statusFromTo(401, 200)),
+	"auth.the-payload-hash-must-match-the-body":     rewrite(any_, statusFromTo(401, 200)),
+	"batch.commit-must-be-true":                     rewrite(on("POST", "commit=false"), statusFromTo(400, 200)),
+	"batch.commits-move-only-their-collection":      rewrite(on("GET", "/info/collections"), allValues(1.0)),
+	"batch.create-with-an-undecodable-bso":          rewrite(on("POST", "batch=true"), field("failed", map[string]any{})),
+	"batch.empty-commit-applies-at-commit-time":     rewrite(on("GET", "full="), func(r *recorded) { field("modified", float64(nowNano()%100000))(r) }),
+	"batch.max-post-bytes-per-post":                 rewrite(on("POST", "batch=true"), field("failed", map[string]any{})),
+	"batch.max-post-records-per-post":               rewrite(on("POST", "batch=true"), field("failed", map[string]any{})),
+	"batch.ttl-counts-from-the-commit":              rewrite(item, statusFromTo(200, 404)),
+	"batch.ttl-only-staged-keeps-the-payload":       rewrite(item, field("payload", "changed")),
+	"delete.answers-a-timestamp":                    rewrite(on("DELETE", ""), setBody(`"ok"`)),
+	"delete.item-in-a-missing-collection-is-404":    rewrite(on("DELETE", ""), statusFromTo(404, 200)),
+	"delete.missing-collection-is-200":              rewrite(on("DELETE", ""), setStatus(404)),
+	"get.an-invalid-id-in-ids-is-400":               rewrite(any_, statusFromTo(400, 200)),
+	"get.deleted-collection-is-empty":               rewrite(collection, setBody(`["present"]`)),
+	"get.guid-like-ids":                             rewrite(on("GET", "ids="), setBody("[]")),
+	"get.hundred-unknown-ids-are-empty":             rewrite(on("GET", "ids="), appendID("x")),
+	"get.meta-global-lifecycle":                     rewrite(on("GET", "/storage/meta/global"), field("ttl", 1)),
+	"headers.x-weave-timestamp-is-the-server-clock": rewrite(on("GET", ""), weaveTimestampIsLastModified),
+	"info.configuration.x-last-modified-is-zero":    rewrite(on("GET", "/info/configuration"), setHeader("X-Last-Modified", "")),
+	"post.an-oversize-item-fails-alone":             rewrite(postReq, field("failed", map[string]any{})),
+	"post.duplicate-ids-are-400":                    rewrite(postReq, statusFromTo(400, 200)),
+	"post.failed-values-are-strings":                rewrite(postReq, failedAsArrays),
+	"post.invalid-field-values-fail-the-item":       rewrite(postReq, field("failed", map[string]any{})),
+	"post.long-newline-lines":                       rewrite(postReq, field("success", []any{})),
+	"post.max-post-bytes-per-item":                  rewrite(postReq, field("failed", map[string]any{})),
+	"post.record-without-id-is-refused":             rewrite(postReq, setStatus(500)),
+	"put.bad-collection-names-are-404":              rewrite(any_, statusFromTo(404, 500)),
+	"put.nine-digit-sortindex-is-accepted":          rewrite(putReq, setStatus(400)),
+	"put.request-over-max-request-bytes-is-413":     rewrite(any_, statusFromTo(413, 400)),
+	"put.sortindex-change-bumps-modified":           rewrite(item, field("modified", 1.0)),
+}
+
+// weaveTimestampIsLastModified is go-syncstorage's X-Weave-Timestamp: the response's
+// X-Last-Modified when there is one, which for a stale resource is in the past.
+func weaveTimestampIsLastModified(r *recorded) {
+	if lm := r.header.Get("X-Last-Modified"); lm != "" {
+		r.header.Set("X-Weave-Timestamp", lm)
+	} else {
+		r.header.Set("X-Weave-Timestamp", "0.00")
+	}
+}
+
+// failedAsArrays is go-syncstorage's failed: each reason in a list.
+var failedAsArrays = editJSON(func(v any) any {
+	if m, ok := v.(map[string]any); ok {
+		if f, ok := m["failed"].(map[string]any); ok {
+			for k, reason := range f {
+				f[k] = []any{reason}
+			}
+		}
+	}
+	return v
+})
+
+// tokenReq matches the token endpoint, which the storage breakers leave alone.
+var tokenReq match = tokenEndpoint
+
+// tokenBreakers break, for each tokenserver case, what it checks.
+var tokenBreakers = map[string]mw{
+	"token.no-authorization-is-401":                          rewrite(tokenReq, setBody(`{"status":"error"}`)),
+	"token.other-schemes-are-401":                            rewrite(tokenReq, statusFromTo(401, 403)),
+	"token.an-unverifiable-oauth-token-is-401":               rewrite(tokenReq, setBody(`{"status":"invalid-generation","errors":[{"location":"body","name":"","description":"x"}]}`)),
+	"token.the-oauth-token-is-verified-with-fxa":             swallow(tokenReq, 200, `{"id":"x","key":"y","uid":1,"api_endpoint":"http://127.0.0.1:1/1.5/1","duration":60}`),
+	"token.the-oldsync-scope-is-required":                    rewrite(tokenReq, statusFromTo(401, 200)),
+	"token.x-keyid-is-required":                              rewrite(tokenReq, statusFromTo(401, 200)),
+	"token.a-malformed-x-keyid-is-401":                       rewrite(tokenReq, statusFromTo(401, 200)),
+	"token.x-client-state-must-match-x-keyid":                rewrite(tokenReq, statusFromTo(401, 200)),
+	"token.answer-and-token-fields":                          rewrite(tokenReq, field("hashed_fxa_uid", "not hex")),
+	"token.the-same-user-keeps-its-uid":                      rewrite(tokenReq, func(r *recorded) { field("uid", float64(nowNano()%1000000+1))(r) }),
+	"token.the-token-works-at-the-node":                      rewrite(tokenReq, field("key", "not the key")),
+	"token.duration-parameter":                               rewrite(tokenReq, field("duration", 3600)),
+	"token.a-lower-generation-is-refused":                    rewrite(tokenReq, statusFromTo(401, 200)),
+	"token.keys-changed-at-cannot-go-back":                   rewrite(tokenReq, statusFromTo(401, 200)),
+	"token.keys-changed-at-cannot-pass-the-generation":       rewrite(tokenReq, statusFromTo(401, 200)),
+	"token.a-new-client-state-needs-a-newer-keys-changed-at": rewrite(tokenReq, statusFromTo(401, 200)),
+	"token.a-new-client-state-needs-a-newer-generation":      rewrite(tokenReq, statusFromTo(401, 200)),
+	"token.a-new-client-state-gets-fresh-storage":            rewrite(tokenReq, field("uid", 1)),
+	"token.an-old-client-state-is-refused":                   rewrite(tokenReq, statusFromTo(401, 200)),
+	"token.a-retired-user-is-refused":                        rewrite(tokenReq, statusFromTo(401, 200)),
+	"token.unknown-applications-are-404":                     rewrite(tokenReq, statusFromTo(404, 200)),
 }

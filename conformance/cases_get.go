@@ -29,7 +29,7 @@ var getCases = []Case{
 	{ID: "get.never-written-collection-is-empty", Clause: "1.1; case 26", Level: Must, Run: func(t *T) {
 		t.Do("GET", "/storage/"+t.Coll("none"), "").Expect(200).BodyIs("[]")
 	}},
-	{ID: "get.ids-and-x-weave-records", Clause: "1.4 GET /storage/<coll>; case 27", Level: Must, Run: func(t *T) {
+	{ID: "get.ids-and-x-weave-records", Clause: "1.4 GET /storage/<coll>; cases 27, 33", Level: Must, Run: func(t *T) {
 		c := t.Coll("ids")
 		fill(t, c, "a", "b", "c")
 		r := t.Do("GET", "/storage/"+c, "").Expect(200)
@@ -94,13 +94,14 @@ var getCases = []Case{
 		t.Check(r.Header.Get("X-Weave-Next-Offset") != "", "no X-Weave-Next-Offset with 3 records left")
 		t.Check(r.Header.Get("X-Weave-Records") == "2", "X-Weave-Records %q for a page of 2", r.Header.Get("X-Weave-Records"))
 	}},
-	{ID: "get.offset-pages-through-everything-once", Clause: "1.4 offset; case 35", Level: Must, Run: func(t *T) {
+	{ID: "get.offset-pages-through-everything-once", Clause: "1.4 offset; cases 35, 38", Level: Must, Run: func(t *T) {
 		c := t.Coll("pages")
 		fill(t, c, "a", "b", "c", "d", "e")
-		for _, sort := range []string{"oldest", "newest", "index"} {
+		for _, sort := range []string{"oldest", "newest", "index", ""} {
 			for limit := 1; limit <= 6; limit++ {
 				all := pageAll(t, c, fmt.Sprintf("limit=%d&sort=%s", limit, sort))
 				want := t.Do("GET", "/storage/"+c+"?sort="+sort, "").Expect(200).IDs()
+				t.Check(len(want) == 5, "sort=%q listed %v, expected the 5 records", sort, want)
 				t.Check(slices.Equal(all, want), "sort=%s limit=%d paged to %v, unpaged %v", sort, limit, all, want)
 			}
 		}
@@ -125,7 +126,7 @@ var getCases = []Case{
 	}},
 	{ID: "get.sort-index", Clause: "1.4 sort; case 37", Level: Must, Run: func(t *T) {
 		c := t.Coll("sidx")
-		postOK(t, c, `[{"id":"low","sortindex":1},{"id":"high","sortindex":50},{"id":"mid","sortindex":20}]`)
+		postOK(t, c, `[{"id":"low","payload":"l","sortindex":1},{"id":"high","payload":"h","sortindex":50},{"id":"mid","payload":"m","sortindex":20}]`)
 		ids := t.Do("GET", "/storage/"+c+"?sort=index", "").Expect(200).IDs()
 		t.Check(slices.Equal(ids, list("high,mid,low")), "sort=index gave %v", ids)
 	}},
@@ -146,22 +147,22 @@ var getCases = []Case{
 		}
 	}},
 	{ID: "get.bad-newer-older-limit-are-400", Clause: "case 41", Level: Must, Run: func(t *T) {
-		c := t.Coll("badq")
+		c := written(t, "badq")
 		for _, q := range []string{"newer=x", "older=x", "limit=x"} {
 			t.Do("GET", "/storage/"+c+"?"+q, "").Expect(400)
 		}
 	}},
 	{ID: "get.negative-limit-is-400", Clause: "case 46", Level: Must, Run: func(t *T) {
-		t.Do("GET", "/storage/"+t.Coll("neg")+"?limit=-1", "").Expect(400)
+		t.Do("GET", "/storage/"+written(t, "neg")+"?limit=-1", "").Expect(400)
 	}},
 	{ID: "get.bad-offset-is-400", Clause: "case 42", Level: Should, Run: func(t *T) {
-		t.Do("GET", "/storage/"+t.Coll("boff")+"?offset=not!an!offset", "").Expect(400)
+		t.Do("GET", "/storage/"+written(t, "boff")+"?offset=not!an!offset", "").Expect(400)
 	}},
 	{ID: "get.bad-sort-is-400", Clause: "case 47", Level: Should, Run: func(t *T) {
-		t.Do("GET", "/storage/"+t.Coll("bsort")+"?sort=sideways", "").Expect(400)
+		t.Do("GET", "/storage/"+written(t, "bsort")+"?sort=sideways", "").Expect(400)
 	}},
 	{ID: "get.at-most-100-ids", Clause: "1.4 ids; case 45", Level: Must, Run: func(t *T) {
-		c := t.Coll("max")
+		c := written(t, "max")
 		var ids []string
 		for i := range 101 {
 			ids = append(ids, fmt.Sprint("i", i))
@@ -176,7 +177,7 @@ var getCases = []Case{
 		t.Check(sameSet(ids, list("test-0,test-1")), "ids=test-0%%2Ctest-1 gave %v", ids)
 	}},
 	{ID: "get.unknown-parameters-ignored", Clause: "case 44", Level: Must, Run: func(t *T) {
-		t.Do("GET", "/storage/"+t.Coll("unk")+"?blabla=1", "").Expect(200)
+		t.Do("GET", "/storage/"+written(t, "unk")+"?blabla=1", "").Expect(200)
 	}},
 	{ID: "get.accept-json", Clause: "1.4 Accept; case 51", Level: Must, Run: func(t *T) {
 		c := t.Coll("json")
@@ -197,10 +198,10 @@ var getCases = []Case{
 		}
 	}},
 	{ID: "get.unacceptable-accept-is-406", Clause: "1.4 Accept; case 51", Level: Must, Run: func(t *T) {
-		t.Do("GET", "/storage/"+t.Coll("406"), "", "Accept", "x/yy").Expect(406)
+		t.Do("GET", "/storage/"+written(t, "406"), "", "Accept", "x/yy").Expect(406)
 	}},
 	{ID: "get.accept-wildcards-give-json", Clause: "case 53", Level: Should, Run: func(t *T) {
-		c := t.Coll("wild")
+		c := written(t, "wild")
 		for _, a := range []string{"*/*", "application/*"} {
 			r := t.Do("GET", "/storage/"+c, "", "Accept", a).Expect(200)
 			t.Check(strings.HasPrefix(r.Header.Get("Content-Type"), "application/json"), "Accept %s: Content-Type %q", a, r.Header.Get("Content-Type"))
@@ -226,5 +227,48 @@ var getCases = []Case{
 		ts := fill(t, c, "a")
 		t.Do("GET", "/storage/"+c, "", "X-If-Modified-Since", ts[0].String()).Expect(304)
 		t.Do("GET", "/storage/"+c, "", "X-If-Modified-Since", (ts[0] - 10).String()).Expect(200)
+	}},
+	{ID: "get.hundred-unknown-ids-are-empty", Clause: "1.4 ids; case 43", Level: Must, Run: func(t *T) {
+		c := written(t, "unkids")
+		var ids []string
+		for i := range 100 {
+			ids = append(ids, fmt.Sprintf("%s-%d", t.prefix, i))
+		}
+		t.Do("GET", "/storage/"+c+"?ids="+strings.Join(ids, ","), "").Expect(200).BodyIs("[]")
+	}},
+	{ID: "get.an-invalid-id-in-ids-is-400", Clause: "1.2 id; case 48", Level: Should, Run: func(t *T) {
+		c := written(t, "badid")
+		t.Do("GET", "/storage/"+c+"?ids=present,"+strings.Repeat("x", 65), "").Expect(400)
+	}},
+	{ID: "get.guid-like-ids", Clause: "1.2 id; case 50", Level: Must, Run: func(t *T) {
+		c := t.Coll("guid")
+		ids := []string{"{4b3a9e8c-1f2d-4e5a-9b7c-0d1e2f3a4b5c}", "a-b-c-d", "{0}"}
+		r, res := post(t, "/storage/"+c, fmt.Sprintf(`[{"id":%q,"payload":"1"},{"id":%q,"payload":"2"},{"id":%q,"payload":"3"}]`, ids[0], ids[1], ids[2]))
+		r.Expect(200)
+		t.Check(sameSet(res.Success, ids), "POST of GUID-like ids: %s", quoteBody(r.Body))
+		got := t.Do("GET", "/storage/"+c+"?ids="+url.QueryEscape(ids[0]+","+ids[1]), "").Expect(200).IDs()
+		t.Check(sameSet(got, ids[:2]), "ids= with braces and dashes gave %v", got)
+		t.Do("DELETE", "/storage/"+c+"?ids="+url.QueryEscape(ids[0]+","+ids[2]), "").Expect(200)
+		got = t.Do("GET", "/storage/"+c, "").Expect(200).IDs()
+		t.Check(sameSet(got, ids[1:2]), "after DELETE ?ids= of two, %v are left", got)
+	}},
+	{ID: "get.deleted-collection-is-empty", Clause: "1.4; case 56", Level: Must, Run: func(t *T) {
+		c := written(t, "delget")
+		t.Do("DELETE", "/storage/"+c, "").Expect(200)
+		t.Do("GET", "/storage/"+c, "").Expect(200).BodyIs("[]")
+	}},
+	{ID: "get.meta-global-lifecycle", Clause: "1.4; case 64", Level: Must, Destructive: true, Run: func(t *T) {
+		defer t.u.do(t.ctx, "DELETE", "/storage/meta", "", nil)
+		t.Do("GET", "/storage/meta/global", "").Expect(404)
+		t.Do("GET", "/storage/meta", "").Expect(200).BodyIs("[]")
+		t.Do("PUT", "/storage/meta/global", `{"payload":"{\"syncID\":\"abcdefghijkl\",\"storageVersion\":5}"}`).Expect(200)
+		t.Do("GET", "/storage/meta", "").Expect(200).BodyIs(`["global"]`)
+		var m map[string]any
+		t.Do("GET", "/storage/meta/global", "").Expect(200).JSON(&m)
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		t.Check(sameSet(keys, list("id,modified,payload")), "meta/global has keys %v, expected id, modified, payload", keys)
 	}},
 }

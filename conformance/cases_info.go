@@ -10,7 +10,7 @@ import (
 )
 
 var infoCases = []Case{
-	{ID: "info.collections.lists-written", Clause: "1.4 GET /info/collections; case 11", Level: Must, Run: func(t *T) {
+	{ID: "info.collections.lists-written", Clause: "1.4 GET /info/collections; cases 11, 13", Level: Must, Run: func(t *T) {
 		c := t.Coll("ic")
 		ts := put(t, c, "a", `{"payload":"x"}`)
 		var m map[string]wbo.Timestamp
@@ -35,10 +35,12 @@ var infoCases = []Case{
 	}},
 	{ID: "info.collections.x-weave-records", Clause: "1.5 X-Weave-Records; case 21", Level: Should, Run: func(t *T) {
 		put(t, t.Coll("iw"), "a", `{"payload":"x"}`)
-		r := t.Do("GET", "/info/collections", "").Expect(200)
-		var m map[string]any
-		r.JSON(&m)
-		t.Check(r.Header.Get("X-Weave-Records") == strconv.Itoa(len(m)), "X-Weave-Records %q for %d collections", r.Header.Get("X-Weave-Records"), len(m))
+		for _, v := range []string{"/info/collections", "/info/collection_counts"} {
+			r := t.Do("GET", v, "").Expect(200)
+			var m map[string]any
+			r.JSON(&m)
+			t.Check(r.Header.Get("X-Weave-Records") == strconv.Itoa(len(m)), "%s: X-Weave-Records %q for %d collections", v, r.Header.Get("X-Weave-Records"), len(m))
+		}
 	}},
 	{ID: "info.collection-counts", Clause: "1.4 GET /info/collection_counts; case 15", Level: Must, Run: func(t *T) {
 		c := t.Coll("cnt")
@@ -108,5 +110,9 @@ var infoCases = []Case{
 		for _, v := range []string{"/info/collections", "/info/collection_counts", "/info/collection_usage"} {
 			t.Do("GET", v, "").Expect(200).BodyIs("{}")
 		}
+	}},
+	{ID: "info.configuration.x-last-modified-is-zero", Clause: "1.5 X-Last-Modified; case 20", Level: Should, Run: func(t *T) {
+		r := t.Do("GET", "/info/configuration", "").Expect(200)
+		t.Check(r.Header.Get("X-Last-Modified") == "0.00", "info/configuration X-Last-Modified %q, expected 0.00 (it is not stored data)", r.Header.Get("X-Last-Modified"))
 	}},
 }

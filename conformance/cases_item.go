@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -32,7 +33,7 @@ var itemCases = []Case{
 		t.Do("GET", "/storage/"+t.Coll("nocoll")+"/a", "").Expect(404)
 	}},
 	{ID: "item.404-body-is-json-0", Clause: "1.9; case 63", Level: Should, Run: func(t *T) {
-		r := t.Do("GET", "/storage/"+t.Coll("j404")+"/a", "").Expect(404).BodyIs("0")
+		r := t.Do("GET", "/storage/"+written(t, "j404")+"/a", "").Expect(404).BodyIs("0")
 		t.Check(strings.HasPrefix(r.Header.Get("Content-Type"), "application/json"), "404 Content-Type %q", r.Header.Get("Content-Type"))
 	}},
 	{ID: "item.if-modified-since-304", Clause: "case 61", Level: Must, Run: func(t *T) {
@@ -177,5 +178,39 @@ var itemCases = []Case{
 		}
 		r.Expect(400)
 		t.Do("PUT", "/storage/"+t.Coll("notcrypto")+"/x", bad).Expect(200)
+	}},
+	{ID: "put.sortindex-change-bumps-modified", Clause: "1.2; case 78", Level: Must, Run: func(t *T) {
+		c := t.Coll("psib")
+		ts := put(t, c, "a", `{"payload":"x","sortindex":1}`)
+		t.Sleep(20 * time.Millisecond)
+		ts2 := t.Do("PUT", "/storage/"+c+"/a", `{"sortindex":2}`).Expect(200).TS("X-Last-Modified")
+		var r Record
+		t.Do("GET", "/storage/"+c+"/a", "").Expect(200).JSON(&r)
+		t.Check(ts2 > ts && int64(r.Modified*100+0.5) == int64(ts2)/10, "a sortindex change: write at %s after %s, record modified %.2f", ts2, ts, r.Modified)
+	}},
+	{ID: "put.nine-digit-sortindex-is-accepted", Clause: "1.2 sortindex; case 69", Level: Must, Run: func(t *T) {
+		c := t.Coll("psi9")
+		for _, v := range []string{"100000000", "999999999", "-999999999"} {
+			t.Do("PUT", "/storage/"+c+"/a", `{"payload":"x","sortindex":`+v+`}`).Expect(200)
+			var r Record
+			t.Do("GET", "/storage/"+c+"/a", "").Expect(200).JSON(&r)
+			t.Check(r.SortIndex != nil && fmt.Sprint(*r.SortIndex) == v, "sortindex %s read back as %v", v, r.SortIndex)
+		}
+	}},
+	{ID: "put.request-over-max-request-bytes-is-413", Clause: "1.8 max_request_bytes; case 75", Level: Should, Run: func(t *T) {
+		max := config(t)["max_request_bytes"]
+		t.Check(max < 64<<20, "max_request_bytes %d is too large to probe", max)
+		c := t.Coll("preq")
+		body := `{"payload":"` + payloadOf(int(max)) + `"}`
+		t.Do("PUT", "/storage/"+c+"/a", body).Expect(413)
+		t.Do("GET", "/storage/"+c+"/a", "").Expect(404)
+	}},
+	{ID: "put.bad-collection-names-are-404", Clause: "1.2 collection; case 87", Level: Should, Run: func(t *T) {
+		for _, name := range []string{"bad!name", strings.Repeat("c", 33), "sp%20ace"} {
+			for _, m := range []string{"PUT", "GET"} {
+				r := t.Do(m, "/storage/"+name+"/a", `{"payload":"x"}`)
+				t.Check(r.Status == 404 || r.Status == 400, "%s of an item in the collection %q: expected 404 (or 400), got %d with body %s", m, name, r.Status, quoteBody(r.Body))
+			}
+		}
 	}},
 }

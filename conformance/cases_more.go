@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/syncctl/syncctl/hawk"
 )
@@ -60,11 +61,12 @@ var deleteCases = []Case{
 		ts := fill(t, c, "a", "b")
 		t.Do("DELETE", "/storage/"+c+"?ids=a", "", "X-If-Unmodified-Since", ts[0].String()).Expect(412)
 	}},
-	{ID: "delete.storage", Clause: "1.4 DELETE /storage; case 146", Level: Must, Destructive: true, Run: func(t *T) {
+	{ID: "delete.storage", Clause: "1.4 DELETE /storage; cases 25, 146", Level: Must, Destructive: true, Run: func(t *T) {
 		c := t.Coll("dall")
 		fill(t, c, "a")
 		t.Do("DELETE", "/storage", "").Expect(200)
 		t.Do("GET", "/storage/"+c+"/a", "").Expect(404)
+		t.Do("GET", "/info/collections", "").Expect(200).BodyIs("{}")
 		t.Do("GET", "/info/collection_counts", "").Expect(200).BodyIs("{}")
 		t.Do("DELETE", "/storage/"+c, "").Expect(200)
 	}},
@@ -73,6 +75,29 @@ var deleteCases = []Case{
 		fill(t, c, "a")
 		t.Do("DELETE", "", "").Expect(200)
 		t.Do("GET", "/storage/"+c+"/a", "").Expect(404)
+	}},
+	{ID: "delete.item-in-a-missing-collection-is-404", Clause: "1.4 DELETE item; case 145", Level: Must, Run: func(t *T) {
+		t.Do("DELETE", "/storage/"+t.Coll("dnone")+"/a", "").Expect(404)
+	}},
+	{ID: "delete.missing-collection-is-200", Clause: "1.4 DELETE /storage/<coll>; case 148", Level: Should, Run: func(t *T) {
+		t.Do("DELETE", "/storage/"+t.Coll("dnever"), "").Expect(200)
+	}},
+	{ID: "delete.answers-a-timestamp", Clause: "1.4 DELETE; case 149", Level: Should, Run: func(t *T) {
+		c := t.Coll("dts")
+		ts := fill(t, c, "a", "b")
+		for _, path := range []string{"/storage/" + c + "/a", "/storage/" + c} {
+			r := t.Do("DELETE", path, "").Expect(200)
+			var v any
+			r.JSON(&v)
+			var got float64
+			switch x := v.(type) {
+			case float64:
+				got = x
+			case map[string]any:
+				got, _ = x["modified"].(float64)
+			}
+			t.Check(got*1000 >= float64(ts[1])-5, "DELETE %s answered %s: expected the new timestamp (a number or {\"modified\": …}) at or after %s", path, quoteBody(r.Body), ts[1])
+		}
 	}},
 }
 
@@ -101,10 +126,10 @@ var headerCases = []Case{
 		t.Check(sameSet(ids, list("b")), "newer=<a's modified> gave %v", ids)
 	}},
 	{ID: "headers.both-preconditions-are-400", Clause: "case 155", Level: Should, Run: func(t *T) {
-		t.Do("GET", "/storage/"+t.Coll("hboth"), "", "X-If-Modified-Since", "1.00", "X-If-Unmodified-Since", "1.00").Expect(400)
+		t.Do("GET", "/storage/"+written(t, "hboth"), "", "X-If-Modified-Since", "1.00", "X-If-Unmodified-Since", "1.00").Expect(400)
 	}},
 	{ID: "headers.negative-if-modified-since-is-400", Clause: "case 154", Level: Must, Run: func(t *T) {
-		t.Do("GET", "/storage/"+t.Coll("hneg"), "", "X-If-Modified-Since", "-3").Expect(400)
+		t.Do("GET", "/storage/"+written(t, "hneg"), "", "X-If-Modified-Since", "-3").Expect(400)
 	}},
 	{ID: "headers.negative-if-unmodified-since-is-400", Clause: "case 86", Level: Must, Run: func(t *T) {
 		t.Do("PUT", "/storage/"+t.Coll("hnegu")+"/a", `{"payload":"x"}`, "X-If-Unmodified-Since", "-3").Expect(400)
@@ -144,6 +169,16 @@ var headerCases = []Case{
 		t.Check(r.TS("X-Last-Modified") == ts[0], "304 X-Last-Modified %s", r.TS("X-Last-Modified"))
 		r = t.Do("GET", "/storage/"+c, "", "X-If-Unmodified-Since", (ts[0] - 10).String()).Expect(412)
 		t.Check(r.TS("X-Last-Modified") == ts[0], "412 X-Last-Modified %s", r.TS("X-Last-Modified"))
+	}},
+	{ID: "headers.x-weave-timestamp-is-the-server-clock", Clause: "1.5 X-Weave-Timestamp; case 158", Level: Must, Run: func(t *T) {
+		old, fresh := t.Coll("hold"), t.Coll("hfresh")
+		first := put(t, old, "a", `{"payload":"x"}`)
+		t.Sleep(50 * time.Millisecond)
+		later := put(t, t.Coll("hlater"), "a", `{"payload":"y"}`)
+		for _, path := range []string{"/storage/" + old, "/storage/" + old + "/a", "/storage/" + fresh, "/info/configuration"} {
+			r := t.Do("GET", path, "").Expect(200)
+			t.Check(r.TS("X-Weave-Timestamp") >= later, "GET %s: X-Weave-Timestamp %s is before the server's last write %s (it must be the server's clock, not the resource's %s)", path, r.TS("X-Weave-Timestamp"), later, first)
+		}
 	}},
 }
 
@@ -187,6 +222,33 @@ var authCases = []Case{
 		h := t.Sign("GET", "/info/collections", nil)
 		t.Do("GET", "/info/collections", "", "Authorization", h).Expect(200)
 		t.Do("GET", "/info/collections", "", "Authorization", h).Expect(401)
+	}},
+	{ID: "auth.the-payload-hash-must-match-the-body", Clause: "3.5 payload hash; case 8", Level: Should, Run: func(t *T) {
+		c := t.Coll("ahash")
+		path := "/storage/" + c + "/a"
+		h := t.Sign("PUT", path, func(a *hawk.Artifacts) {
+			a.Hash = hawk.PayloadHash("application/json", []byte(`{"payload":"what was signed"}`))
+		})
+		r := t.Do("PUT", path, `{"payload":"something else"}`, "Authorization", h)
+		t.Check(r.Status == 401 || r.Status == 400 || r.Status == 403, "a body whose hash= is another body's: expected 401, got %d with body %s", r.Status, quoteBody(r.Body))
+		t.Do("GET", path, "").Expect(404)
+	}},
+	{ID: "auth.an-expired-token-is-refused", Clause: "3.4 expires; case 9", Level: Must, Slow: true, Run: func(t *T) {
+		tok := t.shortLivedToken()
+		c := t.Coll("aexp")
+		put(t, c, "a", `{"payload":"x"}`)
+		u := &user{tok: tok, endpoint: strings.TrimSuffix(tok.APIEndpoint, "/"), http: t.u.http}
+		if u.endpoint != t.u.endpoint {
+			t.Skipf("the short-lived token is for %s, not the run's %s", u.endpoint, t.u.endpoint)
+		}
+		t.as(u, "GET", "/storage/"+c, "").Expect(200)
+		t.Sleep(time.Until(tok.Expires) + 2100*time.Millisecond)
+		t.as(u, "PUT", "/storage/"+c+"/b", `{"payload":"y"}`).Expect(401)
+		t.as(u, "GET", "/storage/"+c, "").Expect(401)
+		var m map[string]any
+		t.as(u, "GET", "/info/collections", "").Expect(200).JSON(&m)
+		_, ok := m[c]
+		t.Check(ok, "info/collections with an expired token left out %s: %v", c, m)
 	}},
 }
 

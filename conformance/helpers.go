@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ var twoDecimals = regexp.MustCompile(`^[0-9]+\.[0-9]{2}$`)
 
 // put writes one item and returns its timestamp.
 func put(t *T, coll, id, body string) wbo.Timestamp {
+	defer t.Given()()
 	r := t.Do("PUT", "/storage/"+coll+"/"+id, body).Expect(200)
 	return r.TS("X-Last-Modified")
 }
@@ -37,6 +39,7 @@ func post(t *T, path, body string, headers ...string) (*Resp, postResult) {
 
 // postOK posts and requires a 200.
 func postOK(t *T, coll, body string) postResult {
+	defer t.Given()()
 	r, res := post(t, "/storage/"+coll, body)
 	r.Expect(200)
 	return res
@@ -44,6 +47,7 @@ func postOK(t *T, coll, body string) postResult {
 
 // fill writes ids one POST each, so that each gets its own timestamp.
 func fill(t *T, coll string, ids ...string) []wbo.Timestamp {
+	defer t.Given()()
 	var ts []wbo.Timestamp
 	for i, id := range ids {
 		r, _ := post(t, "/storage/"+coll, fmt.Sprintf(`[{"id":%q,"payload":"p%d","sortindex":%d}]`, id, i, 100-i))
@@ -51,6 +55,38 @@ func fill(t *T, coll string, ids ...string) []wbo.Timestamp {
 	}
 	return ts
 }
+
+// begin opens a batch holding body's records and returns its id, escaped for a query.
+func begin(t *T, coll, body string, headers ...string) string {
+	defer t.Given()()
+	r, res := post(t, "/storage/"+coll+"?batch=true", body, headers...)
+	r.Expect(202)
+	t.Check(res.Batch != "", "POST ?batch=true: no batch id in %s", quoteBody(r.Body))
+	return url.QueryEscape(res.Batch)
+}
+
+// written makes sure coll exists, holding one record, so that a case probing the
+// collection's parameters meets a server that has data to look at: some servers answer
+// 200 [] for a collection that was never written before they validate anything.
+func written(t *T, name string) string {
+	c := t.Coll(name)
+	fill(t, c, "present")
+	return c
+}
+
+// config reads info/configuration.
+func config(t *T) map[string]int64 {
+	defer t.Given()()
+	var cfg map[string]int64
+	t.Do("GET", "/info/configuration", "").Expect(200).JSON(&cfg)
+	for _, k := range []string{"max_post_records", "max_post_bytes", "max_record_payload_bytes", "max_request_bytes", "max_total_bytes", "max_total_records"} {
+		t.Check(cfg[k] > 0, "info/configuration: %s is %d", k, cfg[k])
+	}
+	return cfg
+}
+
+// payloadOf is a payload of n bytes.
+func payloadOf(n int) string { return strings.Repeat("x", n) }
 
 func sameSet(a, b []string) bool {
 	a, b = slices.Clone(a), slices.Clone(b)

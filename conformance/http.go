@@ -53,6 +53,8 @@ type Resp struct {
 	Header http.Header
 	Body   []byte
 	t      *T
+	// template is the request without the run's names, for grouping refusals.
+	template string
 }
 
 // do signs and sends; an Authorization header given in h replaces the signature ("-":
@@ -113,9 +115,21 @@ func (t *T) TokenID() string { return t.u.tok.ID }
 // Expect fails the case unless the status is one of want.
 func (r *Resp) Expect(want ...int) *Resp {
 	if !slices.Contains(want, r.Status) {
+		if r.t.given > 0 && r.t.cause == "" {
+			r.t.cause = fmt.Sprintf("the server refused a valid request: %s → %d", r.template, r.Status)
+		}
+		r.t.symptom = fmt.Sprintf("answers %d where %s is expected", r.Status, statusList(want))
 		r.t.Fatalf("%s: expected status %v, got %d with body %s", r.Req, want, r.Status, quoteBody(r.Body))
 	}
 	return r
+}
+
+func statusList(want []int) string {
+	s := make([]string, len(want))
+	for i, w := range want {
+		s[i] = strconv.Itoa(w)
+	}
+	return strings.Join(s, " or ")
 }
 
 // JSON decodes the body or fails.

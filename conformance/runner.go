@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,15 +32,22 @@ const (
 
 // Case is one checked behaviour.
 type Case struct {
-	ID     string
-	Clause string
-	Level  Level
+	ID string `json:"id"`
+	// Clause names the protocol section and the numbers of ../shared/conformance-cases.md
+	// the case checks ("1.4 newer; case 29", "cases 81, 82"): Refs reads them from it.
+	Clause string `json:"clause"`
+	Level  Level  `json:"level"`
+	// Cause names the server defect a failure of this case reveals. Cases that one defect
+	// fails together share it, so the report lists that defect once; empty: the case's ID.
+	Cause string `json:"cause,omitempty"`
+	// Slow cases wait on the clock (TTLs, token expiry): a few seconds each.
+	Slow bool `json:"slow,omitempty"`
 	// Destructive cases act on the whole account (DELETE /storage, empty-account views):
 	// they run only on an empty account or with AllowDestructive.
-	Destructive bool
+	Destructive bool `json:"destructive,omitempty"`
 	// SecondUser cases need credentials for a second user.
-	SecondUser bool
-	Run        func(t *T)
+	SecondUser bool       `json:"second_user,omitempty"`
+	Run        func(t *T) `json:"-"`
 }
 
 // Options configure a run.
@@ -53,15 +61,35 @@ type Options struct {
 	MinLevel Level
 	// AllowDestructive runs the account-wide cases on an account that holds data.
 	AllowDestructive bool
+	// Expect is the profile of a known server: a failure it lists is reported as known.
+	Expect *Profile
+	// SkipSlow leaves out the cases that wait on the clock.
+	SkipSlow bool
 }
+
+// Statuses of a result. An error is a case whose preconditions the server would not let
+// it arrange (a valid write refused, say): it says nothing of the behaviour the case
+// names, and its cause is the request that was refused.
+const (
+	StatusPass  = "pass"
+	StatusFail  = "fail"
+	StatusError = "error"
+	StatusKnown = "known"
+	StatusSkip  = "skip"
+)
 
 // Result is one case's outcome.
 type Result struct {
-	ID       string        `json:"id"`
-	Clause   string        `json:"clause"`
-	Level    Level         `json:"level"`
-	Status   string        `json:"status"` // pass, fail, skip
-	Message  string        `json:"message,omitempty"`
+	ID      string `json:"id"`
+	Clause  string `json:"clause"`
+	Level   Level  `json:"level"`
+	Status  string `json:"status"` // pass, fail, error, known, skip
+	Message string `json:"message,omitempty"`
+	Cause   string `json:"cause,omitempty"` // for fail, error and known
+	// Symptom is a failed status check, "answers 403 where 401 is expected": cases that
+	// share one are reported under it, as one defect.
+	Symptom  string        `json:"symptom,omitempty"`
+	Known    string        `json:"known,omitempty"` // the profile's note on a known deviation
 	Duration time.Duration `json:"duration_ns"`
 }
 
@@ -69,11 +97,28 @@ type Result struct {
 type Report struct {
 	Server  string    `json:"server"`
 	Started time.Time `json:"started"`
+	Profile string    `json:"profile,omitempty"`
 	Results []Result  `json:"results"`
 	Passed  int       `json:"passed"`
 	Failed  int       `json:"failed"`
+	Errors  int       `json:"errors"`
+	Known   int       `json:"known"`
 	Skipped int       `json:"skipped"`
+	// Causes group the failures and errors: one entry per defect, with every case it failed.
+	Causes []CauseGroup `json:"causes,omitempty"`
 }
+
+// CauseGroup is one defect and the cases it failed.
+type CauseGroup struct {
+	Cause string   `json:"cause"`
+	Level Level    `json:"level"` // MUST if any of its cases is
+	Cases []string `json:"cases"`
+	// Example is the first case's message: what was sent and what came back.
+	Example string `json:"example"`
+}
+
+// Bad reports whether the run found a departure that is not known.
+func (r *Report) Bad() bool { return r.Failed+r.Errors > 0 }
 
 // Cases returns every case, sorted by id.
 func Cases() []Case {
@@ -93,6 +138,9 @@ func Select(opts Options) []Case {
 			continue
 		}
 		if opts.MinLevel == Must && c.Level != Must {
+			continue
+		}
+		if opts.SkipSlow && c.Slow {
 			continue
 		}
 		out = append(out, c)
@@ -116,6 +164,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}
 	rep := &Report{Server: main.endpoint, Started: time.Now()}
+	if opts.Expect != nil {
+		rep.Profile = opts.Expect.Name
+	}
 	holdsData, err := main.holdsData(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("conformance: reading info/collections: %w", err)
@@ -124,33 +175,101 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rand.Read(pre[:])
 	prefix := "cf" + hex.EncodeToString(pre[:3])
 	for _, c := range Select(opts) {
-		res := Result{ID: c.ID, Clause: c.Clause, Level: c.Level, Status: "pass"}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		res := Result{ID: c.ID, Clause: c.Clause, Level: c.Level, Status: StatusPass}
 		switch {
 		case c.Destructive && holdsData && !opts.AllowDestructive:
-			res.Status, res.Message = "skip", "the account holds data: pass --allow-destructive to run account-wide cases"
+			res.Status, res.Message = StatusSkip, "the account holds data: pass --allow-destructive to run account-wide cases"
 		case c.SecondUser && second == nil:
-			res.Status, res.Message = "skip", "needs a second user's credentials"
+			res.Status, res.Message = StatusSkip, "needs a second user's credentials"
 		default:
-			start := time.Now()
-			t := &T{ctx: ctx, u: main, second: second, prefix: prefix, id: c.ID}
-			t.run(c.Run)
-			t.cleanup()
-			res.Duration = time.Since(start)
-			if t.failure != "" {
-				res.Status, res.Message = "fail", t.failure
-			}
+			res = runCase(c, &T{ctx: ctx, u: main, second: second, prefix: prefix, id: c.ID, tokens: opts.Tokens})
 		}
-		switch res.Status {
-		case "pass":
-			rep.Passed++
-		case "fail":
-			rep.Failed++
-		default:
-			rep.Skipped++
+		if note, ok := opts.Expect.knows(c.ID); ok && (res.Status == StatusFail || res.Status == StatusError) {
+			res.Status, res.Known = StatusKnown, note
 		}
-		rep.Results = append(rep.Results, res)
+		rep.add(res)
 	}
+	rep.group()
 	return rep, nil
+}
+
+// runCase runs one case on t and says how it went.
+func runCase(c Case, t *T) Result {
+	res := Result{ID: c.ID, Clause: c.Clause, Level: c.Level, Status: StatusPass}
+	start := time.Now()
+	t.run(c.Run)
+	t.cleanup()
+	res.Duration = time.Since(start)
+	switch {
+	case t.skipped != "":
+		res.Status, res.Message = StatusSkip, t.skipped
+	case t.failure != "" && t.arranging:
+		res.Status, res.Message, res.Cause = StatusError, t.failure, t.cause
+	case t.failure != "":
+		res.Status, res.Message, res.Cause, res.Symptom = StatusFail, t.failure, c.cause(), t.symptom
+	}
+	return res
+}
+
+func (c Case) cause() string {
+	if c.Cause != "" {
+		return c.Cause
+	}
+	return c.ID
+}
+
+func (r *Report) add(res Result) {
+	switch res.Status {
+	case StatusPass:
+		r.Passed++
+	case StatusFail:
+		r.Failed++
+	case StatusError:
+		r.Errors++
+	case StatusKnown:
+		r.Known++
+	default:
+		r.Skipped++
+	}
+	r.Results = append(r.Results, res)
+}
+
+// group builds Causes from the failed and errored results, in the order first seen: the
+// cases a refused arrangement stopped share that refusal as their cause; failed status
+// checks that two or more cases share are one defect, named by the symptom; any other
+// failure is its case's own cause.
+func (r *Report) group() {
+	r.Causes = nil
+	shared := map[string]int{}
+	for _, res := range r.Results {
+		if res.Status == StatusFail && res.Symptom != "" {
+			shared[res.Symptom]++
+		}
+	}
+	at := map[string]int{}
+	for _, res := range r.Results {
+		if res.Status != StatusFail && res.Status != StatusError {
+			continue
+		}
+		key := res.Cause
+		if res.Status == StatusFail && shared[res.Symptom] > 1 {
+			key = res.Symptom
+		}
+		i, ok := at[key]
+		if !ok {
+			i = len(r.Causes)
+			at[key] = i
+			r.Causes = append(r.Causes, CauseGroup{Cause: key, Level: res.Level, Example: res.Message})
+		}
+		g := &r.Causes[i]
+		g.Cases = append(g.Cases, res.ID)
+		if res.Level == Must {
+			g.Level = Must
+		}
+	}
 }
 
 // T is one running case.
@@ -158,10 +277,19 @@ type T struct {
 	ctx     context.Context
 	u       *user
 	second  *user
+	tokens  storage.TokenSource
+	tok     *tokenRun // the tokenserver suite's
 	prefix  string
 	id      string
 	colls   []string
 	failure string
+	skipped string
+	// given counts the arranging helpers running (put, fill, …): a failure inside one is
+	// an error of arrangement, with cause, not a failure of the behaviour.
+	given     int
+	arranging bool
+	cause     string
+	symptom   string
 }
 
 // errStop unwinds a failed case; run recovers it, so nothing crosses the package line.
@@ -172,6 +300,8 @@ func (t *T) run(fn func(*T)) {
 		if r := recover(); r != nil {
 			if r != errStop { //nolint:errorlint // our own sentinel, by identity
 				t.failure = fmt.Sprintf("the case itself failed: %v", r)
+				t.cause = "the runner: " + t.id
+				t.arranging = true
 			}
 		}
 	}()
@@ -181,7 +311,50 @@ func (t *T) run(fn func(*T)) {
 // Fatalf fails the case with a message and stops it.
 func (t *T) Fatalf(format string, args ...any) {
 	t.failure = fmt.Sprintf(format, args...)
+	if t.given > 0 {
+		t.arranging = true
+		if t.cause == "" {
+			t.cause = "arranging: " + format
+		}
+	}
 	panic(errStop)
+}
+
+// Skipf ends the case without a verdict: the server or the credentials cannot show the
+// behaviour (no quota configured, no way to get a short-lived token).
+func (t *T) Skipf(format string, args ...any) {
+	t.skipped = fmt.Sprintf(format, args...)
+	panic(errStop)
+}
+
+// ShortLived is a token source that can hand out a token lasting d: a tokenserver
+// (?duration=) or a minter that holds the node's secret. The expired-token case needs one.
+type ShortLived interface {
+	ShortLived(ctx context.Context, d time.Duration) (storage.Token, error)
+}
+
+// shortLivedToken is a token lasting a second, or a skip when the credentials cannot make one.
+func (t *T) shortLivedToken() storage.Token {
+	sl, ok := t.tokens.(ShortLived)
+	if !ok {
+		t.Skipf("the credentials cannot make a short-lived token (use a tokenserver or --master-secret)")
+	}
+	defer t.Given()()
+	tok, err := sl.ShortLived(t.ctx, time.Second)
+	if err != nil {
+		t.Fatalf("a token lasting 1 s: %v", err)
+	}
+	if left := time.Until(tok.Expires); left > 10*time.Second {
+		t.Skipf("the token server ignored ?duration=1: the token lasts %s", left.Round(time.Second))
+	}
+	return tok
+}
+
+// Given marks what follows, until the returned func runs, as arranging the case's
+// preconditions: helpers call it as defer t.Given()().
+func (t *T) Given() func() {
+	t.given++
+	return func() { t.given-- }
 }
 
 // Check fails the case unless ok.
@@ -202,6 +375,9 @@ func (t *T) Coll(name string) string {
 }
 
 func (t *T) cleanup() {
+	if t.u == nil {
+		return
+	}
 	for _, c := range t.colls {
 		for _, u := range []*user{t.u, t.second} {
 			if u != nil {
@@ -228,11 +404,47 @@ func (t *T) as(u *user, method, path, body string, headers ...string) *Resp {
 		h[headers[i]] = headers[i+1]
 	}
 	r, err := u.do(t.ctx, method, path, body, h)
+	// Both real servers answer a write that collided with another 409 or 503 and
+	// Retry-After; every reference suite retries such a write once, and so do we.
+	if err == nil && method != http.MethodGet && (r.Status == http.StatusConflict || r.Status == http.StatusServiceUnavailable) && h["Authorization"] == "" {
+		wait := time.Second
+		if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err == nil && s >= 0 {
+			wait = min(time.Duration(s)*time.Second, 10*time.Second)
+		}
+		t.Sleep(wait)
+		r, err = u.do(t.ctx, method, path, body, h)
+	}
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	r.t = t
+	r.template = t.template(method, path)
 	return r
+}
+
+// template is a request with the run's own names taken out, so that one refusal met by
+// many cases reads the same in each: "POST /storage/{coll}?batch=".
+func (t *T) template(method, path string) string {
+	p, q, _ := strings.Cut(path, "?")
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		switch {
+		case strings.HasPrefix(s, t.prefix) && t.prefix != "":
+			parts[i] = "{coll}"
+		case i == 3 && len(parts) == 4 && parts[1] == "storage":
+			parts[i] = "{id}"
+		}
+	}
+	p = strings.Join(parts, "/")
+	if q != "" {
+		var names []string
+		for _, kv := range strings.Split(q, "&") {
+			k, _, _ := strings.Cut(kv, "=")
+			names = append(names, k+"=")
+		}
+		p += "?" + strings.Join(names, "&")
+	}
+	return method + " " + p
 }
 
 // Sleep waits, for cases about time.

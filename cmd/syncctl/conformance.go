@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,7 +32,21 @@ back. Cases work in collections of their own and remove them; the account-wide o
 
 Credentials: --secret for a token endpoint (syncctl serve), or --master-secret and
 --uid to mint tokens for a node directly (syncstorage-rs); without --server, the current
-profile's. --second-secret / --second-uid add a second user for the batch-scoping cases.`,
+profile's. --second-secret / --second-uid add a second user for the batch-scoping cases.
+
+A failure names its cause; the failures one defect causes are reported once, under it.
+A case whose preconditions the server refused is an ERROR, grouped under the refused
+request. --expect go-syncstorage or --expect syncstorage-rs reports that server's
+documented deviations as known instead of failed, so that what is new stands out.
+
+--tokenserver URL runs the tokenserver suite instead: the token endpoint's rules as
+Mozilla's tokenserver enforces them. The runner serves a stand-in for FxA's OAuth
+verifier at --fxa-listen; start the tokenserver so that it verifies tokens there
+(syncctl serve --oauth-verify-url http://127.0.0.1:8766/v1/verify).
+
+--list shows the catalogue: every behaviour of Mozilla's test suites, with the cases
+that check it or why none can on a live server. Exit status: 0 when nothing failed
+(known deviations and skips allowed), 1 otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.conformance(cmd) },
 	}
@@ -43,6 +62,11 @@ profile's. --second-secret / --second-uid add a second user for the batch-scopin
 	f.StringArray("report", nil, "also write a report: junit=PATH or json=PATH (repeatable)")
 	f.String("level", "should", "must: only MUST cases; should: all")
 	f.Bool("allow-destructive", false, "run account-wide cases even on an account that holds data")
+	f.String("expect", "", "report the known deviations of this server as known: "+profileNames())
+	f.Bool("summary", false, "print only the one-line summary")
+	f.Bool("skip-slow", false, "leave out the cases that wait on the clock (TTLs, token expiry)")
+	f.String("tokenserver", "", "run the tokenserver suite against this token server")
+	f.String("fxa-listen", "127.0.0.1:8766", "with --tokenserver: where to serve the FxA verifier stand-in")
 	return cmd
 }
 
@@ -77,12 +101,23 @@ func (a *app) conformance(cmd *cobra.Command) error {
 	default:
 		return withCode(exitUsage, errors.New("--level: must or should"))
 	}
-	if a.v.GetBool("list") {
-		t := table(cmd.OutOrStdout(), "CASE", "LEVEL", "CLAUSE")
-		for _, c := range conformance.Select(opts) {
-			t.row(c.ID, string(c.Level), c.Clause)
+	opts.SkipSlow = a.v.GetBool("skip-slow")
+	if name := a.v.GetString("expect"); name != "" {
+		p, ok := conformance.ProfileNamed(name)
+		if !ok {
+			return withCode(exitUsage, fmt.Errorf("--expect %q: known servers are %s", name, profileNames()))
 		}
-		return t.flush()
+		opts.Expect = p
+	}
+	if a.v.GetBool("list") {
+		return a.listConformance(cmd, opts)
+	}
+	if ts := a.v.GetString("tokenserver"); ts != "" {
+		rep, err := a.tokenConformance(cmd, ts, opts)
+		if err != nil {
+			return err
+		}
+		return a.writeConformance(cmd, rep)
 	}
 	server := strings.TrimSuffix(a.v.GetString("server"), "/")
 	if server == "" {
@@ -110,6 +145,72 @@ func (a *app) conformance(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	return a.writeConformance(cmd, rep)
+}
+
+func profileNames() string {
+	var names []string
+	for _, p := range conformance.Profiles() {
+		names = append(names, p.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// listConformance prints the catalogue and the cases.
+func (a *app) listConformance(cmd *cobra.Command, opts conformance.Options) error {
+	cat := conformance.Catalogue()
+	if a.v.GetString("output") == "json" {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"catalogue": cat, "cases": conformance.Select(opts), "tokenserver_cases": conformance.TokenCases()})
+	}
+	out := cmd.OutOrStdout()
+	checked := 0
+	t := table(out, "NO", "SECTION", "BEHAVIOUR", "CHECKED BY")
+	for _, e := range cat {
+		by := strings.Join(e.Cases, ", ")
+		if e.NotApplicable != "" {
+			by = "n/a: " + e.NotApplicable
+		} else {
+			checked++
+		}
+		title := e.Title
+		if e.GoDiffers {
+			title += " [GO≠RS]"
+		}
+		t.row(strconv.Itoa(e.Number), e.Section, title, by)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n%d behaviours (../shared/conformance-cases.md): %d checked, %d not applicable to a live server\n\n", len(cat), checked, len(cat)-checked)
+	t = table(out, "CASE", "LEVEL", "CLAUSE")
+	for _, c := range conformance.Select(opts) {
+		t.row(c.ID, string(c.Level), c.Clause)
+	}
+	for _, c := range conformance.TokenCases() {
+		t.row(c.ID, string(c.Level), c.Clause)
+	}
+	return t.flush()
+}
+
+// tokenConformance serves the FxA stand-in and runs the tokenserver suite.
+func (a *app) tokenConformance(cmd *cobra.Command, url string, opts conformance.Options) (*conformance.Report, error) {
+	fxa := conformance.NewFxA()
+	ln, err := net.Listen("tcp", a.v.GetString("fxa-listen"))
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("--fxa-listen: %w", err))
+	}
+	hs := &http.Server{Handler: fxa, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	defer hs.Close()
+	fmt.Fprintf(cmd.ErrOrStderr(), "FxA verifier stand-in at http://%s/v1/verify (the tokenserver must verify OAuth tokens there)\n", ln.Addr())
+	return conformance.RunTokenServer(cmd.Context(), conformance.TokenOptions{URL: url, FxA: fxa, Filter: opts.Filter, Expect: opts.Expect})
+}
+
+// writeConformance writes the reports asked for and the report itself, and fails the
+// command when a case failed or could not be arranged.
+func (a *app) writeConformance(cmd *cobra.Command, rep *conformance.Report) error {
 	for _, spec := range a.v.GetStringSlice("report") {
 		format, path, ok := strings.Cut(spec, "=")
 		if !ok {
@@ -134,16 +235,20 @@ func (a *app) conformance(cmd *cobra.Command) error {
 			return err
 		}
 	}
-	if a.v.GetString("output") == "json" {
+	var err error
+	switch {
+	case a.v.GetString("output") == "json":
 		err = rep.WriteJSON(cmd.OutOrStdout())
-	} else {
+	case a.v.GetBool("summary"):
+		_, err = fmt.Fprintln(cmd.OutOrStdout(), rep.Summary())
+	default:
 		err = rep.WriteTable(cmd.OutOrStdout())
 	}
 	if err != nil {
 		return err
 	}
-	if rep.Failed > 0 {
-		return fmt.Errorf("%d of %d cases failed", rep.Failed, len(rep.Results))
+	if rep.Bad() {
+		return fmt.Errorf("%d of %d cases failed and %d could not be arranged, from %d causes", rep.Failed, len(rep.Results), rep.Errors, len(rep.Causes))
 	}
 	return nil
 }

@@ -19,8 +19,12 @@ type mintedTokens struct {
 	uid    uint64
 }
 
-func (m *mintedTokens) Token(_ context.Context, _ bool) (storage.Token, error) {
-	const life = time.Hour
+func (m *mintedTokens) Token(ctx context.Context, _ bool) (storage.Token, error) {
+	return m.ShortLived(ctx, time.Hour)
+}
+
+// ShortLived mints a token lasting life (the conformance runner's expired-token case).
+func (m *mintedTokens) ShortLived(_ context.Context, life time.Duration) (storage.Token, error) {
 	id, key, err := m.secret.Mint(token.Payload{
 		UID: m.uid, Node: m.node, Expires: float64(time.Now().Add(life).Unix()),
 		FxAUID: fmt.Sprintf("syncctl-%d", m.uid), FxAKID: "0000000000000-",
