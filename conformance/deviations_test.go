@@ -424,7 +424,7 @@ var deviations = []deviation{
 	{name: "a Hawk failure is 403", modelled: "go-syncstorage, case 5", profile: "go-syncstorage",
 		causes: []string{"auth.a-bad-mac-is-401"},
 		wrap:   rewrite(func(r *http.Request) bool { return withHeader("Authorization")(r) && carriesARealToken(r) }, statusFromTo(401, 403))},
-	{name: "info/collections is cached for a few seconds", modelled: "a stale cache (the suites' bad_cache), case 13",
+	{name: "info/collections is cached for a minute, whatever is written", modelled: "a stale cache (the suites' bad_cache), case 13",
 		causes: []string{"info.collections.lists-written"},
 		wrap: func(next http.Handler) http.Handler {
 			var mu sync.Mutex
@@ -441,7 +441,7 @@ var deviations = []deviation{
 				}
 				mu.Lock()
 				e, ok := cache[r.URL.Path]
-				if !ok || time.Since(e.at) >= 3*time.Second {
+				if !ok || time.Since(e.at) >= time.Minute {
 					e = entry{rec, time.Now()}
 					cache[r.URL.Path] = e
 				}
@@ -609,8 +609,15 @@ func TestEveryDeviationIsCaughtWithItsCause(t *testing.T) {
 	}
 	var mu sync.Mutex
 	caught := 0
+	sample := deviations
+	if raceEnabled {
+		sample = nil
+		for i := 0; i < len(deviations); i += 5 {
+			sample = append(sample, deviations[i])
+		}
+	}
 	t.Run("deviations", func(t *testing.T) {
-		for _, d := range deviations {
+		for _, d := range sample {
 			t.Run(d.name, func(t *testing.T) {
 				t.Parallel()
 				rep := runDeviant(t, d, nil)
@@ -638,7 +645,7 @@ func TestEveryDeviationIsCaughtWithItsCause(t *testing.T) {
 			})
 		}
 	})
-	t.Logf("deviations caught with their cause: %d of %d catalogued", caught, len(deviations))
+	t.Logf("deviations caught with their cause: %d of %d catalogued (%d run)", caught, len(deviations), len(sample))
 }
 
 func causes(rep *conformance.Report) []string {

@@ -2,7 +2,9 @@ package hawk_test
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +92,48 @@ func TestVerifierChecksAPayloadHashWhenSent(t *testing.T) {
 	err := v.Verify(at, hawk.Request{Method: "PUT", Resource: "/x", Host: "h", Port: 80, ContentType: "application/json", Body: []byte(`{"x":1}`)}, []byte("k"))
 	if !errors.Is(err, hawk.ErrBadHash) {
 		t.Errorf("tampered body: %v", err)
+	}
+}
+
+// The replay cache is bounded whatever clients send: a nonce over MaxNonceLength is
+// refused, a key is a hash (so a long token id costs nothing), entries leave once their
+// window has passed, and at the ceiling the oldest go first.
+func TestTheReplayCacheIsBounded(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	v := hawk.NewVerifier(time.Minute, func() time.Time { return now })
+	v.MaxNonces = 1000
+	key := []byte("key")
+	send := func(nonce string) error {
+		a := hawk.Artifacts{TS: now.Unix(), Nonce: nonce, Method: "GET", Resource: "/", Host: "h", Port: 80}
+		at, err := hawk.Parse(hawk.Header(strings.Repeat("i", 4096), key, &a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Verify(at, hawk.Request{Method: "GET", Resource: "/", Host: "h", Port: 80}, key)
+	}
+	if err := send(strings.Repeat("n", hawk.MaxNonceLength+1)); !errors.Is(err, hawk.ErrMalformed) {
+		t.Errorf("a %d-byte nonce: %v", hawk.MaxNonceLength+1, err)
+	}
+	if err := send(strings.Repeat("n", hawk.MaxNonceLength)); err != nil {
+		t.Errorf("a %d-byte nonce: %v", hawk.MaxNonceLength, err)
+	}
+	for i := range 5000 {
+		if err := send(fmt.Sprint("nonce-", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := v.Stats()
+	if st.Size > 1000 || st.Evicted < 4000 || st.Refused != 1 {
+		t.Errorf("after 5001 nonces under a ceiling of 1000: %+v", st)
+	}
+	if err := send("nonce-4999"); !errors.Is(err, hawk.ErrReplay) {
+		t.Errorf("a replay of the newest nonce: %v", err)
+	}
+	now = now.Add(2*time.Minute + time.Second)
+	if err := send("later"); err != nil {
+		t.Fatal(err)
+	}
+	if st := v.Stats(); st.Size != 1 {
+		t.Errorf("two windows later, %d nonces are still held", st.Size)
 	}
 }

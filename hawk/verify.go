@@ -2,6 +2,7 @@ package hawk
 
 import (
 	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
 	"strconv"
 	"sync"
@@ -16,8 +17,45 @@ type Verifier struct {
 	// Now is the clock; tests inject one.
 	Now func() time.Time
 
-	mu     sync.Mutex
-	nonces map[string]int64 // id|nonce|ts → ts, forgotten once outside the skew window
+	// MaxNonces caps the replay cache (default DefaultMaxNonces); past it the oldest are
+	// forgotten early, which narrows replay protection, never authentication.
+	MaxNonces int
+
+	mu      sync.Mutex
+	nonces  map[nonceKey]struct{}
+	order   []remembered // insertion order, which is also expiry order
+	head    int
+	evicted uint64
+	refused uint64
+}
+
+// nonceKey is a hash of id, nonce and ts: 32 bytes whatever a client sends.
+type nonceKey [sha256.Size]byte
+
+type remembered struct {
+	key    nonceKey
+	expiry int64 // unix seconds
+}
+
+// MaxNonceLength is the longest nonce accepted (Hawk clients send 6 to 32 bytes).
+const MaxNonceLength = 128
+
+// DefaultMaxNonces bounds the replay cache at about 8 MB (a key and its queue entry are
+// ~80 bytes with the map's overhead), a minute of 2,000 requests a second.
+const DefaultMaxNonces = 100_000
+
+// NonceStats describe the replay cache, for metrics.
+type NonceStats struct {
+	Size    int    // nonces remembered now
+	Evicted uint64 // forgotten early, at the ceiling
+	Refused uint64 // nonces refused for their length
+}
+
+// Stats reads the replay cache's figures.
+func (v *Verifier) Stats() NonceStats {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return NonceStats{Size: len(v.nonces), Evicted: v.evicted, Refused: v.refused}
 }
 
 // NewVerifier returns a verifier with the given skew allowance (0 means 60 s), remembering
@@ -29,7 +67,7 @@ func NewVerifier(skew time.Duration, now func() time.Time) *Verifier {
 	if now == nil {
 		now = time.Now
 	}
-	return &Verifier{Skew: skew, Now: now, nonces: map[string]int64{}}
+	return &Verifier{Skew: skew, Now: now, MaxNonces: DefaultMaxNonces, nonces: map[nonceKey]struct{}{}}
 }
 
 // Request is what the server saw: method, resource, host and port, and, when the header
@@ -49,6 +87,12 @@ func (v *Verifier) Verify(at Attributes, req Request, key []byte) error {
 	if err != nil {
 		return fmt.Errorf("%w: ts %q", ErrMalformed, at.TS)
 	}
+	if len(at.Nonce) > MaxNonceLength || at.Nonce == "" {
+		v.mu.Lock()
+		v.refused++
+		v.mu.Unlock()
+		return fmt.Errorf("%w: a nonce of %d bytes (at most %d)", ErrMalformed, len(at.Nonce), MaxNonceLength)
+	}
 	a := Artifacts{TS: ts, Nonce: at.Nonce, Method: req.Method, Resource: req.Resource, Host: req.Host,
 		Port: req.Port, Hash: at.Hash, Ext: at.Ext, App: at.App, Dlg: at.Dlg}
 	if !hmac.Equal([]byte(a.MAC(key)), []byte(at.MAC)) {
@@ -61,30 +105,37 @@ func (v *Verifier) Verify(at Attributes, req Request, key []byte) error {
 	if d := now.Sub(time.Unix(ts, 0)); d > v.Skew || d < -v.Skew {
 		return fmt.Errorf("%w: %d is %s from the server clock", ErrStale, ts, d.Round(time.Second))
 	}
-	return v.remember(at.ID+"|"+at.Nonce+"|"+at.TS, ts, now)
+	h := sha256.New()
+	for _, part := range []string{at.ID, at.Nonce, at.TS} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	var k nonceKey
+	h.Sum(k[:0])
+	return v.remember(k, now)
 }
 
-// maxNonces bounds memory under a flood; past it the oldest half of the window is dropped
-// early, which only narrows replay protection, never authentication.
-const maxNonces = 1 << 20
-
-func (v *Verifier) remember(k string, ts int64, now time.Time) error {
+// remember records a nonce until no request carrying it can pass the clock check: its
+// ts is within Skew of now, so it expires at most 2×Skew from now. Entries are queued in
+// insertion order, which is expiry order, so pruning is a walk from the front.
+func (v *Verifier) remember(k nonceKey, now time.Time) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if _, seen := v.nonces[k]; seen {
 		return ErrReplay
 	}
-	if len(v.nonces) >= maxNonces || len(v.nonces)%1024 == 0 {
-		cutoff := now.Add(-v.Skew).Unix()
-		if len(v.nonces) >= maxNonces {
-			cutoff = now.Unix()
+	for v.head < len(v.order) && (v.order[v.head].expiry < now.Unix() || len(v.nonces) >= max(v.MaxNonces, 1)) {
+		if v.order[v.head].expiry >= now.Unix() {
+			v.evicted++
 		}
-		for n, t := range v.nonces {
-			if t < cutoff {
-				delete(v.nonces, n)
-			}
-		}
+		delete(v.nonces, v.order[v.head].key)
+		v.head++
 	}
-	v.nonces[k] = ts
+	if v.head > len(v.order)/2 && v.head > 1024 {
+		v.order = append(v.order[:0], v.order[v.head:]...)
+		v.head = 0
+	}
+	v.nonces[k] = struct{}{}
+	v.order = append(v.order, remembered{key: k, expiry: now.Add(2 * v.Skew).Unix()})
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -220,4 +221,24 @@ func TestTokenEndpoint(t *testing.T) {
 			t.Errorf("bad X-Client-State: %d", status)
 		}
 	})
+}
+
+// The payload hash, when sent, must be the body's: under the request's content type, or
+// under none (as npm firefox-sync computes it).
+func TestThePayloadHashIsHeldAgainstTheBody(t *testing.T) {
+	_, ts := startServer(t, server.Options{})
+	c := login(t, ts.URL, "alice-secret")
+	body := `{"payload":"signed"}`
+	for _, tc := range []struct {
+		name, ct, hashed string
+		want             int
+	}{{"the body's hash", "application/json", body, 200}, {"hashed without a content type", "", body, 200}, {"another body's hash", "application/json", `{"payload":"other"}`, 401}} {
+		u, _ := url.Parse(c.endpoint + "/storage/hashed/a")
+		a := hawk.Target("PUT", u)
+		a.TS, a.Nonce = time.Now().Unix(), "h"+tc.name
+		a.Hash = hawk.PayloadHash(tc.ct, []byte(tc.hashed))
+		if r := c.do("PUT", "/storage/hashed/a", body, "Authorization", hawk.Header(c.id, []byte(c.key), &a)); r.status != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, r.status, tc.want)
+		}
+	}
 }

@@ -8,6 +8,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -95,6 +99,10 @@ type Options struct {
 	// TestHooks enables POST /__testhooks__/fault so out-of-process tests can make the
 	// server answer with backoff, 503 or 401. Never on in production.
 	TestHooks bool
+	// Conns bound what one client can hold when the server runs with Serve.
+	Conns ConnLimits
+	// MaxNonces caps the Hawk replay cache (default hawk.DefaultMaxNonces).
+	MaxNonces int
 	// Now is the clock (tests inject one).
 	Now func() time.Time
 	// Logger gets one line per request; nil is silent.
@@ -110,6 +118,7 @@ type Server struct {
 	verifier *hawk.Verifier
 	log      zerolog.Logger
 	faults   faults
+	guard    atomic.Pointer[guardedListener]
 }
 
 // New opens (or creates) the database in opts.DataDir.
@@ -144,6 +153,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger != nil {
 		s.log = *opts.Logger
 	}
+	if st.narrowed != 0 {
+		s.log.Warn().Str("data_dir", opts.DataDir).Str("was", st.narrowed.String()).Msg("the data dir was readable by others: made it 0700")
+	}
 	master := opts.MasterSecret
 	if master == "" {
 		if master, err = s.storedSecret(); err != nil {
@@ -153,22 +165,66 @@ func New(opts Options) (*Server, error) {
 	}
 	s.secret = token.NewSecret(master)
 	s.verifier = hawk.NewVerifier(opts.HawkSkew, opts.Now)
+	if opts.MaxNonces > 0 {
+		s.verifier.MaxNonces = opts.MaxNonces
+	}
 	return s, nil
 }
 
+// masterSecretFile holds the generated master secret, 0600 beside the database.
+const masterSecretFile = "master-secret"
+
 // storedSecret returns the generated master secret, making one on first use, so tokens
-// stay valid across restarts of a server started without one.
+// stay valid across restarts of a server started without one. It lives in its own 0600
+// file, never in the database (which backups and tools copy); one an earlier version
+// kept in the database moves out.
 func (s *Server) storedSecret() (string, error) {
-	v, err := s.st.setting("master_secret")
-	if err != nil || v != "" {
-		return v, err
-	}
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	path := filepath.Join(s.opts.DataDir, masterSecretFile)
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), s.st.deleteSetting("master_secret")
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", err
 	}
-	v = hex.EncodeToString(b[:])
-	return v, s.st.setSetting("master_secret", v)
+	v, err := s.st.setting("master_secret")
+	if err != nil {
+		return "", err
+	}
+	if v == "" {
+		var b [32]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", err
+		}
+		v = hex.EncodeToString(b[:])
+	}
+	if err := writePrivate(path, []byte(v+"\n")); err != nil {
+		return "", err
+	}
+	return v, s.st.deleteSetting("master_secret")
+}
+
+// writePrivate writes a file readable by its owner only, atomically.
+func writePrivate(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // Limits returns the limits in force.
@@ -180,10 +236,32 @@ func (s *Server) Secret() token.Secret { return s.secret }
 // Close closes the database.
 func (s *Server) Close() error { return s.st.close() }
 
+// Stats are the server's bounded resources, for metrics and tests.
+type Stats struct {
+	Nonces hawk.NonceStats
+	Conns  ConnStats // zero unless the server runs with Serve
+}
+
+// Stats reads the figures.
+func (s *Server) Stats() Stats {
+	st := Stats{Nonces: s.verifier.Stats()}
+	if g := s.guard.Load(); g != nil {
+		st.Conns = g.stats()
+	}
+	return st
+}
+
 // Serve answers on l until ctx is done, then shuts down gracefully, letting requests in
-// flight finish for up to 10 s.
+// flight finish for up to 10 s. Every connection is bounded: headers within 10 s, a
+// request body within 5 minutes (2.5 MB at 8 KB/s), no read or write stalled past
+// Conns.Stall, idle keep-alive connections closed after a minute, and at most
+// Conns.PerAddress connections per client address.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	g := guard(l, s.opts.Conns)
+	s.guard.Store(g)
+	l = g
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute,
+		IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()
 	select {

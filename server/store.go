@@ -75,6 +75,35 @@ CREATE TABLE IF NOT EXISTS account_generations (name TEXT PRIMARY KEY, generatio
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `
 
+// privateFiles makes the data dir 0700 and the database files 0600, whatever they were:
+// they hold every user's (encrypted) data and the generated master secret's file.
+// SQLite creates its -wal and -shm files with the database file's mode, so the database
+// file is made before SQLite opens it. It returns the database's path, and the dir's
+// mode when it had to be narrowed (for a warning).
+func privateFiles(dir string) (path string, was os.FileMode, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", 0, err
+	}
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return "", 0, err
+		}
+		was = fi.Mode().Perm()
+	}
+	path = filepath.Join(dir, "syncstorage.db")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return "", 0, err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm", filepath.Join(dir, masterSecretFile)} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", 0, err
+		}
+	}
+	return path, was, nil
+}
+
 // store is the SQLite database. Writes go through one connection under mu, which is what
 // serializes them and keeps timestamps strictly increasing; reads use a pool of
 // connections that see WAL snapshots, so they never see half of a write.
@@ -85,13 +114,15 @@ type store struct {
 	// issued is the highest write timestamp handed out (ms): a write may be 10 ms past the
 	// clock when one user writes faster, and the server's clock must never read behind it.
 	issued atomic.Int64
+	// narrowed is the data dir's mode before it was made 0700 (0: it was private).
+	narrowed os.FileMode
 }
 
 func openStore(dir string, now func() time.Time) (*store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	path, was, err := privateFiles(dir)
+	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, "syncstorage.db")
 	// mmap lets every connection read pages from the OS page cache without a syscall
 	// each; a large collection GET touches many pages.
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=mmap_size(1073741824)"
@@ -114,7 +145,7 @@ func openStore(dir string, now func() time.Time) (*store, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(8)
-	return &store{w: w, r: r, now: now}, nil
+	return &store{w: w, r: r, now: now, narrowed: was}, nil
 }
 
 // migrate moves a database made by an earlier version to the current layout: records
@@ -331,6 +362,13 @@ func (st *store) setting(key string) (string, error) {
 		return "", nil
 	}
 	return v, err
+}
+
+func (st *store) deleteSetting(key string) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	_, err := st.w.Exec(`DELETE FROM settings WHERE key = ?`, key)
+	return err
 }
 
 func (st *store) setSetting(key, value string) error {
