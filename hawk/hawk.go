@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/idna"
 )
 
 // Errors from Parse and Verifier.Verify. Test with errors.Is.
@@ -111,7 +113,24 @@ func Target(method string, u *url.URL) Artifacts {
 			port = n
 		}
 	}
-	return Artifacts{Method: method, Resource: u.RequestURI(), Host: host, Port: port}
+	return Artifacts{Method: method, Resource: u.RequestURI(), Host: ASCIIHost(host), Port: port}
+}
+
+// ASCIIHost is the host name as Hawk signs it: lower case, and an internationalized name
+// in its ASCII (punycode) form, as Firefox and the node library sign it and as an HTTP
+// client sends it in the Host header ("ëxample.net" → "xn--xample-ova.net"). A name that
+// is not a valid IDN is only lowered.
+func ASCIIHost(host string) string {
+	host = strings.ToLower(host)
+	for i := 0; i < len(host); i++ {
+		if host[i] >= 0x80 {
+			if a, err := idna.Lookup.ToASCII(host); err == nil {
+				return a
+			}
+			return host
+		}
+	}
+	return host
 }
 
 // Attributes are the fields of a parsed Authorization header.

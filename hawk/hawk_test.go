@@ -137,3 +137,24 @@ func TestTheReplayCacheIsBounded(t *testing.T) {
 		t.Errorf("two windows later, %d nonces are still held", st.Size)
 	}
 }
+
+// Firefox's computeHAWK vectors (services/crypto/tests/unit/test_utils_hawk.js): an
+// international host name is signed in its punycode form, an upper-case one in lower case.
+func TestInternationalAndUpperCaseHostsAsFirefoxSignsThem(t *testing.T) {
+	key := []byte("2983d45yun89q")
+	for _, tc := range []struct{ url, host, mac string }{
+		{"http://ëxample.net/path", "xn--xample-ova.net", "pILiHl1q8bbNQIdaaLwAFyaFmDU70MGehFuCs3AA5M0="},
+		{"http://example.net/path", "example.net", "S3f8E4hAURAqJxOlsYugkPZxLoRYrClgbSQ/3FmKMbY="},
+		{"http://EXAMPLE.NET/path", "example.net", "S3f8E4hAURAqJxOlsYugkPZxLoRYrClgbSQ/3FmKMbY="},
+	} {
+		u, err := url.Parse(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := hawk.Target("POST", u)
+		a.TS, a.Nonce = 1353809207, "Ygvqdz"
+		if a.Host != tc.host || a.MAC(key) != tc.mac {
+			t.Errorf("%s: host %q mac %s, want %q %s", tc.url, a.Host, a.MAC(key), tc.host, tc.mac)
+		}
+	}
+}

@@ -69,5 +69,5 @@ func requestHostPort(r *http.Request) (string, int) {
 			port = n
 		}
 	}
-	return host, port
+	return hawk.ASCIIHost(host), port
 }

@@ -3,10 +3,12 @@ package server_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -240,5 +242,77 @@ func TestThePayloadHashIsHeldAgainstTheBody(t *testing.T) {
 		if r := c.do("PUT", "/storage/hashed/a", body, "Authorization", hawk.Header(c.id, []byte(c.key), &a)); r.status != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, r.status, tc.want)
 		}
+	}
+}
+
+// Guessing secrets at the token endpoint is held back per client address, and an account
+// that keeps presenting refused keys per account: 429 with Retry-After, until a minute
+// has passed.
+func TestTheTokenEndpointHoldsBackRepeatedFailures(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	_, ts := startServer(t, server.Options{Now: clock, TokenFailures: 5})
+	get := func(secret string, headers ...string) *http.Response {
+		req, _ := http.NewRequest("GET", ts.URL+"/1.0/sync/1.5", nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for i := range 5 {
+		if r := get(fmt.Sprint("guess-", i)); r.StatusCode != 401 {
+			t.Fatalf("guess %d: %d", i, r.StatusCode)
+		}
+	}
+	r := get("alice-secret")
+	if r.StatusCode != 429 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("after 5 guesses: %d, Retry-After %q", r.StatusCode, r.Header.Get("Retry-After"))
+	}
+	mu.Lock()
+	now = now.Add(61 * time.Second)
+	mu.Unlock()
+	if r := get("alice-secret"); r.StatusCode != 200 {
+		t.Fatalf("a minute later: %d", r.StatusCode)
+	}
+	get("bob-secret", "X-KeyID", "2000-u7s")
+	for range 5 {
+		if r := get("bob-secret", "X-KeyID", "1000-u7s"); r.StatusCode != 401 {
+			t.Fatalf("older keys: %d", r.StatusCode)
+		}
+	}
+	if r := get("bob-secret", "X-KeyID", "2000-u7s"); r.StatusCode != 429 {
+		t.Errorf("an account after 5 refused claims: %d", r.StatusCode)
+	}
+	if r := get("alice-secret"); r.StatusCode != 200 {
+		t.Errorf("another account from the same address: %d", r.StatusCode)
+	}
+}
+
+// A client reaching the server by an international name signs it in punycode, as Firefox
+// does, and the server, which receives it so in the Host header, agrees.
+func TestAnInternationalHostNameAuthenticates(t *testing.T) {
+	_, ts := startServer(t, server.Options{})
+	c := login(t, ts.URL, "alice-secret")
+	local, _ := url.Parse(c.endpoint)
+	u, _ := url.Parse("http://ëxample.net:" + local.Port() + local.Path + "/info/collections")
+	a := hawk.Target("GET", u)
+	a.TS, a.Nonce = time.Now().Unix(), "idna"
+	req, _ := http.NewRequest("GET", c.endpoint+"/info/collections", nil)
+	req.Host = "ëxample.net:" + local.Port()
+	req.Header.Set("Authorization", hawk.Header(c.id, []byte(c.key), &a))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || a.Host != "xn--xample-ova.net" {
+		t.Errorf("signed for %s: %d", a.Host, resp.StatusCode)
 	}
 }

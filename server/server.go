@@ -101,6 +101,10 @@ type Options struct {
 	TestHooks bool
 	// Conns bound what one client can hold when the server runs with Serve.
 	Conns ConnLimits
+	// TokenFailures is how many failed authentications one client address (and how many
+	// refused key claims one account) may make at the token endpoint in a minute before
+	// it is answered 429 (default 10).
+	TokenFailures int
 	// MaxNonces caps the Hawk replay cache (default hawk.DefaultMaxNonces).
 	MaxNonces int
 	// Now is the clock (tests inject one).
@@ -119,6 +123,8 @@ type Server struct {
 	log      zerolog.Logger
 	faults   faults
 	guard    atomic.Pointer[guardedListener]
+	guesses  *failureLimiter // token endpoint, per client address
+	refusals *failureLimiter // token endpoint, per account
 }
 
 // New opens (or creates) the database in opts.DataDir.
@@ -131,6 +137,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.TokenDuration <= 0 {
 		opts.TokenDuration = time.Hour
+	}
+	if opts.TokenFailures <= 0 {
+		opts.TokenFailures = 10
 	}
 	if opts.BatchLifetime <= 0 {
 		opts.BatchLifetime = 2 * time.Hour
@@ -149,7 +158,8 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, limits: opts.Limits.withDefaults(), st: st, log: zerolog.Nop()}
+	s := &Server{opts: opts, limits: opts.Limits.withDefaults(), st: st, log: zerolog.Nop(),
+		guesses: newFailureLimiter(opts.TokenFailures, time.Minute, opts.Now), refusals: newFailureLimiter(opts.TokenFailures, time.Minute, opts.Now)}
 	if opts.Logger != nil {
 		s.log = *opts.Logger
 	}

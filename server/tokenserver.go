@@ -71,6 +71,11 @@ type authData struct {
 // with X-KeyID. The generation, keys_changed_at and client-state rules are
 // syncstorage-rs's (tokenserver extractors), so a client sees the same refusals.
 func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
+	addr := clientAddress(r)
+	if wait := s.guesses.wait(addr); wait > 0 {
+		tooMany(w, wait)
+		return
+	}
 	header := r.Header.Get("Authorization")
 	scheme, secret, ok := strings.Cut(header, " ")
 	secret = strings.TrimSpace(secret)
@@ -99,8 +104,16 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if name == "" {
+		// A secret or token nobody issued: a guess, or a client with a stale one.
+		if s.guesses.fail(addr) {
+			s.log.Warn().Str("addr", addr).Int("failures", s.opts.TokenFailures).Msg("token endpoint: too many failed authentications; holding the address back")
+		}
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		tokenError(w, http.StatusUnauthorized, "invalid-credentials", "body", "", "Unauthorized")
+		return
+	}
+	if wait := s.refusals.wait(name); wait > 0 {
+		tooMany(w, wait)
 		return
 	}
 	if fxaUID == "" {
@@ -134,6 +147,10 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 	var refused *tokenRefusal
 	switch {
 	case errors.As(err, &refused):
+		// A client looping on keys the rules refuse: held back as a guesser is.
+		if s.refusals.fail(name) {
+			s.log.Warn().Str("status", refused.status).Msg("token endpoint: an account keeps presenting refused keys; holding it back")
+		}
 		tokenError(w, http.StatusUnauthorized, refused.status, refused.location, refused.name, refused.description)
 		return
 	case err != nil:
