@@ -166,9 +166,12 @@ func accepts(r *http.Request) (newlines, ok bool) {
 	return false, false
 }
 
-// getCollection streams the matching records straight from a snapshot, so a 100,000-record
-// collection costs the server no more memory than one record. The count and the next
-// offset come from the same snapshot, before the body.
+// getCollection streams the matching records in chunks, each read in a short snapshot
+// of its own and written only after that snapshot is released: a 100,000-record
+// collection costs the server about one chunk of memory, and a client that reads slowly
+// holds no database snapshot (which would keep the write-ahead log from being
+// checkpointed) and no read connection (of which there are few) while it dawdles. The
+// count and the next offset come from the first snapshot, before the body.
 func (s *Server) getCollection(req *request) {
 	newlines, ok := accepts(req.r)
 	if !ok {
@@ -189,17 +192,20 @@ func (s *Server) getCollection(req *request) {
 		s.serverError(req, err)
 		return
 	}
-	defer tx.Rollback()
 	collTS, err := queryTS(tx, `SELECT modified FROM collections WHERE uid = ? AND name = ?`, req.uid, req.collection)
 	if err != nil {
+		tx.Rollback()
 		s.serverError(req, err)
 		return
 	}
 	if !pre.check(req, collTS) {
+		tx.Rollback()
 		return
 	}
-	where, args := q.where(req.uid, req.collection, s.st.nowMs())
+	now := s.st.nowMs()
+	where, args := q.where(req.uid, req.collection, now)
 	n, next, err := s.pageSize(tx, &q, where, args)
+	tx.Rollback()
 	if err != nil {
 		s.serverError(req, err)
 		return
@@ -215,18 +221,113 @@ func (s *Server) getCollection(req *request) {
 	} else {
 		h.Set("Content-Type", "application/json")
 	}
+	req.w.WriteHeader(http.StatusOK)
+	s.streamChunks(req, q, n, collTS, now, newlines)
+}
+
+// Chunks end at chunkRows records or once they hold chunkBytes.
+const (
+	chunkRows  = 256
+	chunkBytes = 256 << 10
+)
+
+// streamChunks writes the n records of q, chunk by chunk, each chunk continuing from the
+// last key of the one before. Only records no newer than the collection's timestamp at
+// the start are sent: one changed meanwhile has moved in the order, and the client gets
+// it on its next sync (its modified is past the X-Last-Modified this answer carried).
+// A write or read error ends the body early; the client sees a truncated body, never a
+// wrong one.
+func (s *Server) streamChunks(req *request, q collectionQuery, n, collTS, now int64, newlines bool) {
 	cols := `id`
 	if q.full {
 		cols = `id, modified, sortindex, payload`
 	}
-	rows, err := tx.Query(`SELECT `+cols+` FROM bsos WHERE `+where+` ORDER BY `+q.orderBy()+` LIMIT ?`, append(args, n)...)
-	if err != nil {
-		s.serverError(req, err)
-		return
+	buf := make([]byte, 0, 64*1024)
+	if !newlines {
+		buf = append(buf, '[')
 	}
-	defer rows.Close()
-	req.w.WriteHeader(http.StatusOK)
-	s.streamRows(req, rows, q.full, newlines)
+	first := true
+	for sent := int64(0); sent < n; {
+		where, args := q.where(req.uid, req.collection, now)
+		args = append(args, collTS, min(chunkRows, n-sent))
+		tx, err := s.st.readTx(req.r.Context())
+		if err != nil {
+			s.log.Error().Err(err).Msg("chunk")
+			return
+		}
+		rows, err := tx.Query(`SELECT `+q.sortKey()+`, `+cols+` FROM bsos WHERE `+where+` AND modified <= ? ORDER BY `+q.orderBy()+` LIMIT ?`, args...)
+		if err != nil {
+			tx.Rollback()
+			s.log.Error().Err(err).Msg("chunk")
+			return
+		}
+		got := 0
+		var last cursor
+		buf, got, last, err = appendRows(buf, rows, q.full, newlines, &first)
+		rows.Close()
+		tx.Rollback()
+		if err != nil {
+			s.log.Error().Err(err).Msg("rows")
+			return
+		}
+		sent += int64(got)
+		if got == 0 {
+			break
+		}
+		q.cursor = &last
+		if _, err := req.w.Write(buf); err != nil {
+			return
+		}
+		buf = buf[:0]
+		if f, ok := req.w.(http.Flusher); ok {
+			f.Flush()
+		}
+	}
+	if !newlines {
+		buf = append(buf, ']')
+	}
+	req.w.Write(buf)
+}
+
+// appendRows encodes rows (sort key first) onto buf until they end or buf holds
+// chunkBytes, and returns how many it took and the last one's key.
+func appendRows(buf []byte, rows *sql.Rows, full, newlines bool, first *bool) ([]byte, int, cursor, error) {
+	var (
+		got       int
+		last      cursor
+		modified  int64
+		sortindex sql.NullInt64
+		payload   sql.RawBytes
+	)
+	for len(buf) < chunkBytes && rows.Next() {
+		var err error
+		if full {
+			err = rows.Scan(&last.key, &last.id, &modified, &sortindex, &payload)
+		} else {
+			err = rows.Scan(&last.key, &last.id)
+		}
+		if err != nil {
+			return buf, got, last, err
+		}
+		if !newlines && !*first {
+			buf = append(buf, ',')
+		}
+		*first = false
+		if full {
+			rec := wbo.Record{ID: last.id, Modified: wbo.Timestamp(modified), Payload: payload}
+			if sortindex.Valid {
+				rec.SortIndex = &sortindex.Int64
+			}
+			buf = rec.AppendJSON(buf)
+		} else {
+			buf = jsonscan.AppendString(buf, []byte(last.id))
+		}
+		if newlines {
+			buf = append(buf, '\n')
+		}
+		got++
+	}
+	return buf, got, last, rows.Err()
 }
 
 // pageSize counts the records of this response, before any is sent (X-Weave-Records
@@ -258,60 +359,4 @@ func (s *Server) pageSize(tx *sql.Tx, q *collectionQuery, where string, args []a
 		}
 	}
 	return n, nil, rows.Err()
-}
-
-func (s *Server) streamRows(req *request, rows *sql.Rows, full, newlines bool) {
-	buf := make([]byte, 0, 4096)
-	if !newlines {
-		buf = append(buf, '[')
-	}
-	first := true
-	var (
-		id        string
-		modified  int64
-		sortindex sql.NullInt64
-		payload   sql.RawBytes
-	)
-	for rows.Next() {
-		var err error
-		if full {
-			err = rows.Scan(&id, &modified, &sortindex, &payload)
-		} else {
-			err = rows.Scan(&id)
-		}
-		if err != nil {
-			s.log.Error().Err(err).Msg("scan")
-			return // the client sees a truncated body, never a wrong one
-		}
-		if !newlines && !first {
-			buf = append(buf, ',')
-		}
-		first = false
-		if full {
-			rec := wbo.Record{ID: id, Modified: wbo.Timestamp(modified), Payload: payload}
-			if sortindex.Valid {
-				rec.SortIndex = &sortindex.Int64
-			}
-			buf = rec.AppendJSON(buf)
-		} else {
-			buf = jsonscan.AppendString(buf, []byte(id))
-		}
-		if newlines {
-			buf = append(buf, '\n')
-		}
-		if len(buf) >= 32*1024 {
-			if _, err := req.w.Write(buf); err != nil {
-				return
-			}
-			buf = buf[:0]
-		}
-	}
-	if err := rows.Err(); err != nil {
-		s.log.Error().Err(err).Msg("rows")
-		return
-	}
-	if !newlines {
-		buf = append(buf, ']')
-	}
-	req.w.Write(buf)
 }

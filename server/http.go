@@ -2,12 +2,17 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/syncctl/syncctl/wbo"
 )
@@ -287,7 +292,45 @@ func (p preconditions) check(req *request, ts int64) bool {
 	return true
 }
 
+// serverError answers a request the database could not serve. A full disk and a busy or
+// locked database are conditions that pass: they are 503 with Retry-After, which Firefox
+// and syncctl take as "back off, keep the changes, try later" (as syncstorage-rs answers
+// its database's conflicts), and they are logged at error level once a minute, not once
+// a request. Anything else is a 500.
 func (s *Server) serverError(req *request, err error) {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		if kind, ok := transient[se.Code()&0xff]; ok {
+			if s.transientLog.allow(kind, s.opts.Now()) {
+				s.log.Error().Err(err).Str("condition", kind).Msg("the database cannot take writes now: answering 503 with Retry-After")
+			}
+			req.w.Header().Set("Retry-After", "60")
+			writeJSON(req.w, http.StatusServiceUnavailable, weaveUnknown)
+			return
+		}
+	}
 	s.log.Error().Err(err).Str("method", req.r.Method).Str("path", req.r.URL.Path).Msg("request failed")
 	writeJSON(req.w, http.StatusInternalServerError, weaveUnknown)
+}
+
+// transient are the SQLite result codes that say "not now" rather than "broken".
+var transient = map[int]string{sqlite3.SQLITE_FULL: "disk full", sqlite3.SQLITE_BUSY: "database busy", sqlite3.SQLITE_LOCKED: "database locked"}
+
+// onceAMinute lets a message through once a minute per kind.
+type onceAMinute struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func (o *onceAMinute) allow(kind string, now time.Time) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.last == nil {
+		o.last = map[string]time.Time{}
+	}
+	if t, ok := o.last[kind]; ok && now.Sub(t) < time.Minute {
+		return false
+	}
+	o.last[kind] = now
+	return true
 }

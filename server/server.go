@@ -125,6 +125,8 @@ type Server struct {
 	guard    atomic.Pointer[guardedListener]
 	guesses  *failureLimiter // token endpoint, per client address
 	refusals *failureLimiter // token endpoint, per account
+	// transientLog keeps a full disk from logging once per request.
+	transientLog onceAMinute
 }
 
 // New opens (or creates) the database in opts.DataDir.

@@ -145,6 +145,7 @@ func openStore(dir string, now func() time.Time) (*store, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8) // keep them: opening one costs a schema read and its own page cache
 	return &store{w: w, r: r, now: now, narrowed: was}, nil
 }
 

@@ -53,7 +53,9 @@ that check it or why none can on a live server. Exit status: 0 when nothing fail
 	f := cmd.Flags()
 	f.String("server", "", "the server's URL (its token endpoint, or the node with --master-secret)")
 	f.String("secret", "", "secret for the token endpoint")
-	f.String("master-secret", "", "the node's master secret, to mint tokens directly")
+	f.String("master-secret", "", "the node's master secret, to mint tokens directly (prefer --master-secret-file)")
+	f.String("master-secret-file", "", "read the node's master secret from this file")
+	f.String("secret-file", "", "read the token endpoint secret from this file")
 	f.Uint64("uid", 0, "with --master-secret: the user id")
 	f.String("second-secret", "", "a second user's secret")
 	f.Uint64("second-uid", 0, "with --master-secret: a second user id")
@@ -70,8 +72,12 @@ that check it or why none can on a live server. Exit status: 0 when nothing fail
 	return cmd
 }
 
-func (a *app) conformanceTokens(ctx context.Context, server, secret string, uid uint64) (storage.TokenSource, error) {
-	if ms := a.v.GetString("master-secret"); ms != "" {
+func (a *app) conformanceTokens(cmd *cobra.Command, server, secret string, uid uint64) (storage.TokenSource, error) {
+	ms, err := a.secretValue(cmd, "master-secret")
+	if err != nil {
+		return nil, err
+	}
+	if ms != "" {
 		if uid == 0 {
 			return nil, withCode(exitUsage, errors.New("--master-secret needs --uid"))
 		}
@@ -128,15 +134,18 @@ func (a *app) conformance(cmd *cobra.Command) error {
 		opts.Tokens = acct.tokens
 		acct.close()
 	} else {
-		var err error
-		if opts.Tokens, err = a.conformanceTokens(ctx, server, a.v.GetString("secret"), a.v.GetUint64("uid")); err != nil {
+		secret, err := a.secretValue(cmd, "secret")
+		if err != nil {
+			return err
+		}
+		if opts.Tokens, err = a.conformanceTokens(cmd, server, secret, a.v.GetUint64("uid")); err != nil {
 			return err
 		}
 		if opts.Tokens == nil {
 			return withCode(exitUsage, errors.New("--server needs --secret, or --master-secret and --uid"))
 		}
 		if a.v.GetString("second-secret") != "" || a.v.GetUint64("second-uid") > 0 {
-			if opts.SecondTokens, err = a.conformanceTokens(ctx, server, a.v.GetString("second-secret"), a.v.GetUint64("second-uid")); err != nil {
+			if opts.SecondTokens, err = a.conformanceTokens(cmd, server, a.v.GetString("second-secret"), a.v.GetUint64("second-uid")); err != nil {
 				return err
 			}
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -36,8 +35,11 @@ The secret comes from --secret, SYNCCTL_SECRET, or standard input.`,
 	f := cmd.Flags()
 	f.String("server", "", "server URL (its token endpoint is <URL>/1.0/sync/1.5)")
 	f.String("user", "", "your user name on that server (for display)")
-	f.String("secret", "", "your secret on that server")
-	f.String("key", "", "the account key (64 hex digits), as printed at the account's first login")
+	f.String("secret", "", "your secret on that server (\"-\": read it from standard input; better: --secret-file or SYNCCTL_SECRET)")
+	f.String("secret-file", "", "read the secret from this file")
+	f.String("key", "", "the account key (64 hex digits), as printed at the account's first login (\"-\": from standard input; better: --key-file or SYNCCTL_KEY)")
+	f.String("key-file", "", "read the account key from this file")
+	f.String("master-secret-file", "", "read the node's master secret from this file")
 	f.String("key-id", "", "X-KeyID to send to the tokenserver (optional)")
 	f.String("master-secret", "", "a storage node's master secret: mint tokens for it directly (syncstorage-rs's SYNC_MASTER_SECRET)")
 	f.Uint64("uid", 0, "with --master-secret: the user id on that node")
@@ -57,16 +59,19 @@ The secret comes from --secret, SYNCCTL_SECRET, or standard input.`,
 	return cmd
 }
 
-func readSecret(cmd *cobra.Command, v *viper.Viper) (string, error) {
-	if s := v.GetString("secret"); s != "" {
-		return s, nil
+func (a *app) readSecret(cmd *cobra.Command) (string, error) {
+	s, err := a.secretValue(cmd, "secret")
+	if err != nil || s != "" {
+		return s, err
 	}
 	in := cmd.InOrStdin()
 	if f, ok := in.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
 		fmt.Fprint(cmd.ErrOrStderr(), "secret: ")
 	}
-	line, _ := bufio.NewReader(in).ReadString('\n') // a missing newline at EOF is fine
-	line = strings.TrimSpace(line)
+	line, err := a.stdinLine(cmd)
+	if err != nil {
+		return "", err
+	}
 	if line == "" {
 		return "", withCode(exitUsage, errors.New("no secret: pass --secret, set SYNCCTL_SECRET or type it"))
 	}
@@ -85,10 +90,13 @@ func (a *app) login(cmd *cobra.Command) error {
 	if server == "" {
 		return withCode(exitUsage, errors.New("--server is required"))
 	}
-	sec := secrets{KeyID: a.v.GetString("key-id"), MasterSecret: a.v.GetString("master-secret"), UID: a.v.GetUint64("uid")}
+	master, err := a.secretValue(cmd, "master-secret")
+	if err != nil {
+		return err
+	}
+	sec := secrets{KeyID: a.v.GetString("key-id"), MasterSecret: master, UID: a.v.GetUint64("uid")}
 	if sec.MasterSecret == "" {
-		var err error
-		if sec.Secret, err = readSecret(cmd, a.v); err != nil {
+		if sec.Secret, err = a.readSecret(cmd); err != nil {
 			return err
 		}
 	} else if sec.UID == 0 {
@@ -109,7 +117,11 @@ func (a *app) login(cmd *cobra.Command) error {
 	}
 	var kB []byte
 	newKey := false
-	switch key := a.v.GetString("key"); {
+	key, err := a.secretValue(cmd, "key")
+	if err != nil {
+		return err
+	}
+	switch {
 	case key != "":
 		if kB, err = hex.DecodeString(key); err != nil || len(kB) != 32 {
 			return withCode(exitUsage, errors.New("--key: want 64 hex digits"))

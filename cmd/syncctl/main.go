@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -79,6 +80,8 @@ func isUsageError(err error) bool {
 type app struct {
 	v   *viper.Viper
 	log zerolog.Logger
+	// stdin is standard input once a command reads lines of it (secrets, keys).
+	stdin *bufio.Reader
 }
 
 func newRoot() *cobra.Command {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,18 +25,24 @@ func newServeCmd(a *app) *cobra.Command {
 
 It serves the storage API under /1.5/{uid}/ and a tokenserver-compatible token endpoint
 at /1.0/sync/1.5, where a user presents "Authorization: Bearer <secret>". Users come from
---user name:secret, the config file's [users] table or SYNCCTL_USERS ("a:s1,b:s2"); with
-none, a user "local" is created and its secret printed. Tokens are signed with the master
-secret (--master-secret, SYNCCTL_MASTER_SECRET) in the tokenlib format, so tokens minted
-by syncstorage-rs tooling with the same secret work here.`,
+--users-file (name:secret lines), the config file's [users] table, SYNCCTL_USERS
+("a:s1,b:s2") or --user name:secret (which shows the secret in ps); with none, a user
+"local" is created and its secret kept in the data dir. Tokens are signed with the master
+secret (--master-secret-file, SYNCCTL_MASTER_SECRET; default: generated and kept, 0600,
+in the data dir) in the tokenlib format, so tokens minted by syncstorage-rs tooling with
+the same secret work here.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.serve(cmd) },
 	}
 	f := cmd.Flags()
 	f.String("listen", "127.0.0.1:8000", "address to listen on")
 	f.String("data-dir", "", "where the database lives (default $XDG_DATA_HOME/syncctl/server)")
-	f.String("master-secret", "", "token signing secret (default: generated and kept in the data dir)")
-	f.StringArray("user", nil, "a user as name:secret (repeatable)")
+	f.String("master-secret", "", "token signing secret (shows in ps: prefer --master-secret-file or SYNCCTL_MASTER_SECRET)")
+	f.String("master-secret-file", "", "read the token signing secret from this file")
+	f.StringArray("user", nil, "a user as name:secret (repeatable; shows in ps: prefer --users-file)")
+	f.String("users-file", "", "users as name:secret lines")
+	f.Int("max-conns-per-address", 128, "open connections one client address may hold (behind a proxy, raise it)")
+	f.Duration("stall-timeout", 30*time.Second, "cut a connection whose reads or writes make no progress this long")
 	f.String("public-url", "", "base URL clients reach the server at, e.g. behind a proxy (default: from each request)")
 	f.String("oauth-verify-url", "", "let Firefox Accounts users in: verify their OAuth tokens at this FxA /v1/oauth/verify URL")
 	f.Bool("test-hooks", false, "enable /__testhooks__/fault for client tests (never in production)")
@@ -56,9 +63,14 @@ func (a *app) serve(cmd *cobra.Command) error {
 	if err := v.UnmarshalKey("limits", &limits); err != nil {
 		return withCode(exitUsage, fmt.Errorf("config [limits]: %w", err))
 	}
+	master, err := a.secretValue(cmd, "master-secret")
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Options{
 		DataDir:        dir,
-		MasterSecret:   v.GetString("master-secret"),
+		MasterSecret:   master,
+		Conns:          server.ConnLimits{PerAddress: v.GetInt("max-conns-per-address"), Stall: v.GetDuration("stall-timeout")},
 		Users:          users,
 		PublicURL:      v.GetString("public-url"),
 		OAuthVerifyURL: v.GetString("oauth-verify-url"),
@@ -98,6 +110,13 @@ func (a *app) serve(cmd *cobra.Command) error {
 // `syncctl serve` is usable.
 func serveUsers(a *app, dir string) (map[string]string, error) {
 	users := map[string]string{}
+	if path := a.v.GetString("users-file"); path != "" {
+		from, err := usersFile(path)
+		if err != nil {
+			return nil, err
+		}
+		users = from
+	}
 	for name, secret := range a.v.GetStringMapString("users") {
 		users[name] = secret
 	}
