@@ -43,6 +43,8 @@ the same secret work here.`,
 	f.String("users-file", "", "users as name:secret lines")
 	f.Int("max-conns-per-address", 128, "open connections one client address may hold (behind a proxy, raise it)")
 	f.Duration("stall-timeout", 30*time.Second, "cut a connection whose reads or writes make no progress this long")
+	f.Int("max-nonces", 100_000, "entries of the Hawk replay cache (~80 bytes each)")
+	f.Int("token-failures", 10, "failed authentications per client address (and refused key claims per account) a minute before 429")
 	f.String("public-url", "", "base URL clients reach the server at, e.g. behind a proxy (default: from each request)")
 	f.String("oauth-verify-url", "", "let Firefox Accounts users in: verify their OAuth tokens at this FxA /v1/oauth/verify URL")
 	f.Bool("test-hooks", false, "enable /__testhooks__/fault for client tests (never in production)")
@@ -71,6 +73,8 @@ func (a *app) serve(cmd *cobra.Command) error {
 		DataDir:        dir,
 		MasterSecret:   master,
 		Conns:          server.ConnLimits{PerAddress: v.GetInt("max-conns-per-address"), Stall: v.GetDuration("stall-timeout")},
+		MaxNonces:      v.GetInt("max-nonces"),
+		TokenFailures:  v.GetInt("token-failures"),
 		Users:          users,
 		PublicURL:      v.GetString("public-url"),
 		OAuthVerifyURL: v.GetString("oauth-verify-url"),
