@@ -371,8 +371,3 @@ func (st *store) deleteSetting(key string) error {
 	_, err := st.w.Exec(`DELETE FROM settings WHERE key = ?`, key)
 	return err
 }
-
-func (st *store) setSetting(key, value string) error {
-	_, err := st.w.Exec(`INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)`, key, value)
-	return err
-}
