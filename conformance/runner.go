@@ -37,9 +37,6 @@ type Case struct {
 	// the case checks ("1.4 newer; case 29", "cases 81, 82"): Refs reads them from it.
 	Clause string `json:"clause"`
 	Level  Level  `json:"level"`
-	// Cause names the server defect a failure of this case reveals. Cases that one defect
-	// fails together share it, so the report lists that defect once; empty: the case's ID.
-	Cause string `json:"cause,omitempty"`
 	// Slow cases wait on the clock (TTLs, token expiry): a few seconds each.
 	Slow bool `json:"slow,omitempty"`
 	// Destructive cases act on the whole account (DELETE /storage, empty-account views):
@@ -209,16 +206,9 @@ func runCase(c Case, t *T) Result {
 	case t.failure != "" && t.arranging:
 		res.Status, res.Message, res.Cause = StatusError, t.failure, t.cause
 	case t.failure != "":
-		res.Status, res.Message, res.Cause, res.Symptom = StatusFail, t.failure, c.cause(), t.symptom
+		res.Status, res.Message, res.Cause, res.Symptom = StatusFail, t.failure, c.ID, t.symptom
 	}
 	return res
-}
-
-func (c Case) cause() string {
-	if c.Cause != "" {
-		return c.Cause
-	}
-	return c.ID
 }
 
 func (r *Report) add(res Result) {

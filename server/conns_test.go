@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/syncctl/syncctl/hawk"
 	"github.com/syncctl/syncctl/server"
 )
 
@@ -94,14 +93,12 @@ func TestAStalledReaderIsCutOff(t *testing.T) {
 		c.mustStatus(c.do("POST", "/storage/big", "["+strings.Join(items, ",")+"]"), 200)
 	}
 	u, _ := url.Parse(c.endpoint + "/storage/big?full=1")
-	a := hawk.Target("GET", u)
-	a.TS, a.Nonce = time.Now().Unix(), "stalled"
 	conn, err := net.Dial("tcp", u.Host)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\n\r\n", u.RequestURI(), u.Host, hawk.Header(c.id, []byte(c.key), &a))
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\n\r\n", u.RequestURI(), u.Host, c.sign("GET", u.String()))
 	status, err := bufio.NewReader(conn).ReadString('\n')
 	if err != nil || !strings.Contains(status, "200") {
 		t.Fatalf("%q %v", status, err)

@@ -64,7 +64,7 @@ func TestFilesAtRestAreTheOwnersOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer again.Close()
-	if _, _, err := again.Secret().Parse(id, nowForTokens(), true); err != nil {
+	if _, _, err := again.Secret().Parse(id, time.Now(), true); err != nil {
 		t.Errorf("a token from before the restart: %v", err)
 	}
 }
@@ -72,8 +72,6 @@ func TestFilesAtRestAreTheOwnersOnly(t *testing.T) {
 func tokenPayload(uid uint64) token.Payload {
 	return token.Payload{UID: uid, Node: "http://x", Expires: float64(time.Now().Add(time.Hour).Unix())}
 }
-
-func nowForTokens() time.Time { return time.Now() }
 
 // A database an earlier version made, with the generated secret inside, gives it up to
 // the file at the next start; the secret stays the same.

@@ -17,9 +17,8 @@ type failureLimiter struct {
 	window time.Duration
 	now    func() time.Time
 
-	mu    sync.Mutex
-	keys  map[string][]time.Time
-	order []string // insertion order, for forgetting
+	mu   sync.Mutex
+	keys map[string][]time.Time
 }
 
 const maxLimiterKeys = 20_000
@@ -44,12 +43,11 @@ func (l *failureLimiter) fail(key string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	f := l.recent(key)
-	if _, known := l.keys[key]; !known {
-		for len(l.keys) >= maxLimiterKeys && len(l.order) > 0 {
-			delete(l.keys, l.order[0])
-			l.order = l.order[1:]
+	if _, known := l.keys[key]; !known && len(l.keys) >= maxLimiterKeys {
+		for k := range l.keys {
+			delete(l.keys, k)
+			break
 		}
-		l.order = append(l.order, key)
 	}
 	f = append(f, l.now())
 	if len(f) > l.max {
@@ -67,7 +65,7 @@ func (l *failureLimiter) recent(key string) []time.Time {
 		f = f[1:]
 	}
 	if len(f) == 0 {
-		delete(l.keys, key) // its place in order is dropped lazily
+		delete(l.keys, key)
 		return nil
 	}
 	l.keys[key] = f

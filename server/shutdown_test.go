@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/syncctl/syncctl/hawk"
 	"github.com/syncctl/syncctl/server"
 )
 
@@ -121,12 +120,7 @@ func count(t *testing.T, c *client, coll string) int {
 // fire sends a signed request without waiting for, or caring about, its answer: the
 // server may be killed under it.
 func fire(c *client, method, path, body string) {
-	u, _ := url.Parse(c.endpoint + path)
-	a := hawk.Target(method, u)
-	a.TS, a.Nonce = time.Now().Unix(), fmt.Sprint("fire", time.Now().UnixNano())
-	req, _ := http.NewRequest(method, u.String(), strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", hawk.Header(c.id, []byte(c.key), &a))
+	req := c.request(method, path, body)
 	go func() {
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
@@ -172,13 +166,7 @@ func TestSIGTERMFinishesTheCommitInFlight(t *testing.T) {
 	id := stage(t, c, "termed", batchSize())
 	status := make(chan int, 1)
 	go func() {
-		u, _ := url.Parse(c.endpoint + "/storage/termed?batch=" + id + "&commit=true")
-		a := hawk.Target("POST", u)
-		a.TS, a.Nonce = time.Now().Unix(), "termed"
-		req, _ := http.NewRequest("POST", u.String(), strings.NewReader("[]"))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", hawk.Header(c.id, []byte(c.key), &a))
-		resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+		resp, err := (&http.Client{Timeout: time.Minute}).Do(c.request("POST", "/storage/termed?batch="+id+"&commit=true", "[]"))
 		if err != nil {
 			status <- -1
 			return

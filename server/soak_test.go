@@ -39,13 +39,7 @@ type honest struct {
 }
 
 func (h *honest) signed(method, path, body string) (*http.Response, error) {
-	u, _ := url.Parse(h.c.endpoint + path)
-	a := hawk.Target(method, u)
-	a.TS, a.Nonce = time.Now().Unix(), strconv.FormatUint(rand.Uint64(), 36)
-	req, _ := http.NewRequest(method, u.String(), strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", hawk.Header(h.c.id, []byte(h.c.key), &a))
-	return h.http.Do(req)
+	return h.http.Do(h.c.request(method, path, body))
 }
 
 // run writes a record, reads it back and reads info/collections, until ctx is done.
