@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,57 +14,28 @@ import (
 	"time"
 
 	"github.com/syncctl/syncctl/blob"
+	"github.com/syncctl/syncctl/blob/blobtest"
 	"github.com/syncctl/syncctl/crypto"
-	"github.com/syncctl/syncctl/internal/servertest"
 	"github.com/syncctl/syncctl/server"
 	"github.com/syncctl/syncctl/storage"
 )
 
-// rig is one server and an account's keys; each device gets its own store and syncer.
+// rig is the shared blob test rig for one test; each device gets its own store and
+// syncer.
 type rig struct {
-	t    *testing.T
-	srv  *servertest.Server
-	keys *crypto.Keys
-
-	inFlight, peakInFlight atomic.Int32
-	writes                 atomic.Int32 // POST and PUT requests
+	*blobtest.Rig
+	t *testing.T
 }
 
 // newRig starts a server whose records hold at most 16 KB, so a blob of a few hundred KB
 // spans tens of chunks.
-func newRig(t *testing.T) *rig {
-	r := &rig{t: t}
-	r.srv = servertest.Start(t, server.Options{Limits: server.Limits{MaxRecordPayloadBytes: 16 << 10}}, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			n := r.inFlight.Add(1)
-			defer r.inFlight.Add(-1)
-			for p := r.peakInFlight.Load(); n > p && !r.peakInFlight.CompareAndSwap(p, n); p = r.peakInFlight.Load() {
-			}
-			if req.Method == http.MethodPost || req.Method == http.MethodPut {
-				r.writes.Add(1)
-			}
-			h.ServeHTTP(w, req)
-		})
-	})
-	k, err := crypto.GenerateKeys(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.keys = k
-	return r
-}
+func newRig(t *testing.T) *rig { return &rig{Rig: blobtest.New(t, blobtest.SmallRecords()), t: t} }
 
-func (r *rig) client() *storage.Client {
-	return r.srv.Client("alice", storage.Options{Sleep: func(context.Context, time.Duration) error { return nil }})
-}
+func (r *rig) client() *storage.Client { return r.Client() }
 
 func (r *rig) device(opts blob.Options) (*blob.Store, *blob.Syncer) {
-	st, err := blob.Open(r.t.TempDir(), blob.IDKey(r.keys.For("blobs")))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.t.Cleanup(func() { st.Close() })
-	opts.Store, opts.Keys = st, r.keys
+	st := r.Store(r.t)
+	opts.Store, opts.Keys = st, r.Keys
 	if opts.Client == nil {
 		opts.Client = r.client()
 	}
@@ -148,13 +118,13 @@ func TestBlobsRoundTripAcrossDevices(t *testing.T) {
 	}
 
 	// Nothing changed: another round on either side writes nothing.
-	before := r.writes.Load()
+	before := r.Writes.Load()
 	for _, s := range []*blob.Syncer{syncA, syncB} {
 		if res, err := s.Sync(ctx); err != nil || res.Uploaded+res.Downloaded != 0 {
 			t.Fatalf("idle round: %+v %v", res, err)
 		}
 	}
-	if w := r.writes.Load() - before; w != 0 {
+	if w := r.Writes.Load() - before; w != 0 {
 		t.Fatalf("idle rounds wrote %d times", w)
 	}
 }
@@ -264,7 +234,7 @@ func TestTransferErrorsRetryOnScheduleUntilTheFaultGoes(t *testing.T) {
 	now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 	a, syncA := r.device(blob.Options{Now: func() time.Time { return now }})
 	id := add(t, a, random(t, 50<<10))
-	r.srv.InjectFault(server.Fault{PathPrefix: "/1.5/", Count: -1, Status: 503})
+	r.Srv.InjectFault(server.Fault{PathPrefix: "/1.5/", Count: -1, Status: 503})
 
 	start := now
 	for i, want := range []time.Duration{10, 20, 30, 40, 50, 60, 60, 60} {
@@ -278,8 +248,8 @@ func TestTransferErrorsRetryOnScheduleUntilTheFaultGoes(t *testing.T) {
 		}
 		// Before the delay is up, the blob waits; no request is made.
 		now = now.Add(want*time.Second - time.Second)
-		writes := r.writes.Load()
-		if res, _ := syncA.Transfer(ctx, nil); res.Retrying != 1 || r.writes.Load() != writes {
+		writes := r.Writes.Load()
+		if res, _ := syncA.Transfer(ctx, nil); res.Retrying != 1 || r.Writes.Load() != writes {
 			t.Fatalf("attempt %d: retried early: %+v", i+1, res)
 		}
 		now = now.Add(time.Second)
@@ -287,7 +257,7 @@ func TestTransferErrorsRetryOnScheduleUntilTheFaultGoes(t *testing.T) {
 	if waited := now.Sub(start); waited != (10+20+30+40+50+60+60+60)*time.Second {
 		t.Fatalf("waited %s in all", waited)
 	}
-	r.srv.ClearFaults()
+	r.Srv.ClearFaults()
 	if res, err := syncA.Transfer(ctx, nil); err != nil || res.Uploaded != 1 {
 		t.Fatalf("after the fault: %+v %v", res, err)
 	}
@@ -312,7 +282,7 @@ func TestConcurrencyLimitsAreNeverExceeded(t *testing.T) {
 		for i := 0; i < 24; i++ {
 			add(t, a, random(t, 40<<10))
 		}
-		r.peakInFlight.Store(0)
+		r.PeakInFlight.Store(0)
 		res, err := syncA.Transfer(ctx, nil)
 		if err != nil || res.Uploaded != 24 {
 			t.Fatalf("%+v: %+v %v", lim, res, err)
@@ -322,7 +292,7 @@ func TestConcurrencyLimitsAreNeverExceeded(t *testing.T) {
 			t.Fatalf("limits %+v: saw %d transfers and %d index operations at once", lim, xfer, db)
 		}
 		// Seen from the server too: never more requests at once than transfers allowed.
-		if p := int(r.peakInFlight.Load()); p > lim.xfer {
+		if p := int(r.PeakInFlight.Load()); p > lim.xfer {
 			t.Fatalf("limits %+v: %d requests in flight at once", lim, p)
 		}
 	}

@@ -181,22 +181,19 @@ func (s *Store) execEach(ctx context.Context, stmt string, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, stmt)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	for _, args := range rows {
-		if _, err := st.ExecContext(ctx, args...); err != nil {
+	return localdb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, stmt)
+		if err != nil {
 			return err
 		}
-	}
-	return tx.Commit()
+		defer st.Close()
+		for _, args := range rows {
+			if _, err := st.ExecContext(ctx, args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Requeue marks SYNCED blobs that are not in onServer PENDING_UPLOAD.

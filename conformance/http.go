@@ -42,7 +42,9 @@ func (u *user) holdsData(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("status %d", r.Status)
 	}
 	var m map[string]any
-	json.Unmarshal(r.Body, &m)
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		return false, fmt.Errorf("not a JSON object: %w", err)
+	}
 	return len(m) > 0, nil
 }
 

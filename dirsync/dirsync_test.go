@@ -3,69 +3,37 @@ package dirsync_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	mrand "math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/syncctl/syncctl/blob"
-	"github.com/syncctl/syncctl/crypto"
+	"github.com/syncctl/syncctl/blob/blobtest"
 	"github.com/syncctl/syncctl/dirsync"
-	"github.com/syncctl/syncctl/internal/servertest"
 	"github.com/syncctl/syncctl/server"
-	"github.com/syncctl/syncctl/storage"
 )
 
+// rig is the shared blob test rig for one test.
 type rig struct {
-	t      testing.TB
-	srv    *servertest.Server
-	keys   *crypto.Keys
-	writes atomic.Int32 // POST and PUT requests
+	*blobtest.Rig
+	t testing.TB
 }
 
-// newRig starts a server whose records hold at most 16 KB, so large files span many
-// chunks.
-func newRig(t testing.TB, limits server.Limits) *rig {
-	r := &rig{t: t}
-	r.srv = servertest.Start(t, server.Options{Limits: limits}, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			if req.Method == http.MethodPost || req.Method == http.MethodPut {
-				r.writes.Add(1)
-			}
-			h.ServeHTTP(w, req)
-		})
-	})
-	k, err := crypto.GenerateKeys(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.keys = k
-	return r
-}
-
-func (r *rig) client() *storage.Client {
-	return r.srv.Client("alice", storage.Options{Sleep: func(context.Context, time.Duration) error { return nil }})
-}
+// newRig starts a server with limits (smallRecords: large files span many chunks).
+func newRig(t testing.TB, limits server.Limits) *rig { return &rig{Rig: blobtest.New(t, limits), t: t} }
 
 // device is one machine: its own blob store, the shared account.
 func (r *rig) device(progress func(dirsync.Progress)) *dirsync.Syncer {
-	st, err := blob.Open(r.t.TempDir(), blob.IDKey(r.keys.For("blobs")))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.t.Cleanup(func() { st.Close() })
-	return dirsync.New(dirsync.Options{Blob: blob.Options{Store: st, Client: r.client(), Keys: r.keys, DBLimit: 1, TransferLimit: 4}, Progress: progress})
+	return dirsync.New(dirsync.Options{Blob: blob.Options{Store: r.Store(r.t), Client: r.Client(), Keys: r.Keys, DBLimit: 1, TransferLimit: 4}, Progress: progress})
 }
 
 // tree writes n files under dir: mostly small, every tenth a copy of an earlier one, and
@@ -144,7 +112,7 @@ func same(t *testing.T, want, got map[string]string) {
 	}
 }
 
-func smallRecords() server.Limits { return server.Limits{MaxRecordPayloadBytes: 16 << 10} }
+func smallRecords() server.Limits { return blobtest.SmallRecords() }
 
 func TestThousandFilesPushPullResume(t *testing.T) {
 	ctx := context.Background()
@@ -172,12 +140,12 @@ func TestThousandFilesPushPullResume(t *testing.T) {
 	t.Logf("pushed %d files as %d blobs, %d bytes (duplicates stored once)", res.Files, res.Uploaded, res.Bytes)
 
 	// A second push of the same tree sends nothing at all.
-	before := r.writes.Load()
+	before := r.Writes.Load()
 	res, err = laptop.Push(ctx, src, "photos")
 	if err != nil || res.Uploaded != 0 || res.Unchanged != 1000 || !res.DirRecordUnchanged {
 		t.Fatalf("second push: %+v %v", res, err)
 	}
-	if w := r.writes.Load() - before; w != 0 {
+	if w := r.Writes.Load() - before; w != 0 {
 		t.Fatalf("second push wrote %d times", w)
 	}
 
@@ -300,7 +268,7 @@ func TestCorruptChunkFailsOnlyItsFile(t *testing.T) {
 	}
 	// The first file is large; corrupt one of its chunks on the server.
 	victim := filepath.Join("d0", "s0", "file-0000.bin")
-	st, err := blob.Open(t.TempDir(), blob.IDKey(r.keys.For("blobs")))
+	st, err := blob.Open(t.TempDir(), blob.IDKey(r.Keys.For("blobs")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +277,7 @@ func TestCorruptChunkFailsOnlyItsFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := r.client()
+	c := r.Client()
 	rec, err := c.GetRecord(ctx, "blobs", id+".3")
 	if err != nil {
 		t.Fatal(err)
@@ -337,7 +305,7 @@ func TestCorruptChunkFailsOnlyItsFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.srv.InjectFault(server.Fault{PathPrefix: strings.TrimPrefix(tok.APIEndpoint, r.srv.URL) + "/storage/blobs/" + lateID, Count: -1, Status: 503})
+	r.Srv.InjectFault(server.Fault{PathPrefix: strings.TrimPrefix(tok.APIEndpoint, r.Srv.URL) + "/storage/blobs/" + lateID, Count: -1, Status: 503})
 
 	dst := t.TempDir()
 	phone := r.device(nil)
@@ -369,7 +337,7 @@ func TestCorruptChunkFailsOnlyItsFile(t *testing.T) {
 	noTemps(t, dst)
 
 	// Once the server answers again, a rerun gets the late file; the corrupt one stays failed.
-	r.srv.ClearFaults()
+	r.Srv.ClearFaults()
 	res, err = phone.Pull(ctx, "x", dst)
 	if !errors.Is(err, blob.ErrMAC) || errors.Is(err, dirsync.ErrIncomplete) || res.Written != copies || res.Unchanged != 19-copies {
 		t.Fatalf("rerun: %+v %v", res, err)

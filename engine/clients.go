@@ -57,7 +57,9 @@ func parseClient(p []byte) (ClientRecord, error) {
 	if err := json.Unmarshal(p, &c); err != nil {
 		return c, err
 	}
-	json.Unmarshal(p, &c.Other)
+	if err := json.Unmarshal(p, &c.Other); err != nil {
+		return c, err
+	}
 	for _, k := range []string{"id", "name", "type", "commands", "version", "protocols"} {
 		delete(c.Other, k)
 	}
@@ -105,7 +107,10 @@ func (s *Session) SendCommand(ctx context.Context, target, command string, args 
 		return fmt.Errorf("engine: %s takes %d arguments, got %d", command, arity[command], len(args))
 	}
 	var box []outgoingCommand
-	json.Unmarshal([]byte(s.state(ctx, keyOutbox)), &box)
+	if err := s.stateJSON(ctx, keyOutbox, &box); err != nil {
+		// Overwriting it would drop the commands queued before.
+		return err
+	}
 	box = append(box, outgoingCommand{Target: target, Command: Command{Command: command, Args: args, FlowID: wbo.NewGUID(nil)}})
 	b, _ := json.Marshal(box)
 	return s.setState(ctx, map[string]string{keyOutbox: string(b)})
@@ -305,7 +310,10 @@ func (s *Session) fetchClients(ctx context.Context, repo *middleware.Crypto) (ma
 // once each, and returns the ids of the records it changed.
 func (s *Session) deliverOutbox(ctx context.Context, clients map[string]ClientRecord, me string) map[string]bool {
 	var box []outgoingCommand
-	json.Unmarshal([]byte(s.state(ctx, keyOutbox)), &box)
+	if err := s.stateJSON(ctx, keyOutbox, &box); err != nil {
+		// Kept as it is (SendCommand reports it); nothing to deliver meanwhile.
+		s.log.Warn().Err(err).Msg("the outbox of commands is unreadable")
+	}
 	changed := map[string]bool{}
 	for _, oc := range box {
 		for id, c := range clients {
@@ -386,7 +394,10 @@ const doneCommandsKept = 100
 // doneCommands are the flow ids of the commands this device ran last.
 func (s *Session) doneCommands(ctx context.Context) map[string]bool {
 	var ids []string
-	json.Unmarshal([]byte(s.state(ctx, keyDoneCommands)), &ids)
+	if err := s.stateJSON(ctx, keyDoneCommands, &ids); err != nil {
+		// Only a memory against running a command twice: lost, it is rebuilt.
+		s.log.Warn().Err(err).Msg("the list of commands already run is unreadable")
+	}
 	done := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		done[id] = true
@@ -402,7 +413,10 @@ func (s *Session) rememberCommand(ctx context.Context, cmd Command, done map[str
 		return nil
 	}
 	var ids []string
-	json.Unmarshal([]byte(s.state(ctx, keyDoneCommands)), &ids)
+	if err := s.stateJSON(ctx, keyDoneCommands, &ids); err != nil {
+		s.log.Warn().Err(err).Msg("the list of commands already run is unreadable; starting it again")
+		ids = nil
+	}
 	ids = append(ids, cmd.FlowID)
 	if len(ids) > doneCommandsKept {
 		ids = ids[len(ids)-doneCommandsKept:]

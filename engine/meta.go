@@ -33,7 +33,9 @@ func parseMeta(payload []byte) (*MetaGlobal, error) {
 		return nil, fmt.Errorf("meta/global: %w", err)
 	}
 	var all map[string]json.RawMessage
-	json.Unmarshal(payload, &all)
+	if err := json.Unmarshal(payload, &all); err != nil {
+		return nil, fmt.Errorf("meta/global: %w", err)
+	}
 	for _, k := range []string{"syncID", "storageVersion", "engines", "declined"} {
 		delete(all, k)
 	}

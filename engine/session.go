@@ -132,6 +132,18 @@ func (s *Session) state(ctx context.Context, key string) string {
 	return v
 }
 
+// stateJSON decodes a state value written as JSON; an unset key leaves into as it is.
+func (s *Session) stateJSON(ctx context.Context, key string, into any) error {
+	v, err := s.opts.State.State(ctx, key)
+	if err != nil || v == "" {
+		return err
+	}
+	if err := json.Unmarshal([]byte(v), into); err != nil {
+		return fmt.Errorf("engine: saved state %s: %w", key, err)
+	}
+	return nil
+}
+
 func (s *Session) setState(ctx context.Context, kv map[string]string) error {
 	return s.opts.State.SetState(ctx, kv)
 }
@@ -270,6 +282,7 @@ func (c *cachedTokens) Token(ctx context.Context, force bool) (storage.Token, er
 		creds, _ := c.state.State(ctx, keyTokenCreds)
 		if v != "" && creds == c.creds {
 			var t storage.Token
+			// A cached token that cannot be read is as good as none: a new one is asked for.
 			if json.Unmarshal([]byte(v), &t) == nil && c.now().Before(t.Expires.Add(-time.Minute)) {
 				return t, nil
 			}

@@ -112,53 +112,26 @@ func (b *Bookmarks) Repair(ctx context.Context) (int, error) {
 	}
 	sort.Strings(ids)
 	isRoot := func(id string) bool { return id == RootID || slices.Contains(RootIDs, id) }
-	// Parents: every item must hang, through folders, from the root.
+	// Parents: every item must hang, through folders, from the root; an orphan, or an
+	// item in a cycle, moves to unfiled (which breaks the cycle for the rest).
+	tree := NewTree(items)
 	for _, id := range ids {
-		if isRoot(id) {
-			continue
-		}
-		it := items[id]
-		seen := map[string]bool{id: true}
-		for p := it.ParentID; ; {
-			parent, ok := items[p]
-			if !ok || parent.Type != "folder" || seen[p] {
-				it.ParentID = "unfiled" // an orphan, or a cycle: unfiled breaks it
-				changed[id] = true
-				break
-			}
-			if p == RootID {
-				break
-			}
-			seen[p] = true
-			p = parent.ParentID
+		if !isRoot(id) && !tree.Rooted(id) {
+			items[id].ParentID = "unfiled"
+			changed[id] = true
 		}
 	}
-	// Children: exactly the items that name the folder, in the folder's order.
-	kids := map[string][]string{}
-	for _, id := range ids {
-		if id != RootID {
-			kids[items[id].ParentID] = append(kids[items[id].ParentID], id)
-		}
-	}
+	// Children: by the tree's rule, from the repaired parents.
+	tree = NewTree(items)
 	for _, id := range ids {
 		f := items[id]
-		if f.Type != "folder" {
+		want := tree.Children(id)
+		if !IsFolder(f) {
 			if f.Children != nil {
 				f.Children = nil
 				changed[id] = true
 			}
 			continue
-		}
-		want := []string{}
-		for _, c := range f.Children {
-			if items[c] != nil && items[c].ParentID == id && c != RootID && !slices.Contains(want, c) {
-				want = append(want, c)
-			}
-		}
-		for _, c := range kids[id] {
-			if !slices.Contains(want, c) {
-				want = append(want, c)
-			}
 		}
 		if !slices.Equal(want, f.Children) {
 			f.Children = want

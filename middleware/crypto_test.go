@@ -221,8 +221,8 @@ func TestAConcurrentWriterMakesTheUploadFailWith412(t *testing.T) {
 	repo.FetchSince(ctx, 0, func(wbo.Record) error { return nil }) // learn the collection's timestamp
 	client.PutRecord(ctx, "clients", wbo.Record{ID: "other", Payload: []byte("x")}, nil)
 	_, err := repo.Store(ctx, records(2))
-	if !errors.Is(err, storage.ErrConflict) {
-		t.Errorf("err = %v", err)
+	if !errors.Is(err, repository.ErrConflict) || !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("err = %v, want repository.ErrConflict (and the 412 under it)", err)
 	}
 	if ts, ok := r.LastModified(); !ok || ts == 0 {
 		t.Errorf("last modified %v %v", ts, ok)

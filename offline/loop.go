@@ -268,9 +268,13 @@ func (l *Loop) step(ctx context.Context, coll string, keys *crypto.Keys) (bool, 
 	var incoming []Op
 	err = enc.FetchSince(ctx, since, func(r wbo.Record) error {
 		var op Op
-		if json.Unmarshal(r.Payload, &op) == nil && op.Collection == coll && op.Record != "" {
-			incoming = append(incoming, op)
+		if err := json.Unmarshal(r.Payload, &op); err != nil || op.Collection != coll || op.Record == "" {
+			// Another device's operation this one cannot apply: said, and skipped, so
+			// that one bad record does not stop every later one.
+			l.log.Warn().Str("id", r.ID).AnErr("decode", err).Msg("operation of another form skipped")
+			return nil
 		}
+		incoming = append(incoming, op)
 		return nil
 	})
 	if failed, ok := repository.AsPartial(err); ok {
@@ -300,7 +304,7 @@ func (l *Loop) step(ctx context.Context, coll string, keys *crypto.Keys) (bool, 
 		recs[i] = wbo.Record{ID: op.ID, Payload: p}
 	}
 	res, err := enc.Store(ctx, recs)
-	if errors.Is(err, storage.ErrConflict) {
+	if errors.Is(err, repository.ErrConflict) {
 		return true, nil // someone wrote first: fetch their operations, then try again
 	}
 	if err != nil {

@@ -61,15 +61,7 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return localdb.InTx(ctx, s.db, fn)
 }
 
 type querier interface {
@@ -87,7 +79,9 @@ func view(ctx context.Context, q querier, coll, id string) (state, error) {
 	case err == nil:
 		s.Exists = true
 		if len(fields) > 0 {
-			json.Unmarshal(fields, &s.Fields)
+			if err := json.Unmarshal(fields, &s.Fields); err != nil {
+				return s, fmt.Errorf("offline: %s/%s: the confirmed fields are unreadable: %w", coll, id, err)
+			}
 		}
 	case !errors.Is(err, sql.ErrNoRows):
 		return s, err
@@ -116,7 +110,9 @@ func pendingOps(ctx context.Context, q querier, where string, args ...any) ([]Op
 			return nil, err
 		}
 		if len(fields) > 0 {
-			json.Unmarshal(fields, &op.Fields)
+			if err := json.Unmarshal(fields, &op.Fields); err != nil {
+				return nil, fmt.Errorf("offline: operation %s: its fields are unreadable: %w", op.ID, err)
+			}
 		}
 		out = append(out, op)
 	}
@@ -283,7 +279,11 @@ func (s *Store) fold(ctx context.Context, coll string, ops []Op, ts wbo.Timestam
 			err = tx.QueryRow(`SELECT fields, removed FROM base WHERE collection = ? AND id = ?`, op.Collection, op.Record).Scan(&fields, &base.Removed)
 			if err == nil {
 				base.Exists = true
-				json.Unmarshal(fields, &base.Fields)
+				if len(fields) > 0 {
+					if err := json.Unmarshal(fields, &base.Fields); err != nil {
+						return fmt.Errorf("offline: %s/%s: the confirmed fields are unreadable: %w", op.Collection, op.Record, err)
+					}
+				}
 			} else if !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}

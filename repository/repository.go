@@ -14,13 +14,16 @@ import (
 )
 
 // Repository is one collection of records. Fetches stream to fn and stop at its first
-// error. Implementations are safe for concurrent use.
+// error. Implementations are safe for concurrent use, and every call honours its
+// context. The package repositorytest holds these promises as a test suite that every
+// implementation runs.
 type Repository interface {
 	// FetchSince streams the records modified after since, oldest first.
 	FetchSince(ctx context.Context, since wbo.Timestamp, fn func(wbo.Record) error) error
 	// GUIDsSince lists the ids of records modified after since.
 	GUIDsSince(ctx context.Context, since wbo.Timestamp) ([]string, error)
-	// Fetch streams the records with the given ids; absent ids are skipped.
+	// Fetch streams the records with the given ids, each once however often it is
+	// asked for; absent ids are skipped.
 	Fetch(ctx context.Context, ids []string, fn func(wbo.Record) error) error
 	// Store writes records. Per-record failures are in the result, not the error; the
 	// error is for failures of the whole call (after which Stored says what got through).
@@ -46,6 +49,30 @@ func (r *StoreResult) Fail(id string, err error) {
 	}
 	r.Failed[id] = err
 }
+
+// Errors a repository returns, whatever it stores records in. A remote repository maps
+// its protocol's answers onto them (SyncStorage's 412 is ErrConflict), so a caller such as
+// the synchronizer needs no knowledge of the transport.
+var (
+	// ErrConflict: someone else wrote since this repository last read, and a write that
+	// would have overwritten their change was refused. Read again, then write.
+	ErrConflict = errors.New("repository: written by someone else since it was last read")
+	// ErrRefused matches every RefusedError.
+	ErrRefused = errors.New("repository: record refused")
+)
+
+// RefusedError is one record a Store did not write, and the reason its destination gave
+// (for a server, its words: "invalid id", "size limit exceeded"). It is a per-record
+// failure, in StoreResult.Failed.
+type RefusedError struct {
+	ID     string
+	Reason string
+}
+
+func (e *RefusedError) Error() string { return fmt.Sprintf("record %q refused: %s", e.ID, e.Reason) }
+
+// Is makes every RefusedError match ErrRefused.
+func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 
 // RecordError is one record a fetch could not deliver (a bad HMAC, bad JSON, …).
 type RecordError struct {
@@ -91,4 +118,18 @@ func AsPartial(err error) ([]RecordError, bool) {
 		return p.Failed, true
 	}
 	return nil, false
+}
+
+// Unique returns ids without repeats, in their first order: what Fetch implementations
+// query, so that a repeated id is delivered once even when the ids go in chunks.
+func Unique(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }

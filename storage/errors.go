@@ -89,11 +89,3 @@ func (e *BackoffError) Error() string {
 
 func (e *BackoffError) Is(target error) bool { return target == ErrBackoff }
 func (e *BackoffError) Unwrap() error        { return e.Cause }
-
-// RecordError is one record the server (or the client, for size) refused.
-type RecordError struct {
-	ID     string
-	Reason string
-}
-
-func (e *RecordError) Error() string { return fmt.Sprintf("record %q refused: %s", e.ID, e.Reason) }

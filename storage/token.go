@@ -110,6 +110,8 @@ func (ts *TokenServer) Token(ctx context.Context, _ bool) (Token, error) {
 		var body struct {
 			Status string `json:"status"`
 		}
+		// The status alone says what went wrong; the body's code, when it is JSON,
+		// only names it.
 		_ = json.Unmarshal(resp.Body(), &body)
 		e := &TokenServerError{Status: resp.StatusCode(), Code: body.Status}
 		if s, err := strconv.Atoi(resp.Header().Get("Retry-After")); err == nil {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/syncctl/syncctl/internal/jsonscan"
 	"github.com/syncctl/syncctl/repository"
-	"github.com/syncctl/syncctl/storage"
 	"github.com/syncctl/syncctl/wbo"
 )
 
@@ -108,7 +107,7 @@ func (s *Synchronizer) Sync(ctx context.Context) (Result, error) {
 			return res, err
 		}
 		err := s.outgoing(ctx, &res)
-		if errors.Is(err, storage.ErrConflict) && attempt < s.opts.ConflictRetries {
+		if errors.Is(err, repository.ErrConflict) && attempt < s.opts.ConflictRetries {
 			s.log.Info().Str("collection", s.opts.Key).Msg("upload met a concurrent write; fetching again")
 			continue
 		}

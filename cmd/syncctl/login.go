@@ -235,9 +235,16 @@ func newStatusCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer acct.close()
-			st := map[string]any{"profile": acct.profile, "server": acct.server, "user": acct.user}
-			state := func(k string) string { v, _ := acct.db.State(ctx, k); return v }
-			st["client_id"], st["last_sync"], st["backoff_until"] = state("session.clientID"), state("session.lastSyncAt"), state("session.backoffUntil")
+			sess, err := acct.unlockedSession(a)
+			if err != nil {
+				return err
+			}
+			saved, err := sess.Status(ctx)
+			if err != nil {
+				return err
+			}
+			st := map[string]any{"profile": acct.profile, "server": acct.server, "user": acct.user, "client_id": saved.ClientID,
+				"last_sync": timeOrEmpty(saved.LastSync), "backoff_until": timeOrEmpty(saved.BackoffUntil), "rotating_keys": saved.RotatingKeys}
 			// The server's answer decides the exit code: a status that cannot get in is
 			// not a success, whatever the saved state says.
 			used, quota, serverErr := acct.client.InfoQuota(ctx)
@@ -254,9 +261,12 @@ func newStatusCmd(a *app) *cobra.Command {
 			}
 			engines := map[string]any{}
 			for _, e := range standardEngines {
-				pending := 0
-				acct.db.Collection(e.name).Changes(ctx, func(wboRecord) error { pending++; return nil })
-				engines[e.name] = map[string]any{"last_server": state(e.name + ".lastServer"), "pending_changes": pending}
+				es := saved.Engines[e.name]
+				last := ""
+				if es.LastServer != 0 {
+					last = es.LastServer.String()
+				}
+				engines[e.name] = map[string]any{"last_server": last, "pending_changes": es.Pending}
 			}
 			st["engines"] = engines
 			if a.v.GetString("output") == "json" {
@@ -268,10 +278,11 @@ func newStatusCmd(a *app) *cobra.Command {
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "profile   %s\nserver    %s\nuser      %s\nclient    %s\n", acct.profile, acct.server, acct.user, st["client_id"])
 			fmt.Fprintf(out, "last sync %s\n", orDash(st["last_sync"].(string)))
-			if b := st["backoff_until"].(string); b != "" {
-				if t, err := time.Parse(time.RFC3339Nano, b); err == nil && time.Now().Before(t) {
-					fmt.Fprintf(out, "backoff   until %s\n", t.Local().Format(time.RFC1123))
-				}
+			if time.Now().Before(saved.BackoffUntil) {
+				fmt.Fprintf(out, "backoff   until %s\n", saved.BackoffUntil.Local().Format(time.RFC1123))
+			}
+			if saved.RotatingKeys {
+				fmt.Fprintln(out, "keys      a rotation did not finish: run `syncctl keys rotate` to finish it")
 			}
 			if e, ok := st["server_error"]; ok {
 				fmt.Fprintf(out, "server    unreachable: %s\n", e)
@@ -296,4 +307,12 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// timeOrEmpty is a saved time as status prints it: RFC 3339, or "" when unset.
+func timeOrEmpty(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }

@@ -182,6 +182,12 @@ func (acct *account) session(ctx context.Context, a *app, stderr io.Writer) (*en
 		}
 		acct.lock = l
 	}
+	return acct.unlockedSession(a)
+}
+
+// unlockedSession is the profile's session without its lock: for reading its status,
+// which writes nothing.
+func (acct *account) unlockedSession(a *app) (*engine.Session, error) {
 	host, _ := os.Hostname()
 	return engine.NewSession(engine.Options{
 		Tokens: acct.tokens, SyncKey: acct.syncKey, State: acct.db, Engines: acct.registry(),

@@ -192,21 +192,28 @@ func (a *app) quickstart(cmd *cobra.Command) error {
 	raw, err := c.GetRecord(ctx, "bookmarks", "qsMozilla001")
 	if err == nil {
 		var enc map[string]string
-		json.Unmarshal(raw.Payload, &enc)
+		if err := json.Unmarshal(raw.Payload, &enc); err != nil {
+			return fmt.Errorf("qsMozilla001 on the server is not an encrypted payload: %w", err)
+		}
 		say("on the server, qsMozilla001 is ciphertext: %.32s… (hmac %.16s…)", enc["ciphertext"], enc["hmac"])
 	}
 
 	for _, d := range []*demoDevice{laptop, phone} {
 		m := map[string]string{}
-		d.marks.FetchSince(ctx, 0, func(r wbo.Record) error {
+		err := d.marks.FetchSince(ctx, 0, func(r wbo.Record) error {
 			var b bookmark
-			json.Unmarshal(r.Payload, &b)
+			if err := json.Unmarshal(r.Payload, &b); err != nil {
+				return fmt.Errorf("%s/%s: %w", d.name, r.ID, err)
+			}
 			m[r.ID] = b.Title
 			if wbo.IsTombstone(r.Payload) {
 				m[r.ID] = "(deleted)"
 			}
 			return nil
 		})
+		if err != nil {
+			return err
+		}
 		rep.Devices[d.name] = m
 	}
 	rep.Converged = fmt.Sprint(rep.Devices["laptop"]) == fmt.Sprint(rep.Devices["phone"])

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/syncctl/syncctl/crypto"
+	"github.com/syncctl/syncctl/firefox"
 	"github.com/syncctl/syncctl/repository/remote"
 	"github.com/syncctl/syncctl/wbo"
 )
@@ -122,7 +123,11 @@ func exportCSV(cmd *cobra.Command, acct *account, keys *crypto.Keys, coll string
 	cw.Write(cols)
 	err := readCollection(cmd, acct, keys, coll, false, func(r shownRecord) error {
 		var m map[string]any
-		if json.Unmarshal(r.Payload, &m) != nil || m["deleted"] == true {
+		if err := json.Unmarshal(r.Payload, &m); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "syncctl: %s/%s left out: not a JSON object: %v\n", coll, r.ID, err)
+			return nil
+		}
+		if m["deleted"] == true {
 			return nil
 		}
 		row := make([]string, len(cols))
@@ -147,85 +152,58 @@ func exportCSV(cmd *cobra.Command, acct *account, keys *crypto.Keys, coll string
 	return err
 }
 
-// exportBookmarksHTML writes the Netscape bookmark file format: the tree from the
-// folders' children, under the roots menu, toolbar, unfiled and mobile.
+// exportBookmarksHTML writes the Netscape bookmark file format: the tree as firefox.Tree
+// reads it, under the roots menu, toolbar, unfiled and mobile, then what they do not reach.
 func exportBookmarksHTML(cmd *cobra.Command, acct *account, keys *crypto.Keys, w io.Writer) error {
-	type item struct {
-		ID, Type, Title, BmkURI, ParentID string
-		Children                          []string
-		DateAdded                         float64
-	}
-	items := map[string]*item{}
+	items := map[string]*firefox.Bookmark{}
 	err := readCollection(cmd, acct, keys, "bookmarks", false, func(r shownRecord) error {
-		var it struct {
-			Type, Title, BmkURI, ParentID string
-			Children                      []string
-			DateAdded                     float64
-			Deleted                       bool
+		if wbo.IsTombstone(r.Payload) {
+			return nil
 		}
-		if json.Unmarshal(r.Payload, &it) == nil && !it.Deleted {
-			items[r.ID] = &item{r.ID, it.Type, it.Title, it.BmkURI, it.ParentID, it.Children, it.DateAdded}
+		b, err := firefox.Parse[firefox.Bookmark](r.Payload)
+		if err != nil {
+			// Left out of the export, and said so: the rest of the tree is still worth
+			// having.
+			fmt.Fprintf(cmd.ErrOrStderr(), "syncctl: bookmarks/%s left out: %v\n", r.ID, err)
+			return nil
 		}
+		items[r.ID] = b
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	// Folders list their children; items without a listed place go under their parentid.
-	placed := map[string]bool{}
-	for _, it := range items {
-		for _, c := range it.Children {
-			placed[c] = true
-		}
-	}
-	for _, it := range items {
-		if p, ok := items[it.ParentID]; ok && !placed[it.ID] {
-			p.Children = append(p.Children, it.ID)
-			placed[it.ID] = true
-		}
-	}
-	fmt.Fprint(w, "<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<META HTTP-EQUIV=\"Content-Type\" CONTENT=\"text/html; charset=UTF-8\">\n<TITLE>Bookmarks</TITLE>\n<H1>Bookmarks</H1>\n<DL><p>\n")
-	seen := map[string]bool{}
-	var walk func(id string, depth int)
-	walk = func(id string, depth int) {
-		it, ok := items[id]
-		if !ok || seen[id] {
-			return
-		}
-		seen[id] = true
-		pad := strings.Repeat("    ", depth)
-		added := fmt.Sprintf(" ADD_DATE=\"%d\"", int64(it.DateAdded)/1000)
-		switch it.Type {
-		case "folder", "livemark":
-			fmt.Fprintf(w, "%s<DT><H3%s>%s</H3>\n%s<DL><p>\n", pad, added, html.EscapeString(it.Title), pad)
-			for _, c := range it.Children {
-				walk(c, depth+1)
-			}
-			fmt.Fprintf(w, "%s</DL><p>\n", pad)
-		case "separator":
-			fmt.Fprintf(w, "%s<HR>\n", pad)
-		default:
-			fmt.Fprintf(w, "%s<DT><A HREF=\"%s\"%s>%s</A>\n", pad, html.EscapeString(it.BmkURI), added, html.EscapeString(it.Title))
-		}
-	}
-	roots := []string{"menu", "toolbar", "unfiled", "mobile"}
-	for _, r := range roots {
-		if _, ok := items[r]; ok {
-			walk(r, 1)
-		}
-	}
-	var orphans []string
-	for id := range items {
-		if !seen[id] && id != "places" && !placed[id] {
-			orphans = append(orphans, id)
-		}
-	}
-	sort.Strings(orphans)
-	for _, id := range orphans {
-		walk(id, 1)
-	}
-	fmt.Fprint(w, "</DL><p>\n")
+	writeBookmarksHTML(w, firefox.NewTree(items))
 	return nil
+}
+
+// writeBookmarksHTML writes a tree in the Netscape bookmark file format.
+func writeBookmarksHTML(w io.Writer, tree *firefox.Tree) {
+	fmt.Fprint(w, "<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<META HTTP-EQUIV=\"Content-Type\" CONTENT=\"text/html; charset=UTF-8\">\n<TITLE>Bookmarks</TITLE>\n<H1>Bookmarks</H1>\n<DL><p>\n")
+	pad := func(depth int) string { return strings.Repeat("    ", depth+1) }
+	tree.Walk(firefox.Visitor{
+		Enter: func(b *firefox.Bookmark, depth int, _ bool) {
+			added := ""
+			if ms := b.AddedAt(); ms > 0 {
+				added = fmt.Sprintf(" ADD_DATE=\"%d\"", ms/1000)
+			}
+			title := html.EscapeString(firefox.DisplayTitle(b))
+			switch {
+			case firefox.IsFolder(b):
+				fmt.Fprintf(w, "%s<DT><H3%s>%s</H3>\n%s<DL><p>\n", pad(depth), added, title, pad(depth))
+			case b.Type == "separator":
+				fmt.Fprintf(w, "%s<HR>\n", pad(depth))
+			default:
+				uri := b.BmkURI
+				if uri == "" {
+					uri = b.SiteURI // a livemark: its site
+				}
+				fmt.Fprintf(w, "%s<DT><A HREF=\"%s\"%s>%s</A>\n", pad(depth), html.EscapeString(uri), added, title)
+			}
+		},
+		Leave: func(_ *firefox.Bookmark, depth int) { fmt.Fprintf(w, "%s</DL><p>\n", pad(depth)) },
+	})
+	fmt.Fprint(w, "</DL><p>\n")
 }
 
 func newImportCmd(a *app) *cobra.Command {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -11,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/syncctl/syncctl/firefox"
+	"github.com/syncctl/syncctl/wbo"
 )
 
 // readTyped reads a collection from the server, decrypted and parsed, skipping tombstones.
@@ -25,9 +25,7 @@ func readTyped[T any, P interface {
 	defer acct.close()
 	var out []P
 	err = readCollection(cmd, acct, keys, coll, false, func(r shownRecord) error {
-		var probe struct{ Deleted bool }
-		json.Unmarshal(r.Payload, &probe)
-		if probe.Deleted {
+		if wbo.IsTombstone(r.Payload) {
 			return nil
 		}
 		v, err := firefox.Parse[T, P](r.Payload)
@@ -64,50 +62,28 @@ func newBookmarksCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-var rootTitles = map[string]string{"menu": "Bookmarks Menu", "toolbar": "Bookmarks Toolbar", "unfiled": "Other Bookmarks", "mobile": "Mobile Bookmarks"}
-
+// printTree prints the bookmark tree as firefox.Tree reads it, with the items the roots
+// do not reach under a heading of their own.
 func printTree(out io.Writer, byID map[string]*firefox.Bookmark) {
-	shown := map[string]bool{}
-	var walk func(id string, depth int)
-	walk = func(id string, depth int) {
-		b, ok := byID[id]
-		if !ok || shown[id] {
-			return
+	headed := false
+	firefox.NewTree(byID).Walk(firefox.Visitor{Enter: func(b *firefox.Bookmark, depth int, orphan bool) {
+		if orphan {
+			if !headed {
+				fmt.Fprintln(out, "(not in the tree)/")
+				headed = true
+			}
+			depth++
 		}
-		shown[id] = true
 		pad := strings.Repeat("  ", depth)
-		title := b.Title
-		if t, ok := rootTitles[id]; ok && title == "" {
-			title = t
-		}
 		switch b.Type {
 		case "folder", "livemark":
-			fmt.Fprintf(out, "%s%s/\n", pad, title)
-			for _, c := range b.Children {
-				walk(c, depth+1)
-			}
+			fmt.Fprintf(out, "%s%s/\n", pad, firefox.DisplayTitle(b))
 		case "separator":
 			fmt.Fprintf(out, "%s----\n", pad)
 		default:
-			fmt.Fprintf(out, "%s%s <%s>\n", pad, title, b.BmkURI)
+			fmt.Fprintf(out, "%s%s <%s>\n", pad, firefox.DisplayTitle(b), b.BmkURI)
 		}
-	}
-	for _, r := range firefox.RootIDs {
-		walk(r, 0)
-	}
-	var rest []string
-	for id := range byID {
-		if !shown[id] && id != firefox.RootID {
-			rest = append(rest, id)
-		}
-	}
-	sort.Strings(rest)
-	if len(rest) > 0 {
-		fmt.Fprintln(out, "(not in the tree)/")
-		for _, id := range rest {
-			walk(id, 1)
-		}
-	}
+	}})
 }
 
 func newPasswordsCmd(a *app) *cobra.Command {

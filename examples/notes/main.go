@@ -70,6 +70,7 @@ func run(dbPath, server, secret, key string, args []string) error {
 	case "list":
 		return notes.FetchSince(ctx, 0, func(r wbo.Record) error {
 			var n note
+			// Another app's record in the collection is not a note: not listed.
 			if json.Unmarshal(r.Payload, &n) == nil && !n.Deleted {
 				fmt.Printf("%s  %s\n", n.ID, n.Text)
 			}

@@ -4,6 +4,7 @@
 package localdb
 
 import (
+	"context"
 	"database/sql"
 	"os"
 
@@ -29,4 +30,18 @@ func Open(path, schema, synchronous string) (*sql.DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// InTx runs fn in one transaction of db: committed if fn returns nil, rolled back if it
+// fails, so that a half-done write is never seen.
+func InTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }

@@ -1,5 +1,6 @@
-// Package memory is an in-memory Repository, for unit tests and examples. It keeps
-// records in insertion order of modification and stamps them with its own clock.
+// Package memory is an in-memory Repository: a stand-in server for examples and unit
+// tests, and the simplest implementation of the contract in repositorytest. It stamps
+// records with its own clock, always increasing.
 package memory
 
 import (
@@ -57,6 +58,9 @@ func (r *Repository) sorted(keep func(wbo.Record) bool) []wbo.Record {
 
 // FetchSince implements repository.Repository.
 func (r *Repository) FetchSince(ctx context.Context, since wbo.Timestamp, fn func(wbo.Record) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	for _, rec := range r.sorted(func(rec wbo.Record) bool { return rec.Modified > since }) {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -81,7 +85,13 @@ func (r *Repository) Fetch(ctx context.Context, ids []string, fn func(wbo.Record
 	for _, id := range ids {
 		want[id] = true
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	for _, rec := range r.sorted(func(rec wbo.Record) bool { return want[rec.ID] }) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err := fn(rec); err != nil {
 			return err
 		}
@@ -89,8 +99,12 @@ func (r *Repository) Fetch(ctx context.Context, ids []string, fn func(wbo.Record
 	return nil
 }
 
-// Store implements repository.Repository; invalid records fail one by one.
-func (r *Repository) Store(_ context.Context, recs []wbo.Record) (repository.StoreResult, error) {
+// Store implements repository.Repository; invalid records fail one by one. A cancelled
+// context stores nothing.
+func (r *Repository) Store(ctx context.Context, recs []wbo.Record) (repository.StoreResult, error) {
+	if err := ctx.Err(); err != nil {
+		return repository.StoreResult{}, err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	res := repository.StoreResult{Modified: r.tick()}
@@ -108,7 +122,10 @@ func (r *Repository) Store(_ context.Context, recs []wbo.Record) (repository.Sto
 }
 
 // Wipe implements repository.Repository.
-func (r *Repository) Wipe(context.Context) error {
+func (r *Repository) Wipe(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.records = map[string]wbo.Record{}

@@ -29,6 +29,10 @@ type Options struct {
 type Repository struct {
 	opts Options
 
+	// writing serializes Stores: each sends X-If-Unmodified-Since of what the one before
+	// committed, so this repository's own writes never look like someone else's.
+	writing sync.Mutex
+
 	mu           sync.Mutex
 	cfg          *storage.Configuration
 	lastModified wbo.Timestamp
@@ -92,10 +96,10 @@ func (r *Repository) GUIDsSince(ctx context.Context, since wbo.Timestamp) ([]str
 
 // Fetch implements repository.Repository; ids go 100 to a request.
 func (r *Repository) Fetch(ctx context.Context, ids []string, fn func(wbo.Record) error) error {
-	if len(ids) == 0 {
-		return nil
+	if err := ctx.Err(); err != nil || len(ids) == 0 {
+		return err
 	}
-	_, err := r.opts.Client.GetCollection(ctx, r.opts.Collection, storage.Query{IDs: ids, Full: true, PageSize: r.opts.PageSize}, fn)
+	_, err := r.opts.Client.GetCollection(ctx, r.opts.Collection, storage.Query{IDs: repository.Unique(ids), Full: true, PageSize: r.opts.PageSize}, fn)
 	return err
 }
 

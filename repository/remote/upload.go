@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/syncctl/syncctl/repository"
@@ -87,10 +88,12 @@ func plan(recs []wbo.Record, l limits, res *repository.StoreResult) [][]post {
 
 // Store implements repository.Repository. Each batch is sent as batch=true, appends and a
 // commit (a single POST goes alone), all with X-If-Unmodified-Since of the last timestamp
-// seen, so a concurrent writer makes it fail with storage.ErrConflict and leaves nothing
+// seen, so a concurrent writer makes it fail with repository.ErrConflict and leaves nothing
 // behind. Records the server refuses are in the result's Failed. When a batch fails, the
 // error says so and Stored holds only what earlier batches committed.
 func (r *Repository) Store(ctx context.Context, recs []wbo.Record) (repository.StoreResult, error) {
+	r.writing.Lock()
+	defer r.writing.Unlock()
 	var res repository.StoreResult
 	cfg, err := r.config(ctx)
 	if err != nil {
@@ -98,6 +101,9 @@ func (r *Repository) Store(ctx context.Context, recs []wbo.Record) (repository.S
 	}
 	for _, batch := range plan(recs, r.limits(cfg), &res) {
 		if err := r.sendBatch(ctx, batch, &res); err != nil {
+			if errors.Is(err, storage.ErrConflict) {
+				return res, fmt.Errorf("upload to %s: %w (%w)", r.opts.Collection, repository.ErrConflict, err)
+			}
 			return res, fmt.Errorf("upload to %s: %w", r.opts.Collection, err)
 		}
 	}
@@ -149,11 +155,11 @@ func (r *Repository) sendBatch(ctx context.Context, batch []post, res *repositor
 			}
 		}
 		for id, reason := range out.Failed {
-			res.Fail(id, &storage.RecordError{ID: id, Reason: reason})
+			res.Fail(id, &repository.RefusedError{ID: id, Reason: reason})
 		}
 		for _, rec := range p.recs {
 			if _, ok := out.Failed[rec.ID]; !ok && !pending[rec.ID] {
-				res.Fail(rec.ID, &storage.RecordError{ID: rec.ID, Reason: "not in the server's answer"})
+				res.Fail(rec.ID, &repository.RefusedError{ID: rec.ID, Reason: "not in the server's answer"})
 			}
 		}
 		if committed {

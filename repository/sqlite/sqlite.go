@@ -80,15 +80,7 @@ func (d *DB) tick() int64 {
 func (d *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	tx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return localdb.InTx(ctx, d.db, fn)
 }
 
 // State reads a value of the state table ("" when unset).
@@ -182,6 +174,10 @@ func (r *Repository) GUIDsSince(ctx context.Context, since wbo.Timestamp) ([]str
 
 // Fetch implements repository.Repository.
 func (r *Repository) Fetch(ctx context.Context, ids []string, fn func(wbo.Record) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ids = repository.Unique(ids)
 	for len(ids) > 0 {
 		n := min(len(ids), 500)
 		args := make([]any, n)
