@@ -83,6 +83,7 @@ func content(t *testing.T, st *blob.Store, id string) []byte {
 }
 
 func TestBlobsRoundTripAcrossDevices(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := newRig(t)
 	a, syncA := r.device(blob.Options{})
@@ -130,6 +131,7 @@ func TestBlobsRoundTripAcrossDevices(t *testing.T) {
 }
 
 func TestServerIDsRevealNothing(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	a, syncA := r.device(blob.Options{})
 	secret := []byte("the same words in every account")
@@ -184,6 +186,7 @@ func flip(t *testing.T, c *storage.Client, id string) {
 }
 
 func TestFlippedBitFailsOnlyThatBlobForGood(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := newRig(t)
 	a, syncA := r.device(blob.Options{})
@@ -229,6 +232,7 @@ func TestFlippedBitFailsOnlyThatBlobForGood(t *testing.T) {
 }
 
 func TestTransferErrorsRetryOnScheduleUntilTheFaultGoes(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := newRig(t)
 	now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
@@ -267,6 +271,7 @@ func TestTransferErrorsRetryOnScheduleUntilTheFaultGoes(t *testing.T) {
 }
 
 func TestRetryDelay(t *testing.T) {
+	t.Parallel()
 	for n, want := range map[int]time.Duration{1: 10, 2: 20, 3: 30, 4: 40, 5: 50, 6: 60, 7: 60, 100: 60} {
 		if got := blob.RetryDelay(n); got != want*time.Second {
 			t.Errorf("RetryDelay(%d) = %s, want %ds", n, got, want)
@@ -275,6 +280,7 @@ func TestRetryDelay(t *testing.T) {
 }
 
 func TestConcurrencyLimitsAreNeverExceeded(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for _, lim := range []struct{ db, xfer int }{{1, 1}, {1, 3}, {2, 5}} {
 		r := newRig(t)
@@ -299,6 +305,7 @@ func TestConcurrencyLimitsAreNeverExceeded(t *testing.T) {
 }
 
 func TestInterruptedDownloadResumes(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	a, syncA := r.device(blob.Options{})
 	var ids []string

@@ -11,6 +11,7 @@ import (
 )
 
 func TestDecodeManifest(t *testing.T) {
+	t.Parallel()
 	good := `{"id":"x","size":10,"chunks":2,"chunkSize":8}`
 	if m, err := decodeManifest([]byte(good), "x"); err != nil || m.Chunks != 2 {
 		t.Fatalf("%+v %v", m, err)
@@ -49,6 +50,7 @@ func FuzzDecodeManifest(f *testing.F) {
 }
 
 func TestChunkRoundTrip(t *testing.T) {
+	t.Parallel()
 	kb, err := crypto.NewKeyBundle(make([]byte, 32), make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,6 +38,7 @@ var expectedSkips = map[string]string{
 }
 
 func TestTheEmbeddedServerPassesEveryCase(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	rep := runAgainst(t, srv, nil)
 	for _, r := range rep.Results {
@@ -57,6 +59,7 @@ func TestTheEmbeddedServerPassesEveryCase(t *testing.T) {
 }
 
 func TestDestructiveCasesAreSkippedOnAnAccountWithData(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	c := srv.Client("alice", storageOptions())
 	if _, err := c.PutRecord(context.Background(), "bookmarks", wboRecord("mine"), nil); err != nil {
@@ -83,6 +86,7 @@ func TestDestructiveCasesAreSkippedOnAnAccountWithData(t *testing.T) {
 }
 
 func TestReportsRoundTrip(t *testing.T) {
+	t.Parallel()
 	breakPatch := func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == "PATCH" {
@@ -145,44 +149,54 @@ func nowNano() int64 { return time.Now().UnixNano() }
 // case's breaker: every case must fail there (and passes against the intact server, as
 // TestTheEmbeddedServerPassesEveryCase shows).
 func TestEveryCaseCatchesItsOwnFault(t *testing.T) {
-	caught := 0
-	for _, c := range conformance.Cases() {
-		brk, ok := breakers[c.ID]
-		if !ok && expectedSkips[c.ID] != "" {
-			continue // the embedded server cannot show it, so cannot be broken for it
+	t.Parallel()
+	var caught atomic.Int32
+	t.Run("cases", func(t *testing.T) {
+		for _, c := range conformance.Cases() {
+			brk, ok := breakers[c.ID]
+			if !ok && expectedSkips[c.ID] != "" {
+				continue // the embedded server cannot show it, so cannot be broken for it
+			}
+			if !ok {
+				t.Errorf("%s has no breaker", c.ID)
+				continue
+			}
+			t.Run(c.ID, func(t *testing.T) {
+				t.Parallel() // many cases wait on the server's clock (TTLs, expiry)
+				srv := servertest.Start(t, server.Options{}, brk)
+				rep := runAgainst(t, srv, regexp.MustCompile("^"+regexp.QuoteMeta(c.ID)+"$"))
+				if len(rep.Results) != 1 || rep.Results[0].Status != "fail" {
+					t.Errorf("%s did not catch its fault: %+v", c.ID, rep.Results)
+					return
+				}
+				caught.Add(1)
+			})
 		}
-		if !ok {
-			t.Errorf("%s has no breaker", c.ID)
-			continue
-		}
-		srv := servertest.Start(t, server.Options{}, brk)
-		rep := runAgainst(t, srv, regexp.MustCompile("^"+regexp.QuoteMeta(c.ID)+"$"))
-		if len(rep.Results) != 1 || rep.Results[0].Status != "fail" {
-			t.Errorf("%s did not catch its fault: %+v", c.ID, rep.Results)
-			continue
-		}
-		caught++
-	}
-	t.Logf("%d of %d cases caught their own fault", caught, len(conformance.Cases()))
+	})
+	t.Logf("%d of %d cases caught their own fault", caught.Load(), len(conformance.Cases()))
 }
 
 func TestEveryTokenCaseCatchesItsOwnFault(t *testing.T) {
+	t.Parallel()
 	for _, c := range conformance.TokenCases() {
 		brk, ok := tokenBreakers[c.ID]
 		if !ok {
 			t.Errorf("%s has no breaker", c.ID)
 			continue
 		}
-		srv, fxa := tokenServer(t, brk)
-		rep, err := conformance.RunTokenServer(context.Background(), conformance.TokenOptions{URL: srv.URL, FxA: fxa,
-			Filter: regexp.MustCompile("^" + regexp.QuoteMeta(c.ID) + "$"),
-			Retire: func(_ context.Context, uid string) error { return srv.RetireUser(uid) }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(rep.Results) != 1 || rep.Results[0].Status != conformance.StatusFail {
-			t.Errorf("%s did not catch its fault: %+v", c.ID, rep.Results)
-		}
+		t.Run(c.ID, func(t *testing.T) {
+			t.Parallel()
+			srv, fxa := tokenServer(t, brk)
+			rep, err := conformance.RunTokenServer(context.Background(), conformance.TokenOptions{URL: srv.URL, FxA: fxa,
+				Filter: regexp.MustCompile("^" + regexp.QuoteMeta(c.ID) + "$"),
+				Retire: func(_ context.Context, uid string) error { return srv.RetireUser(uid) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Results) != 1 || rep.Results[0].Status != conformance.StatusFail {
+				t.Errorf("%s did not catch its fault: %+v", c.ID, rep.Results)
+			}
+		})
 	}
 }
 
@@ -195,6 +209,7 @@ func tokenServer(t *testing.T, wrap func(http.Handler) http.Handler) (*servertes
 }
 
 func TestTheEmbeddedTokenServerPassesEveryCase(t *testing.T) {
+	t.Parallel()
 	srv, fxa := tokenServer(t, nil)
 	rep, err := conformance.RunTokenServer(context.Background(), conformance.TokenOptions{URL: srv.URL, FxA: fxa,
 		Retire: func(_ context.Context, uid string) error { return srv.RetireUser(uid) }})
@@ -215,6 +230,7 @@ func TestTheEmbeddedTokenServerPassesEveryCase(t *testing.T) {
 // TestTheCatalogueIsTheCasesFile holds the catalogue to ../shared/conformance-cases.md:
 // every behaviour there is checked by a case or says why none can.
 func TestTheCatalogueIsTheCasesFile(t *testing.T) {
+	t.Parallel()
 	want := map[int]bool{}
 	if b, err := os.ReadFile("../../shared/conformance-cases.md"); err == nil {
 		for _, m := range regexp.MustCompile(`(?m)^([0-9]+)\. `).FindAllStringSubmatch(string(b), -1) {

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncctl/syncctl/internal/race"
+
 	"github.com/syncctl/syncctl/conformance"
 	"github.com/syncctl/syncctl/internal/servertest"
 	"github.com/syncctl/syncctl/server"
@@ -604,13 +606,14 @@ func runDeviant(t *testing.T, d deviation, expect *conformance.Profile) *conform
 // server wearing each catalogued deviation and asks that the report name the deviation's
 // cause: the figure it logs is the runner's measured sensitivity.
 func TestEveryDeviationIsCaughtWithItsCause(t *testing.T) {
+	t.Parallel()
 	if len(deviations) < 25 {
 		t.Errorf("only %d deviations catalogued", len(deviations))
 	}
 	var mu sync.Mutex
 	caught := 0
 	sample := deviations
-	if raceEnabled {
+	if race.Enabled {
 		sample = nil
 		for i := 0; i < len(deviations); i += 5 {
 			sample = append(sample, deviations[i])
@@ -660,6 +663,7 @@ func causes(rep *conformance.Report) []string {
 // collection never written, before it validates the query, or that hands out offsets of
 // its own making, departs from nothing, and the report must say so.
 func TestVariationsWithinTheProtocolReportNothing(t *testing.T) {
+	t.Parallel()
 	for _, v := range variations {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
@@ -676,6 +680,7 @@ func TestVariationsWithinTheProtocolReportNothing(t *testing.T) {
 // TestAProfileTurnsItsServersDeviationsIntoKnown wears every deviation a profile lists at
 // once and runs with that profile: nothing may fail, and each is reported as known.
 func TestAProfileTurnsItsServersDeviationsIntoKnown(t *testing.T) {
+	t.Parallel()
 	for _, p := range conformance.Profiles() {
 		t.Run(p.Name, func(t *testing.T) {
 			t.Parallel()
@@ -728,6 +733,7 @@ func TestAProfileTurnsItsServersDeviationsIntoKnown(t *testing.T) {
 // failures of the behaviours they name. And a status several cases see the same way
 // (403 for every Hawk failure) is one cause.
 func TestOneDefectIsReportedOnce(t *testing.T) {
+	t.Parallel()
 	t.Run("a refused arrangement", func(t *testing.T) {
 		rep := runDeviant(t, deviation{wrap: intercept(on("PUT", ""), func(w http.ResponseWriter, _ *http.Request, _ []byte, _ http.Handler) {
 			answer(w, 500, "0")

@@ -1,8 +1,10 @@
 package crypto_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/syncctl/syncctl/crypto"
 	"github.com/syncctl/syncctl/wbo"
@@ -22,7 +24,10 @@ func Example() {
 	clear, err := opened.For("notes").DecryptRecord(sealed)
 	fmt.Println(string(clear.Payload), err)
 
-	sealed.Payload[len(sealed.Payload)-3] ^= 1 // a bit flipped on the way
+	var env map[string]string // {"ciphertext", "IV", "hmac"}
+	json.Unmarshal(sealed.Payload, &env)
+	env["hmac"] = strings.Repeat("0", 64) // changed on the way
+	sealed.Payload, _ = json.Marshal(env)
 	_, err = opened.For("notes").DecryptRecord(sealed)
 	fmt.Println(errors.Is(err, crypto.ErrHMACMismatch))
 	// Output:

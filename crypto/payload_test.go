@@ -30,6 +30,7 @@ func vector5b(t testing.TB) (*crypto.KeyBundle, string) {
 }
 
 func TestDecryptRejectsEveryTamperingWithItsOwnError(t *testing.T) {
+	t.Parallel()
 	kb, good := vector5b(t)
 	c := fixtures.Load().Payloads[1]
 	other, _ := crypto.RandomKeyBundle(nil)
@@ -76,6 +77,7 @@ func forge(kb *crypto.KeyBundle, ctB64, ivB64 string) []byte {
 }
 
 func TestDecryptAfterAValidHMACStillChecksIVBase64AndPadding(t *testing.T) {
+	t.Parallel()
 	kb, _ := crypto.RandomKeyBundle(nil)
 	iv := make([]byte, 16)
 	ivB64 := base64.StdEncoding.EncodeToString(iv)
@@ -116,6 +118,7 @@ func TestDecryptAfterAValidHMACStillChecksIVBase64AndPadding(t *testing.T) {
 // the first cleartext block. DecryptRecord refuses the result, because that block holds
 // the start of the cleartext's id.
 func TestATamperedIVIsRefusedAtTheRecordLevel(t *testing.T) {
+	t.Parallel()
 	kb, good := vector5b(t)
 	c := fixtures.Load().Payloads[1]
 	iv := base64.StdEncoding.EncodeToString(fixtures.Hex(c.IV))
@@ -132,6 +135,7 @@ func TestATamperedIVIsRefusedAtTheRecordLevel(t *testing.T) {
 }
 
 func TestUppercaseHMACIsAcceptedOnRead(t *testing.T) {
+	t.Parallel()
 	kb, good := vector5b(t)
 	c := fixtures.Load().Payloads[1]
 	if _, err := kb.Decrypt([]byte(strings.Replace(good, c.HMAC, strings.ToUpper(c.HMAC), 1))); err != nil {
@@ -140,6 +144,7 @@ func TestUppercaseHMACIsAcceptedOnRead(t *testing.T) {
 }
 
 func TestNewKeyBundleRejectsShortKeys(t *testing.T) {
+	t.Parallel()
 	if _, err := crypto.NewKeyBundle(make([]byte, 16), make([]byte, 32)); !errors.Is(err, crypto.ErrBadKeyLength) {
 		t.Errorf("err = %v", err)
 	}
@@ -152,6 +157,7 @@ func TestNewKeyBundleRejectsShortKeys(t *testing.T) {
 }
 
 func TestEncryptRoundTripsAnyLengthWithFreshIVs(t *testing.T) {
+	t.Parallel()
 	kb, _ := crypto.RandomKeyBundle(nil)
 	for n := 0; n < 70; n++ {
 		clear := bytes.Repeat([]byte{'a'}, n)
@@ -168,6 +174,7 @@ func TestEncryptRoundTripsAnyLengthWithFreshIVs(t *testing.T) {
 }
 
 func TestDecryptRecordChecksTheCleartextID(t *testing.T) {
+	t.Parallel()
 	kb, _ := crypto.RandomKeyBundle(nil)
 	rec, _ := kb.EncryptRecord(wbo.Record{ID: "aaaa", Payload: []byte(`{"id":"aaaa","x":1}`)}, nil)
 	if _, err := kb.DecryptRecord(rec); err != nil {
@@ -185,6 +192,7 @@ func TestDecryptRecordChecksTheCleartextID(t *testing.T) {
 }
 
 func TestKeysRoundTripWithPerCollectionBundles(t *testing.T) {
+	t.Parallel()
 	sync, _ := crypto.RandomKeyBundle(nil)
 	keys, _ := crypto.GenerateKeys(nil)
 	keys.Collections["passwords"], _ = crypto.RandomKeyBundle(nil)

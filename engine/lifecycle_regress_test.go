@@ -100,6 +100,7 @@ func (lt *lifeTest) wantLive(d int, coll string, want map[string]string) {
 // Defect 1: a wipe on one device clears the other device's local copy at its next sync,
 // also after a key rotation.
 func TestAWipeClearsTheOtherDeviceAfterAKeyRotation(t *testing.T) {
+	t.Parallel()
 	lt := newLifeTest(t, 2, nil)
 	lt.put(0, "notes", "n1", "one")
 	lt.put(0, "notes", "n2", "two")
@@ -121,6 +122,7 @@ func TestAWipeClearsTheOtherDeviceAfterAKeyRotation(t *testing.T) {
 // Defect 1, the fresh-start half: a wipe, then a fresh start on the same device, and the
 // other device does not upload the wiped records again.
 func TestAWipeThenAFreshStartDoesNotBringTheWipedRecordsBack(t *testing.T) {
+	t.Parallel()
 	lt := newLifeTest(t, 2, nil)
 	lt.put(0, "notes", "n1", "one")
 	lt.put(0, "tasks", "t1", "task")
@@ -141,6 +143,7 @@ func TestAWipeThenAFreshStartDoesNotBringTheWipedRecordsBack(t *testing.T) {
 // Defect 3: a 412 on the clients upload (another device wrote its record meanwhile) no
 // longer ends the sync: the engines still sync, and the clients engine tries again.
 func TestAConflictOnTheClientsUploadDoesNotStopTheEngines(t *testing.T) {
+	t.Parallel()
 	lt := newLifeTest(t, 2, nil)
 	lt.settle()
 	// dev1 has a tab to send: its clients pass uploads dev0's record with the command.
@@ -173,6 +176,7 @@ func TestAConflictOnTheClientsUploadDoesNotStopTheEngines(t *testing.T) {
 // others fetched the clients collection again, and uploaded theirs, forever. A round of
 // syncs with nothing changed now asks the server for nothing.
 func TestARoundOfSyncsWithNothingChangedAsksTheServerNothing(t *testing.T) {
+	t.Parallel()
 	lt := newLifeTest(t, 3, nil)
 	lt.put(0, "notes", "n1", "one")
 	lt.settle()
@@ -189,6 +193,7 @@ func TestARoundOfSyncsWithNothingChangedAsksTheServerNothing(t *testing.T) {
 // were rotated: the rotation rewrote every record with a new server time, and the
 // unchanged server copy won as "newer".
 func TestAChangeWaitingOnADeviceSurvivesAKeyRotation(t *testing.T) {
+	t.Parallel()
 	lt := newLifeTest(t, 2, nil)
 	lt.put(0, "notes", "gone", "one")
 	lt.put(0, "notes", "edited", "two")
@@ -209,6 +214,7 @@ func TestAChangeWaitingOnADeviceSurvivesAKeyRotation(t *testing.T) {
 // 10 ms clock they can be equal, and the device then never registered on the new node.
 // (The nodes' clock is frozen here, so that they are.)
 func TestAfterANodeMoveEveryDeviceRegistersOnTheNewNode(t *testing.T) {
+	t.Parallel()
 	frozen := time.Now()
 	lt := newLifeTest(t, 2, func() time.Time { return frozen })
 	// dev1 sets the account up and remembers the clients collection's time after its
@@ -233,6 +239,7 @@ func TestAfterANodeMoveEveryDeviceRegistersOnTheNewNode(t *testing.T) {
 // Found by the model: a command whose acknowledgement (our record's upload) failed ran
 // again at the next sync, and a wipe run twice also wiped what was written in between.
 func TestACommandRunsOnceEvenIfItsAcknowledgementFails(t *testing.T) {
+	t.Parallel()
 	lt := newLifeTest(t, 2, nil)
 	lt.put(1, "notes", "old", "before the wipe")
 	lt.settle()
@@ -252,6 +259,7 @@ func TestACommandRunsOnceEvenIfItsAcknowledgementFails(t *testing.T) {
 // Found while modelling: a fresh start kept only the client records that had commands,
 // so a wipe sent after it missed the devices that had not synced since.
 func TestAWipeAfterAFreshStartReachesEveryDevice(t *testing.T) {
+	t.Parallel()
 	lt := newLifeTest(t, 2, nil)
 	lt.put(1, "notes", "n1", "one")
 	lt.settle()
@@ -271,6 +279,7 @@ func TestAWipeAfterAFreshStartReachesEveryDevice(t *testing.T) {
 // 412s); a second wipeAll from another device, equal to the first, was merged into the
 // old entry, which the device skipped as done. The second wipe never ran there.
 func TestASecondEqualWipeRunsEvenIfTheFirstWasNeverCleared(t *testing.T) {
+	t.Parallel()
 	lt := newLifeTest(t, 3, nil)
 	lt.put(1, "notes", "old", "before the wipes")
 	lt.settle()
@@ -294,6 +303,7 @@ func TestASecondEqualWipeRunsEvenIfTheFirstWasNeverCleared(t *testing.T) {
 // address it and it kept stale copies for ever. Its engines now wait until it is
 // registered; its own changes wait with them and go up then.
 func TestADeviceSyncsDataOnlyOnceOthersCanAddressIt(t *testing.T) {
+	t.Parallel()
 	lt := newLifeTest(t, 2, nil)
 	lt.put(1, "notes", "theirs", "synced before the wipe")
 	lt.sync(1)
@@ -315,6 +325,7 @@ func TestADeviceSyncsDataOnlyOnceOthersCanAddressIt(t *testing.T) {
 // A registered device that finds a collection it synced gone from the server, with no
 // wipe command for it, takes it as lost by the server and uploads its copy again.
 func TestACollectionTheServerLostComesBackFromTheDevices(t *testing.T) {
+	t.Parallel()
 	lt := newLifeTest(t, 2, nil)
 	lt.put(0, "notes", "n1", "one")
 	lt.settle()

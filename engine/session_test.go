@@ -120,6 +120,7 @@ func sameMaps(a, b map[string]string) bool {
 }
 
 func TestFirstSyncSetsTheAccountUpAndASecondDeviceJoins(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := newDevice(t, srv, "a", deviceOpts{})
 	a.write("n1", "from a")
@@ -145,6 +146,7 @@ func TestFirstSyncSetsTheAccountUpAndASecondDeviceJoins(t *testing.T) {
 }
 
 func TestMissingKeysOrMetaGlobalMeanAFreshStart(t *testing.T) {
+	t.Parallel()
 	for _, coll := range []string{"crypto", "meta"} {
 		t.Run("missing "+coll, func(t *testing.T) {
 			srv := servertest.Start(t, server.Options{}, nil)
@@ -183,6 +185,7 @@ func putMeta(t *testing.T, srv *servertest.Server, edit func(m map[string]any)) 
 }
 
 func TestANewerStorageVersionStopsTheClientWithoutWriting(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := newDevice(t, srv, "a", deviceOpts{})
 	a.sync()
@@ -200,6 +203,7 @@ func TestANewerStorageVersionStopsTheClientWithoutWriting(t *testing.T) {
 }
 
 func TestAnOlderStorageVersionMeansAFreshStart(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := newDevice(t, srv, "a", deviceOpts{})
 	a.sync()
@@ -210,6 +214,7 @@ func TestAnOlderStorageVersionMeansAFreshStart(t *testing.T) {
 }
 
 func TestASyncIDChangeResetsEnginesAndTheyReconverge(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := newDevice(t, srv, "a", deviceOpts{})
 	b := newDevice(t, srv, "b", deviceOpts{})
@@ -233,6 +238,7 @@ func TestASyncIDChangeResetsEnginesAndTheyReconverge(t *testing.T) {
 }
 
 func TestAWrongSyncKeyStopsClearlyAndOverwritesNothing(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := newDevice(t, srv, "a", deviceOpts{})
 	a.sync()
@@ -250,6 +256,7 @@ func TestAWrongSyncKeyStopsClearlyAndOverwritesNothing(t *testing.T) {
 }
 
 func TestNodeReassignmentResetsAndReuploads(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	tokens := srv.Tokens("alice")
 	tokens.KeyID = "1000-qqo"
@@ -271,6 +278,7 @@ func TestNodeReassignmentResetsAndReuploads(t *testing.T) {
 }
 
 func TestDeclinedEnginesAreSkippedAndRecorded(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := newDevice(t, srv, "a", deviceOpts{declined: []string{"notes"}})
 	a.write("n1", "stays local")
@@ -289,6 +297,7 @@ func TestDeclinedEnginesAreSkippedAndRecorded(t *testing.T) {
 }
 
 func TestClientCommands(t *testing.T) {
+	t.Parallel()
 	setup := func(t *testing.T) (*device, *device) {
 		srv := servertest.Start(t, server.Options{}, nil)
 		a := newDevice(t, srv, "a", deviceOpts{})
@@ -376,6 +385,7 @@ func TestClientCommands(t *testing.T) {
 }
 
 func TestA401MidSyncStopsAndTheNextSyncStartsOver(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := newDevice(t, srv, "a", deviceOpts{})
 	a.write("n1", "x")
@@ -395,6 +405,7 @@ func TestA401MidSyncStopsAndTheNextSyncStartsOver(t *testing.T) {
 }
 
 func TestBackoffIsHonouredBetweenSyncs(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := newDevice(t, srv, "a", deviceOpts{})
 	srv.InjectFault(server.Fault{PathPrefix: "/1.5/", Count: 1, Backoff: 3600})
@@ -410,6 +421,7 @@ func TestBackoffIsHonouredBetweenSyncs(t *testing.T) {
 }
 
 func TestThreeDevicesConverge(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	devs := []*device{newDevice(t, srv, "a", deviceOpts{}), newDevice(t, srv, "b", deviceOpts{}), newDevice(t, srv, "c", deviceOpts{})}
 	for round := range 4 {

@@ -43,3 +43,19 @@ func TestStatusSaysWhatTheSavedStateHolds(t *testing.T) {
 		t.Errorf("after a backoff of an hour: until %v", st.BackoffUntil)
 	}
 }
+
+func TestAnUnreadableOutboxIsReportedNotOverwritten(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, server.Options{}, nil)
+	a := newDevice(t, srv, "a", deviceOpts{})
+	ctx := context.Background()
+	if err := a.db.SetState(ctx, map[string]string{"session.outbox": "{not json"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.session.SendCommand(ctx, "*", "wipeAll"); err == nil {
+		t.Error("SendCommand over an unreadable outbox succeeded: the commands queued before would be lost")
+	}
+	if v, _ := a.db.State(ctx, "session.outbox"); v != "{not json" {
+		t.Errorf("the outbox was overwritten: %q", v)
+	}
+}

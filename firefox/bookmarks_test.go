@@ -110,6 +110,7 @@ func newStore(t testing.TB) *sqlite.Repository {
 }
 
 func TestRepairMakesATreeOfOrphansCyclesAndStrayChildren(t *testing.T) {
+	t.Parallel()
 	tr := tree{t, newStore(t)}
 	tr.put(
 		firefox.Bookmark{ID: "a", Type: "folder", ParentID: "b", Children: []string{"b", "gone"}},
@@ -142,6 +143,7 @@ func TestRepairMakesATreeOfOrphansCyclesAndStrayChildren(t *testing.T) {
 }
 
 func TestFolderChildrenMergeStructurally(t *testing.T) {
+	t.Parallel()
 	mk := func(children ...string) wbo.Record {
 		p, _ := json.Marshal(map[string]any{"id": "f", "type": "folder", "children": children})
 		return wbo.Record{ID: "f", Payload: p}
@@ -195,6 +197,7 @@ func (d *bdevice) sync() (moved int) {
 // until nothing moves. They must hold the same, valid tree, with every item that only one
 // side touched and nobody deleted still present, exactly once.
 func TestBookmarkTreesStayTreesUnderConcurrentEdits(t *testing.T) {
+	t.Parallel()
 	if f := flag.Lookup("rapid.checks"); f != nil && f.Value.String() == "100" {
 		f.Value.Set("20")
 	}
@@ -303,6 +306,7 @@ func TestBookmarkTreesStayTreesUnderConcurrentEdits(t *testing.T) {
 }
 
 func TestBookmarkIDsAreRootsOrPlacesGUIDs(t *testing.T) {
+	t.Parallel()
 	for _, ok := range []string{"menu", "toolbar", "unfiled", "mobile", "abcdefABC123", "a-b_c-d_e-f_", wbo.NewGUID(nil)} {
 		if err := firefox.ValidBookmarkID(ok); err != nil {
 			t.Errorf("%q: %v", ok, err)

@@ -15,6 +15,7 @@ import (
 )
 
 func TestHistoryVisitsMergeByDateAndTypeAndAreCapped(t *testing.T) {
+	t.Parallel()
 	visits := func(from, n int) []firefox.Visit {
 		var v []firefox.Visit
 		for i := range n {
@@ -39,6 +40,7 @@ func TestHistoryVisitsMergeByDateAndTypeAndAreCapped(t *testing.T) {
 }
 
 func TestTheSameLoginUnderTwoGUIDsIsDeduped(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	kB := make([]byte, 32)
 	sk, _ := crypto.SyncKeyBundle(kB)

@@ -20,6 +20,7 @@ func same(t *testing.T, a, b []byte) {
 }
 
 func TestRecordsRoundTripKeepingUnknownFields(t *testing.T) {
+	t.Parallel()
 	v := fixtures.Load()
 	bm := []byte(v.Bookmark5d.Cleartext)
 	b, err := firefox.Parse[firefox.Bookmark](bm)

@@ -14,6 +14,7 @@ import (
 )
 
 func TestOnepwVectors(t *testing.T) {
+	t.Parallel()
 	v := fixtures.Load().Onepw7
 	qs := fxa.QuickStretch(v.Email, v.Password)
 	check := func(name string, got []byte, want string) {
@@ -57,6 +58,7 @@ func TestOnepwVectors(t *testing.T) {
 }
 
 func TestScopedKeysJWEVector(t *testing.T) {
+	t.Parallel()
 	v := fixtures.Load().JWE6
 	d, _ := base64.RawURLEncoding.DecodeString(v.D)
 	priv, err := ecdh.P256().NewPrivateKey(d)

@@ -42,6 +42,7 @@ func prompt(code string) func(context.Context) (string, error) {
 }
 
 func TestLoginYieldsKBTheKeyIDAndAnOAuthToken(t *testing.T) {
+	t.Parallel()
 	srv, c := double(t)
 	cr, err := c.Login(context.Background(), "plain@example.org", "pässwörd", fxa.Prompts{})
 	if err != nil {
@@ -64,6 +65,7 @@ func TestLoginYieldsKBTheKeyIDAndAnOAuthToken(t *testing.T) {
 }
 
 func TestTheEmailCaseTheAccountWasCreatedWithIsUsed(t *testing.T) {
+	t.Parallel()
 	srv, c := double(t)
 	cr, err := c.Login(context.Background(), "andré@example.org", "pw", fxa.Prompts{})
 	if err != nil || cr.Email != "André@Example.org" || cr.KB != hex.EncodeToString(srv.KB("André@Example.org")) {
@@ -72,6 +74,7 @@ func TestTheEmailCaseTheAccountWasCreatedWithIsUsed(t *testing.T) {
 }
 
 func TestSessionVerification(t *testing.T) {
+	t.Parallel()
 	srv, c := double(t)
 	ctx := context.Background()
 	t.Run("a TOTP code from the authenticator", func(t *testing.T) {
@@ -113,6 +116,7 @@ func TestSessionVerification(t *testing.T) {
 }
 
 func TestLoginErrorsAreTyped(t *testing.T) {
+	t.Parallel()
 	_, c := double(t)
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -136,6 +140,7 @@ func TestLoginErrorsAreTyped(t *testing.T) {
 }
 
 func TestThrottlingCarriesItsRetryAfter(t *testing.T) {
+	t.Parallel()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "30")
 		w.WriteHeader(429)
@@ -151,6 +156,7 @@ func TestThrottlingCarriesItsRetryAfter(t *testing.T) {
 }
 
 func TestTheWAFsNonJSON406IsABlockedRequest(t *testing.T) {
+	t.Parallel()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(406)
 		w.Write([]byte(`<html>challenge</html>`))
@@ -163,6 +169,7 @@ func TestTheWAFsNonJSON406IsABlockedRequest(t *testing.T) {
 }
 
 func TestTheOAuthFlowNeverSeesThePassword(t *testing.T) {
+	t.Parallel()
 	srv, c := double(t)
 	c.Env.ContentURL = "https://accounts.example"
 	flow, err := c.BeginOAuth("https://app.example/redirect")

@@ -17,6 +17,7 @@ func b64u(s string) []byte {
 
 // RFC 8291 §5: the published example, byte for byte.
 func TestWebPushEncryptionMatchesRFC8291(t *testing.T) {
+	t.Parallel()
 	as, err := ecdh.P256().NewPrivateKey(b64u("yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw"))
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ func vector8a(t *testing.T) (hawk.Artifacts, []byte) {
 }
 
 func TestSpecExampleGET(t *testing.T) {
+	t.Parallel()
 	v := fixtures.Load().Hawk8a
 	a, key := vector8a(t)
 	if got := a.Normalized(); got != v.GetNormalized {
@@ -35,6 +36,7 @@ func TestSpecExampleGET(t *testing.T) {
 }
 
 func TestSpecExamplePOSTWithPayloadHash(t *testing.T) {
+	t.Parallel()
 	v := fixtures.Load().Hawk8a
 	a, key := vector8a(t)
 	a.Method = "POST"
@@ -48,6 +50,7 @@ func TestSpecExamplePOSTWithPayloadHash(t *testing.T) {
 }
 
 func TestParseReadsWhatHeaderWrites(t *testing.T) {
+	t.Parallel()
 	a := hawk.Artifacts{TS: 1, Nonce: `n"o\nce`, Method: "GET", Resource: "/", Host: "h", Port: 80, Ext: `e"x`}
 	at, err := hawk.Parse(hawk.Header(`i"d`, []byte("k"), &a))
 	if err != nil || at.ID != `i"d` || at.Nonce != `n"o\nce` || at.Ext != `e"x` || at.MAC != a.MAC([]byte("k")) {
@@ -61,6 +64,7 @@ func TestParseReadsWhatHeaderWrites(t *testing.T) {
 }
 
 func TestVerifierRejectsBadMACStaleTimestampAndReplay(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1353832234, 0)
 	v := hawk.NewVerifier(time.Minute, func() time.Time { return now })
 	a, key := vector8a(t)
@@ -86,6 +90,7 @@ func TestVerifierRejectsBadMACStaleTimestampAndReplay(t *testing.T) {
 }
 
 func TestVerifierChecksAPayloadHashWhenSent(t *testing.T) {
+	t.Parallel()
 	v := hawk.NewVerifier(time.Minute, func() time.Time { return time.Unix(100, 0) })
 	a := hawk.Artifacts{TS: 100, Nonce: "n", Method: "PUT", Resource: "/x", Host: "h", Port: 80, Hash: hawk.PayloadHash("application/json", []byte(`{}`))}
 	at, _ := hawk.Parse(hawk.Header("id", []byte("k"), &a))
@@ -99,6 +104,7 @@ func TestVerifierChecksAPayloadHashWhenSent(t *testing.T) {
 // refused, a key is a hash (so a long token id costs nothing), entries leave once their
 // window has passed, and at the ceiling the oldest go first.
 func TestTheReplayCacheIsBounded(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_800_000_000, 0)
 	v := hawk.NewVerifier(time.Minute, func() time.Time { return now })
 	v.MaxNonces = 1000
@@ -141,6 +147,7 @@ func TestTheReplayCacheIsBounded(t *testing.T) {
 // Firefox's computeHAWK vectors (services/crypto/tests/unit/test_utils_hawk.js): an
 // international host name is signed in its punycode form, an upper-case one in lower case.
 func TestInternationalAndUpperCaseHostsAsFirefoxSignsThem(t *testing.T) {
+	t.Parallel()
 	key := []byte("2983d45yun89q")
 	for _, tc := range []struct{ url, host, mac string }{
 		{"http://ëxample.net/path", "xn--xample-ova.net", "pILiHl1q8bbNQIdaaLwAFyaFmDU70MGehFuCs3AA5M0="},

@@ -138,6 +138,7 @@ func expect(t *testing.T, l *offline.Loop, kind string, pause time.Duration) off
 }
 
 func TestThePauseScheduleAndWakingOnALocalWrite(t *testing.T) {
+	t.Parallel()
 	net := &network{}
 	srv := servertest.Start(t, server.Options{}, nil)
 	clock := &fakeClock{now: time.Now()}
@@ -166,6 +167,7 @@ func TestThePauseScheduleAndWakingOnALocalWrite(t *testing.T) {
 }
 
 func TestTheServersBackoffWins(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	clock := &fakeClock{now: time.Now()}
 	a := newDevice(t, srv, &network{}, clock)
@@ -179,6 +181,7 @@ func TestTheServersBackoffWins(t *testing.T) {
 }
 
 func TestADeviceOfflineForManyEditsConvergesAfterReconnecting(t *testing.T) {
+	t.Parallel()
 	net := &network{}
 	srv := servertest.Start(t, server.Options{}, nil)
 	clock := &fakeClock{now: time.Now()}
@@ -213,6 +216,7 @@ func TestADeviceOfflineForManyEditsConvergesAfterReconnecting(t *testing.T) {
 }
 
 func TestTwoDevicesEditingDifferentFieldsBothKeepTheirChange(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	clock := &fakeClock{now: time.Now()}
 	a, b := newDevice(t, srv, &network{}, clock), newDevice(t, srv, &network{}, clock)
@@ -245,6 +249,7 @@ func TestTwoDevicesEditingDifferentFieldsBothKeepTheirChange(t *testing.T) {
 }
 
 func TestRemoveAgainstUpdateLeavesTheRecordRemovedInEitherOrder(t *testing.T) {
+	t.Parallel()
 	for _, removerFirst := range []bool{true, false} {
 		t.Run(fmt.Sprintf("remover uploads first: %v", removerFirst), func(t *testing.T) {
 			srv := servertest.Start(t, server.Options{}, nil)
@@ -275,6 +280,7 @@ func TestRemoveAgainstUpdateLeavesTheRecordRemovedInEitherOrder(t *testing.T) {
 }
 
 func TestOnlyChangedFieldsAreSent(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := newDevice(t, srv, &network{}, &fakeClock{now: time.Now()})
 	body := "a long body that should not travel again"

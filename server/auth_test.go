@@ -19,6 +19,7 @@ import (
 )
 
 func TestSyncstorageRsAuthFixturePassesTheServersValidator(t *testing.T) {
+	t.Parallel()
 	v := fixtures.Load().Tokenlib8c
 	now := time.Unix(v.Request1.TS, 0)
 	srv, err := server.New(server.Options{DataDir: t.TempDir(), MasterSecret: v.MasterSecret, Now: func() time.Time { return now }})
@@ -87,6 +88,7 @@ func TestSyncstorageRsAuthFixturePassesTheServersValidator(t *testing.T) {
 }
 
 func TestRequestsWithoutValidHawkGet401AndTouchNothing(t *testing.T) {
+	t.Parallel()
 	_, ts := startServer(t, server.Options{})
 	alice := login(t, ts.URL, "alice-secret")
 	bob := login(t, ts.URL, "bob-secret")
@@ -122,6 +124,7 @@ func TestRequestsWithoutValidHawkGet401AndTouchNothing(t *testing.T) {
 }
 
 func TestAReplayedRequestIsRejected(t *testing.T) {
+	t.Parallel()
 	_, ts := startServer(t, server.Options{})
 	alice := login(t, ts.URL, "alice-secret")
 	req, _ := http.NewRequest("GET", alice.endpoint+"/info/collections", nil)
@@ -137,6 +140,7 @@ func TestAReplayedRequestIsRejected(t *testing.T) {
 }
 
 func TestAnExpiredTokenStillReadsInfoCollectionsOnly(t *testing.T) {
+	t.Parallel()
 	srv, ts := startServer(t, server.Options{})
 	alice := login(t, ts.URL, "alice-secret")
 	alice.mustStatus(alice.do("PUT", "/storage/col/x", `{"payload":"p"}`), 200)
@@ -157,6 +161,7 @@ func TestAnExpiredTokenStillReadsInfoCollectionsOnly(t *testing.T) {
 }
 
 func TestTokenEndpoint(t *testing.T) {
+	t.Parallel()
 	_, ts := startServer(t, server.Options{TokenDuration: 300 * time.Second})
 	get := func(headers ...string) (int, map[string]any) {
 		req, _ := http.NewRequest("GET", ts.URL+"/1.0/sync/1.5", nil)
@@ -228,6 +233,7 @@ func TestTokenEndpoint(t *testing.T) {
 // The payload hash, when sent, must be the body's: under the request's content type, or
 // under none (as npm firefox-sync computes it).
 func TestThePayloadHashIsHeldAgainstTheBody(t *testing.T) {
+	t.Parallel()
 	_, ts := startServer(t, server.Options{})
 	c := login(t, ts.URL, "alice-secret")
 	body := `{"payload":"signed"}`
@@ -249,6 +255,7 @@ func TestThePayloadHashIsHeldAgainstTheBody(t *testing.T) {
 // that keeps presenting refused keys per account: 429 with Retry-After, until a minute
 // has passed.
 func TestTheTokenEndpointHoldsBackRepeatedFailures(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -298,6 +305,7 @@ func TestTheTokenEndpointHoldsBackRepeatedFailures(t *testing.T) {
 // A client reaching the server by an international name signs it in punycode, as Firefox
 // does, and the server, which receives it so in the Host header, agrees.
 func TestAnInternationalHostNameAuthenticates(t *testing.T) {
+	t.Parallel()
 	_, ts := startServer(t, server.Options{})
 	c := login(t, ts.URL, "alice-secret")
 	local, _ := url.Parse(c.endpoint)

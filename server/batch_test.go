@@ -18,6 +18,7 @@ type batchReply struct {
 }
 
 func TestBatchUploads(t *testing.T) {
+	t.Parallel()
 	_, ts := startServer(t, server.Options{Limits: server.Limits{MaxTotalRecords: 5, MaxPostRecords: 3}})
 	c := login(t, ts.URL, "alice-secret")
 	c.mustStatus(c.do("PUT", "/storage/b/old", `{"payload":"old","sortindex":17}`), 200)
@@ -143,6 +144,7 @@ func TestBatchUploads(t *testing.T) {
 }
 
 func TestBatchesExpire(t *testing.T) {
+	t.Parallel()
 	var offset atomic.Int64
 	_, ts := startServer(t, server.Options{BatchLifetime: time.Minute, HawkSkew: time.Hour,
 		Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }})

@@ -18,6 +18,7 @@ import (
 // acknowledged timestamp is unique and increasing per writer, and no reader ever saw a
 // batch in part.
 func TestConcurrentWritersAndReaders(t *testing.T) {
+	t.Parallel()
 	_, ts := startServer(t, server.Options{})
 	c := login(t, ts.URL, "alice-secret")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

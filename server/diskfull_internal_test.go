@@ -20,6 +20,7 @@ import (
 // A full disk is a 503 with Retry-After, which clients back off from keeping their
 // changes, logged once, not a 500 that they retry as transient at once.
 func TestAFullDiskIs503WithRetryAfterLoggedOnce(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	log := zerolog.New(&logs)
 	s, err := New(Options{DataDir: t.TempDir(), Logger: &log})

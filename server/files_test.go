@@ -17,6 +17,7 @@ import (
 // A server started in a pre-made 0755 data dir, without a master secret, leaves nothing
 // others can read, and the generated secret is not in the database.
 func TestFilesAtRestAreTheOwnersOnly(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -76,6 +77,7 @@ func tokenPayload(uid uint64) token.Payload {
 // A database an earlier version made, with the generated secret inside, gives it up to
 // the file at the next start; the secret stays the same.
 func TestTheStoredSecretMovesOutOfTheDatabase(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db, err := sql.Open("sqlite", filepath.Join(dir, "syncstorage.db"))
 	if err != nil {

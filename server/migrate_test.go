@@ -12,6 +12,7 @@ import (
 // A database written by the first release (records in WITHOUT ROWID tables, the payload
 // before the timestamps) opens, keeps its records, and moves to the current layout.
 func TestOldDatabaseIsMigrated(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "syncstorage.db"))
 	if err != nil {

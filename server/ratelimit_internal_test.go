@@ -9,6 +9,7 @@ import (
 // A flood of addresses, or one address returning after each window, keeps the limiter
 // within its bound.
 func TestTheFailureLimiterIsBounded(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_800_000_000, 0)
 	l := newFailureLimiter(3, time.Minute, func() time.Time { return now })
 	for i := range 3 * maxLimiterKeys {

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncctl/syncctl/internal/race"
+
 	"github.com/syncctl/syncctl/server"
 )
 
@@ -86,7 +88,7 @@ func startProcess(t *testing.T, dir, addr string) (*exec.Cmd, string) {
 // may hold (2,000 under the race detector, which slows a commit past the 10 s a
 // shutdown waits).
 func batchSize() int {
-	if raceEnabled {
+	if race.Enabled {
 		return 2_000
 	}
 	return 10_000
@@ -131,6 +133,7 @@ func fire(c *client, method, path, body string) {
 // Killed at moments through a 10,000-record batch commit, the server comes back each
 // time with either all of the batch or none of it, and needs no repair to start.
 func TestAServerKilledMidCommitLosesNothingHalfWritten(t *testing.T) {
+	t.Parallel()
 	outcomes := map[int]int{}
 	for _, after := range []time.Duration{0, 20 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond, time.Second, 3 * time.Second} {
 		dir := t.TempDir()
@@ -160,6 +163,7 @@ func TestAServerKilledMidCommitLosesNothingHalfWritten(t *testing.T) {
 // signal beat the commit to the server, which then refuses the connection, the batch must
 // simply not be there.)
 func TestSIGTERMFinishesTheCommitInFlight(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	proc, base := startProcess(t, dir, "")
 	c := login(t, base, "alice-secret")

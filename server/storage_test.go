@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ type bso struct {
 }
 
 func TestInfoViews(t *testing.T) {
+	t.Parallel()
 	_, ts := startServer(t, server.Options{})
 	c := login(t, ts.URL, "alice-secret")
 	t.Run("a fresh user has empty views", func(t *testing.T) {
@@ -82,6 +84,7 @@ func TestInfoViews(t *testing.T) {
 }
 
 func TestItems(t *testing.T) {
+	t.Parallel()
 	_, ts := startServer(t, server.Options{})
 	c := login(t, ts.URL, "alice-secret")
 	t.Run("PUT answers its timestamp in body, X-Last-Modified and X-Weave-Timestamp", func(t *testing.T) {
@@ -192,6 +195,7 @@ func TestItems(t *testing.T) {
 }
 
 func TestPost(t *testing.T) {
+	t.Parallel()
 	_, ts := startServer(t, server.Options{Limits: server.Limits{MaxPostRecords: 10, MaxPostBytes: 1000, MaxRecordPayloadBytes: 400, MaxRequestBytes: 4000}})
 	c := login(t, ts.URL, "alice-secret")
 	type result struct {
@@ -281,6 +285,7 @@ func TestPost(t *testing.T) {
 }
 
 func TestCollectionGET(t *testing.T) {
+	t.Parallel()
 	_, ts := startServer(t, server.Options{})
 	c := login(t, ts.URL, "alice-secret")
 	c.mustStatus(c.do("GET", "/storage/empty", ""), 200)
@@ -373,6 +378,7 @@ func TestCollectionGET(t *testing.T) {
 }
 
 func TestPreconditions(t *testing.T) {
+	t.Parallel()
 	_, ts := startServer(t, server.Options{})
 	c := login(t, ts.URL, "alice-secret")
 	put := c.mustStatus(c.do("PUT", "/storage/pc/a", `{"payload":"1"}`), 200)
@@ -422,7 +428,11 @@ func TestPreconditions(t *testing.T) {
 }
 
 func TestTimestampsAndDeletes(t *testing.T) {
-	_, ts := startServer(t, server.Options{})
+	t.Parallel()
+	// The server's clock runs ahead when a case moves it (a TTL's expiry), instead of
+	// the test sleeping; Hawk's skew allows the difference.
+	var ahead atomic.Int64
+	_, ts := startServer(t, server.Options{Now: func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }})
 	c := login(t, ts.URL, "alice-secret")
 	t.Run("back-to-back writes get strictly increasing two-decimal timestamps", func(t *testing.T) {
 		last := 0.0
@@ -481,7 +491,7 @@ func TestTimestampsAndDeletes(t *testing.T) {
 		c.mustStatus(c.do("PUT", "/storage/ttl/null", `{"payload":"n","ttl":null}`), 200)
 		c.mustStatus(c.do("GET", "/storage/ttl/zero", ""), 404)
 		c.mustStatus(c.do("GET", "/storage/ttl/one", ""), 200)
-		time.Sleep(1100 * time.Millisecond)
+		ahead.Add(int64(1100 * time.Millisecond))
 		var left []string
 		c.do("GET", "/storage/ttl", "").json(t, &left)
 		if !slices.Equal(left, []string{"null"}) {
@@ -497,6 +507,7 @@ func TestTimestampsAndDeletes(t *testing.T) {
 }
 
 func TestRoutesMethodsCORSAndHealth(t *testing.T) {
+	t.Parallel()
 	_, ts := startServer(t, server.Options{})
 	c := login(t, ts.URL, "alice-secret")
 	r := c.do("PATCH", "/storage/col", "{}")
@@ -518,6 +529,7 @@ func TestRoutesMethodsCORSAndHealth(t *testing.T) {
 }
 
 func TestFaultHooks(t *testing.T) {
+	t.Parallel()
 	srv, ts := startServer(t, server.Options{TestHooks: true})
 	c := login(t, ts.URL, "alice-secret")
 	srv.InjectFault(server.Fault{PathPrefix: "/1.5/", Count: 1, Status: 503, RetryAfter: 7})
@@ -536,6 +548,7 @@ func TestFaultHooks(t *testing.T) {
 // user's write right after must still be answered with X-Weave-Timestamp equal to its own
 // X-Last-Modified, and no response may read a clock behind a timestamp already issued.
 func TestTheServerClockNeverReadsBehindAnIssuedTimestamp(t *testing.T) {
+	t.Parallel()
 	// a clock that moves in whole seconds: a burst within one runs ahead of it
 	_, ts := startServer(t, server.Options{Now: func() time.Time { return time.Now().Truncate(time.Second) }})
 	alice, bob := login(t, ts.URL, "alice-secret"), login(t, ts.URL, "bob-secret")

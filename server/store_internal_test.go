@@ -12,6 +12,7 @@ import (
 // rolls the transaction back on its own. The write lock must still be released, or every
 // later write and token request waits forever.
 func TestCancelledWriteReleasesTheWriteLock(t *testing.T) {
+	t.Parallel()
 	st, err := openStore(t.TempDir(), time.Now)
 	if err != nil {
 		t.Fatal(err)

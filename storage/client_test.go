@@ -58,6 +58,7 @@ func (c *counter) get(k string) int { c.mu.Lock(); defer c.mu.Unlock(); return c
 func rec(id, payload string) wbo.Record { return wbo.Record{ID: id, Payload: []byte(payload)} }
 
 func TestRetryAfterIsHonouredWithoutCallingEarly(t *testing.T) {
+	t.Parallel()
 	var cnt counter
 	srv := servertest.Start(t, server.Options{}, cnt.wrap)
 	clock := &fakeClock{now: time.Now()}
@@ -93,6 +94,7 @@ func TestRetryAfterIsHonouredWithoutCallingEarly(t *testing.T) {
 }
 
 func TestShortRetryAfterIsWaitedOutInsideTheCall(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	clock := &fakeClock{now: time.Now()}
 	c := srv.Client("alice", storage.Options{Now: clock.Now, Sleep: clock.Sleep})
@@ -107,6 +109,7 @@ func TestShortRetryAfterIsWaitedOutInsideTheCall(t *testing.T) {
 }
 
 func TestRetriesAreBoundedAndOnlyForIdempotentRequests(t *testing.T) {
+	t.Parallel()
 	var cnt counter
 	srv := servertest.Start(t, server.Options{}, cnt.wrap)
 	clock := &fakeClock{now: time.Now()}
@@ -137,6 +140,7 @@ func TestRetriesAreBoundedAndOnlyForIdempotentRequests(t *testing.T) {
 }
 
 func TestWeaveBackoffAndAlertsBecomeSignals(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	c := srv.Client("alice", storage.Options{})
 	srv.InjectFault(server.Fault{PathPrefix: "/1.5/", Count: 1, Backoff: 300, Alert: `{"code":"soft-eol","message":"bye"}`})
@@ -150,6 +154,7 @@ func TestWeaveBackoffAndAlertsBecomeSignals(t *testing.T) {
 }
 
 func TestA401RefreshesTheTokenOnceThenFailsClearly(t *testing.T) {
+	t.Parallel()
 	var cnt counter
 	srv := servertest.Start(t, server.Options{}, cnt.wrap)
 	c := srv.Client("alice", storage.Options{})
@@ -172,6 +177,7 @@ func TestA401RefreshesTheTokenOnceThenFailsClearly(t *testing.T) {
 }
 
 func TestATokenIsRefreshedBeforeItExpires(t *testing.T) {
+	t.Parallel()
 	var cnt counter
 	// The client's clock runs ahead of the server's here, so allow for it in Hawk.
 	srv := servertest.Start(t, server.Options{TokenDuration: 120 * time.Second, HawkSkew: time.Hour}, cnt.wrap)
@@ -195,6 +201,7 @@ func TestATokenIsRefreshedBeforeItExpires(t *testing.T) {
 }
 
 func TestANewAPIEndpointIsANodeReassignment(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	var calls atomic.Int32
 	inner := srv.Tokens("alice")
@@ -221,6 +228,7 @@ func (f tokenFunc) Token(ctx context.Context, force bool) (storage.Token, error)
 }
 
 func TestConcurrentWriteGives412(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := srv.Client("alice", storage.Options{})
 	b := srv.Client("alice", storage.Options{})
@@ -243,6 +251,7 @@ func TestConcurrentWriteGives412(t *testing.T) {
 }
 
 func TestPagingWithNewlinesDeliversEveryRecordOnce(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	c := srv.Client("alice", storage.Options{})
 	ctx := context.Background()
@@ -283,6 +292,7 @@ func TestPagingWithNewlinesDeliversEveryRecordOnce(t *testing.T) {
 }
 
 func TestAWriteBetweenPagesStopsTheRead(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	c := srv.Client("alice", storage.Options{})
 	ctx := context.Background()
@@ -302,6 +312,7 @@ func TestAWriteBetweenPagesStopsTheRead(t *testing.T) {
 }
 
 func TestItemsAndInfo(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	c := srv.Client("alice", storage.Options{})
 	ctx := context.Background()
@@ -343,6 +354,7 @@ func TestItemsAndInfo(t *testing.T) {
 }
 
 func TestTokenServerErrorsAreTyped(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	bad := &storage.TokenServer{URL: srv.URL, Bearer: func(context.Context) (string, error) { return "wrong", nil }}
 	c := storage.New(storage.Options{Tokens: bad})

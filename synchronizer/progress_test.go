@@ -28,6 +28,7 @@ func (c *counting) FetchSince(ctx context.Context, since wbo.Timestamp, fn func(
 // no progress, and the closing step saw an empty chunk and saved none: every later sync
 // downloaded the whole collection again.
 func TestProgressCoversTheLastChunkWhateverTheChunkAndCommitSizes(t *testing.T) {
+	t.Parallel()
 	srv, keys, _ := setup(t)
 	for _, tc := range []struct{ records, chunk int }{
 		{500, 500}, {1000, 500}, {499, 500}, {501, 500}, {50, 10}, {7, 1},
@@ -61,6 +62,7 @@ func TestProgressCoversTheLastChunkWhateverTheChunkAndCommitSizes(t *testing.T) 
 // With the server's last-modified time from info/collections, a sync with nothing new on
 // either side asks the server nothing; a local change still goes up.
 func TestAnIdleSyncAsksTheServerNothing(t *testing.T) {
+	t.Parallel()
 	srv, keys, _ := setup(t)
 	a := newDevice(t, srv, keys, "a", synchronizer.Options{})
 	a.write(t, "n1", map[string]any{"v": 1})

@@ -26,6 +26,7 @@ import (
 // faults stop and everyone syncs until nothing moves, all three hold the same records,
 // and every record only one device wrote holds that device's last write.
 func TestDevicesConvergeUnderRandomEditsAndFaults(t *testing.T) {
+	t.Parallel()
 	if f := flag.Lookup("rapid.checks"); f != nil && f.Value.String() == "100" {
 		f.Value.Set("25") // each check runs a real server; 25 keep the suite quick
 	}

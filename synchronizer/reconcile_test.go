@@ -22,6 +22,7 @@ func decode(t *testing.T, r wbo.Record) map[string]any {
 }
 
 func TestThreeWayMergesFieldByField(t *testing.T) {
+	t.Parallel()
 	mirror := []byte(`{"id":"x","title":"old","url":"u1","tags":["a"]}`)
 	local := rec(`{"id":"x","title":"local title","url":"u1","tags":["a"],"note":"added locally"}`, 2000)
 	remote := rec(`{"id":"x","title":"old","url":"u2","tags":["a"]}`, 1000)
@@ -32,6 +33,7 @@ func TestThreeWayMergesFieldByField(t *testing.T) {
 }
 
 func TestThreeWayBothChangedTheSameFieldNewerWins(t *testing.T) {
+	t.Parallel()
 	mirror := []byte(`{"id":"x","title":"old"}`)
 	for _, tc := range []struct {
 		localTS, remoteTS wbo.Timestamp
@@ -45,6 +47,7 @@ func TestThreeWayBothChangedTheSameFieldNewerWins(t *testing.T) {
 }
 
 func TestThreeWayRemovedFieldsAndDeletes(t *testing.T) {
+	t.Parallel()
 	mirror := []byte(`{"id":"x","a":1,"b":2}`)
 	got := decode(t, synchronizer.ThreeWay{}.Reconcile(rec(`{"id":"x","a":1}`, 2000), rec(`{"id":"x","a":1,"b":2,"c":3}`, 1000), mirror))
 	if _, ok := got["b"]; ok || got["c"] != 3.0 {
@@ -62,6 +65,7 @@ func TestThreeWayRemovedFieldsAndDeletes(t *testing.T) {
 }
 
 func TestWithoutAMirrorNewestWins(t *testing.T) {
+	t.Parallel()
 	got := synchronizer.ThreeWay{}.Reconcile(rec(`{"id":"x","v":"l"}`, 5000), rec(`{"id":"x","v":"r"}`, 1000), nil)
 	if string(got.Payload) != `{"id":"x","v":"l"}` {
 		t.Errorf("%s", got.Payload)

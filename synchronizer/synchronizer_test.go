@@ -14,6 +14,7 @@ import (
 )
 
 func TestCreatesUpdatesAndDeletesReachTheOtherDevice(t *testing.T) {
+	t.Parallel()
 	srv, keys, _ := setup(t)
 	a := newDevice(t, srv, keys, "a", synchronizer.Options{})
 	b := newDevice(t, srv, keys, "b", synchronizer.Options{})
@@ -42,6 +43,7 @@ func TestCreatesUpdatesAndDeletesReachTheOtherDevice(t *testing.T) {
 }
 
 func TestBothSidesChangingOneRecordMergeFieldByField(t *testing.T) {
+	t.Parallel()
 	srv, keys, _ := setup(t)
 	a := newDevice(t, srv, keys, "a", synchronizer.Options{})
 	b := newDevice(t, srv, keys, "b", synchronizer.Options{})
@@ -64,6 +66,7 @@ func TestBothSidesChangingOneRecordMergeFieldByField(t *testing.T) {
 }
 
 func TestAFailedUploadLeavesLocalChangesPending(t *testing.T) {
+	t.Parallel()
 	srv, keys, f := setup(t)
 	a := newDevice(t, srv, keys, "a", synchronizer.Options{})
 	for i := range 5 {
@@ -102,6 +105,7 @@ func (s *stopAfter) FetchSince(ctx context.Context, since wbo.Timestamp, fn func
 }
 
 func TestAnInterruptedIncomingResumesWithoutLossOrRepeat(t *testing.T) {
+	t.Parallel()
 	srv, keys, _ := setup(t)
 	a := newDevice(t, srv, keys, "a", synchronizer.Options{})
 	for i := range 120 {
@@ -130,6 +134,7 @@ func TestAnInterruptedIncomingResumesWithoutLossOrRepeat(t *testing.T) {
 }
 
 func TestAConcurrentWriterMakesTheUploadRetryAfterAFreshFetch(t *testing.T) {
+	t.Parallel()
 	srv, keys, _ := setup(t)
 	a := newDevice(t, srv, keys, "a", synchronizer.Options{})
 	b := newDevice(t, srv, keys, "b", synchronizer.Options{})
@@ -170,6 +175,7 @@ func (bt byTitle) FindDupe(ctx context.Context, in wbo.Record) (string, bool, er
 }
 
 func TestDedupeMovesALocalRecordToTheIncomingGUIDOnBothSides(t *testing.T) {
+	t.Parallel()
 	srv, keys, _ := setup(t)
 	a := newDevice(t, srv, keys, "a", synchronizer.Options{})
 	a.write(t, "guidA", map[string]any{"title": "Inbox", "from": "a"})

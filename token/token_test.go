@@ -13,6 +13,7 @@ import (
 )
 
 func TestSyncstorageRsFixtureValidates(t *testing.T) {
+	t.Parallel()
 	v := fixtures.Load().Tokenlib8c
 	s := token.NewSecret(v.MasterSecret)
 	if got := hex.EncodeToString(s.SigningKey()); got != v.SigningSecret {
@@ -42,6 +43,7 @@ func TestSyncstorageRsFixtureValidates(t *testing.T) {
 }
 
 func TestSyncstorageRsFixtureNegativeCases(t *testing.T) {
+	t.Parallel()
 	v := fixtures.Load().Tokenlib8c
 	s := token.NewSecret(v.MasterSecret)
 	now := time.Unix(v.Request1.TS, 0)
@@ -99,6 +101,7 @@ func TestSyncstorageRsFixtureNegativeCases(t *testing.T) {
 }
 
 func TestMintedTokensParseWithTheSameSecretOnly(t *testing.T) {
+	t.Parallel()
 	s := token.NewSecret("our secret")
 	id, key, err := s.Mint(token.Payload{UID: 42, Node: "http://127.0.0.1:8000", Expires: float64(time.Now().Add(time.Hour).Unix())})
 	if err != nil {

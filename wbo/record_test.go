@@ -10,6 +10,7 @@ import (
 )
 
 func TestTimestampParsesEveryServerSpelling(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]wbo.Timestamp{
 		"1234567890.12":  1234567890120,
 		"1234567890":     1234567890000,
@@ -32,6 +33,7 @@ func TestTimestampParsesEveryServerSpelling(t *testing.T) {
 }
 
 func TestTimestampWritesTwoDecimalsWithoutDrift(t *testing.T) {
+	t.Parallel()
 	for ms, want := range map[wbo.Timestamp]string{
 		1234567890120: "1234567890.12",
 		1234567890000: "1234567890.00",
@@ -51,6 +53,7 @@ func TestTimestampWritesTwoDecimalsWithoutDrift(t *testing.T) {
 }
 
 func TestTimestampJSONAcceptsNumberAndString(t *testing.T) {
+	t.Parallel()
 	var v struct{ A, B wbo.Timestamp }
 	if err := json.Unmarshal([]byte(`{"A":1234567890.12,"B":"1234567890.12"}`), &v); err != nil || v.A != v.B || v.A != 1234567890120 {
 		t.Errorf("%+v %v", v, err)
@@ -58,6 +61,7 @@ func TestTimestampJSONAcceptsNumberAndString(t *testing.T) {
 }
 
 func TestDecodeReadsTheEnvelope(t *testing.T) {
+	t.Parallel()
 	r, err := wbo.Decode([]byte(`{"id":"abc","modified":"1234567890.12","sortindex":-42,"payload":"{\"a\":\"\\n\"}","extra":[1,{"x":null}]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +76,7 @@ func TestDecodeReadsTheEnvelope(t *testing.T) {
 }
 
 func TestDecodeRejectsMalformedRecords(t *testing.T) {
+	t.Parallel()
 	for _, in := range []string{
 		``, `[]`, `{"id":1}`, `{"payload":"x"}`, `{"id":"a","payload":5}`, `{"id":"a","sortindex":"x"}`,
 		`{"id":"a","modified":-1}`, `{"id":"a"`, `{"id":"a"} x`, `{"id":"a\u00"}`,
@@ -83,6 +88,7 @@ func TestDecodeRejectsMalformedRecords(t *testing.T) {
 }
 
 func TestValidateAppliesTheProtocolLimits(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		rec  wbo.Record
@@ -118,6 +124,7 @@ func TestValidateAppliesTheProtocolLimits(t *testing.T) {
 }
 
 func TestTombstones(t *testing.T) {
+	t.Parallel()
 	ts := wbo.Tombstone(`we"ird`)
 	if string(ts.Payload) != `{"id":"we\"ird","deleted":true}` || !wbo.IsTombstone(ts.Payload) {
 		t.Errorf("%s", ts.Payload)
@@ -130,6 +137,7 @@ func TestTombstones(t *testing.T) {
 }
 
 func TestNewGUIDIsTwelveURLSafeChars(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for range 100 {
 		g := wbo.NewGUID(nil)

@@ -110,6 +110,7 @@ func (d *device) login(srv *servertest.Server, user, key string) string {
 }
 
 func TestEveryCommandAgainstTheEmbeddedServer(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := newDevice(t)
 	if out := a.ok("version"); !strings.HasPrefix(out, "syncctl ") {
@@ -236,6 +237,7 @@ func oneLine(t *testing.T, r result) {
 }
 
 func TestErrorsHaveTheDocumentedExitCodes(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := newDevice(t)
 	key := a.login(srv, "alice", "")
@@ -319,6 +321,7 @@ func exported(t *testing.T, d *device, colls ...string) []string {
 }
 
 func TestExportThenImportIntoAFreshAccountIsLossless(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := newDevice(t)
 	a.login(srv, "alice", "")
@@ -359,6 +362,7 @@ func TestExportThenImportIntoAFreshAccountIsLossless(t *testing.T) {
 }
 
 func TestKeysRotateReencryptsAndAnotherDeviceRecovers(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a, b := newDevice(t), newDevice(t)
 	key := a.login(srv, "alice", "")
@@ -412,6 +416,7 @@ func TestKeysRotateReencryptsAndAnotherDeviceRecovers(t *testing.T) {
 }
 
 func TestLoginWithAMasterSecretMintsTokensForTheNode(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{MasterSecret: "the node's secret"}, nil)
 	a := newDevice(t)
 	a.ok("login", "--server", srv.URL, "--master-secret", "the node's secret", "--uid", "77")
@@ -425,6 +430,7 @@ func TestLoginWithAMasterSecretMintsTokensForTheNode(t *testing.T) {
 }
 
 func TestQuickstartConvergesAndSaysSo(t *testing.T) {
+	t.Parallel()
 	d := newDevice(t)
 	var rep struct {
 		Converged bool
@@ -441,6 +447,7 @@ func TestQuickstartConvergesAndSaysSo(t *testing.T) {
 }
 
 func TestConformanceCommand(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{MasterSecret: "node secret"}, nil)
 	d := newDevice(t)
 	junit := filepath.Join(t.TempDir(), "report.xml")
@@ -485,6 +492,7 @@ func TestConformanceCommand(t *testing.T) {
 // TestTokenServerConformanceCommand runs the tokenserver suite the way an operator does:
 // the server under test verifies OAuth tokens at the runner's FxA stand-in.
 func TestTokenServerConformanceCommand(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -530,6 +538,7 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 }
 
 func TestAKilledDaemonLosesNoLocalWrite(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a, b := newDevice(t), newDevice(t)
 	key := a.login(srv, "alice", "")
@@ -560,6 +569,7 @@ func TestAKilledDaemonLosesNoLocalWrite(t *testing.T) {
 }
 
 func TestTheDaemonStopsCleanlyOnSIGTERM(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := newDevice(t)
 	a.login(srv, "alice", "")
@@ -572,6 +582,7 @@ func TestTheDaemonStopsCleanlyOnSIGTERM(t *testing.T) {
 }
 
 func TestFirefoxViews(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := newDevice(t)
 	a.login(srv, "alice", "")
@@ -604,6 +615,7 @@ func TestFirefoxViews(t *testing.T) {
 }
 
 func TestFirefoxAccountsLoginThenSync(t *testing.T) {
+	t.Parallel()
 	secret := []byte("12345678901234567890")
 	fx, err := fxaserver.New(
 		fxaserver.Account{Email: "me@example.org", Password: "correct horse", Verification: "totp-2fa", TOTPSecret: secret, KeyRotation: 1700000000000},
@@ -690,6 +702,7 @@ func TestFirefoxAccountsLoginThenSync(t *testing.T) {
 }
 
 func TestFirefoxAccountsBrowserLogin(t *testing.T) {
+	t.Parallel()
 	fx, err := fxaserver.New(fxaserver.Account{Email: "me@example.org", Password: "pw", KeyRotation: 1700000000000})
 	if err != nil {
 		t.Fatal(err)
@@ -744,6 +757,7 @@ func TestFirefoxAccountsBrowserLogin(t *testing.T) {
 }
 
 func TestPushPullDirectories(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{Limits: server.Limits{MaxRecordPayloadBytes: 64 << 10}}, nil)
 	laptop, desktop := newDevice(t), newDevice(t)
 	key := laptop.login(srv, "alice", "")

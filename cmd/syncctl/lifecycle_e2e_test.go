@@ -48,6 +48,7 @@ func putHistory(d *device, n int) {
 // Defect 1: after a key rotation, B's wipe clears A's local copy at A's next sync; and a
 // fresh start on B after a wipe does not make A upload the wiped records again.
 func TestAWipeIsHonouredByTheOtherDeviceAfterAKeyRotationAndAFreshStart(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a, b := newDevice(t), newDevice(t)
 	key := a.login(srv, "alice", "")
@@ -81,6 +82,7 @@ func TestAWipeIsHonouredByTheOtherDeviceAfterAKeyRotationAndAFreshStart(t *testi
 // Defect 4: two syncs of one profile at once no longer collide: the second waits for the
 // first (and says so), and both succeed.
 func TestTwoSyncsOfOneProfileAtOnceBothSucceed(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := newDevice(t)
 	a.login(srv, "alice", "")
@@ -107,6 +109,7 @@ func TestTwoSyncsOfOneProfileAtOnceBothSucceed(t *testing.T) {
 // Defect 5: with a wrong saved secret, sync and status both fail with the
 // authentication exit code (3), instead of sync succeeding on the cached token.
 func TestAWrongSavedSecretFailsSyncAndStatus(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := newDevice(t)
 	a.login(srv, "alice", "")
@@ -135,6 +138,7 @@ func TestAWrongSavedSecretFailsSyncAndStatus(t *testing.T) {
 // Found with Firefox: crypto/keys is encrypted with the sync key bundle, not a bulk key;
 // `get crypto keys` opens it, and shows fingerprints, never the keys.
 func TestGetCryptoKeysShowsFingerprints(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := newDevice(t)
 	a.login(srv, "alice", "")
@@ -149,6 +153,7 @@ func TestGetCryptoKeysShowsFingerprints(t *testing.T) {
 // Found with Firefox: a bookmark id that is not a 12-character Places GUID makes Firefox
 // re-id the item and delete the original. put refuses it clearly; the id new makes one.
 func TestPutRefusesBookmarkIDsFirefoxWouldReplace(t *testing.T) {
+	t.Parallel()
 	srv := servertest.Start(t, server.Options{}, nil)
 	a := newDevice(t)
 	a.login(srv, "alice", "")

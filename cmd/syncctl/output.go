@@ -5,11 +5,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-
-	"github.com/syncctl/syncctl/wbo"
 )
-
-type wboRecord = wbo.Record
 
 // tableWriter prints aligned columns.
 type tableWriter struct{ tw *tabwriter.Writer }

@@ -13,6 +13,7 @@ import (
 // users and master secret from files, a login's secret and key from files or standard
 // input.
 func TestSecretsNeverNeedTheCommandLine(t *testing.T) {
+	t.Parallel()
 	d := newDevice(t)
 	dir := t.TempDir()
 	users := filepath.Join(dir, "users")

@@ -18,6 +18,7 @@ import (
 // send-tab: the tab reaches the named device as an open-uri command that only that
 // device's keys open (Firefox reading it is proven in interop/firefox).
 func TestSendTabReachesTheDeviceEncryptedToItsKeys(t *testing.T) {
+	t.Parallel()
 	const email, password = "tabs@example.org", "pw"
 	fx, err := fxaserver.New(fxaserver.Account{Email: email, Password: password, KeyRotation: 1700000000000})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 // TestTheNotesExampleSyncsBetweenTwoDevices builds the example and runs it as a user
 // would: add on one device, sync both, list on the other; then delete and sync again.
 func TestTheNotesExampleSyncsBetweenTwoDevices(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "notes")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

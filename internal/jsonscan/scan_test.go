@@ -10,6 +10,7 @@ import (
 )
 
 func TestObjectWalksMembersInOrder(t *testing.T) {
+	t.Parallel()
 	var keys []string
 	var vals []string
 	err := jsonscan.Object([]byte(` { "a" : 1 , "b\u0063":[1,{"x":"}"}], "d":"q\"uote" , "e":null,"f":-1.5e3 } `), func(k, v []byte) error {
@@ -35,6 +36,7 @@ func TestObjectWalksMembersInOrder(t *testing.T) {
 }
 
 func TestStringUnescapesLikeEncodingJSON(t *testing.T) {
+	t.Parallel()
 	for _, raw := range []string{`"plain"`, `"a\/b"`, `"\n\t\"\\"`, `"\u00e9\ud83d\ude00"`, `"\ud800x"`, `"é"`, `""`} {
 		got, err := jsonscan.String([]byte(raw))
 		var want string
@@ -45,6 +47,7 @@ func TestStringUnescapesLikeEncodingJSON(t *testing.T) {
 }
 
 func TestAppendStringRoundTripsThroughEncodingJSON(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"", "plain", "q\"b\\", "ctl\x01\x1f\n\r\t", "é😀", "<&>", "bad\xffutf8", "\u2028\u2029"} {
 		enc := jsonscan.AppendString(nil, []byte(s))
 		var back string

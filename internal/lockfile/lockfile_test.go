@@ -10,6 +10,7 @@ import (
 )
 
 func TestASecondHolderWaitsUntilTheFirstReleases(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "profile.lock")
 	first, err := Acquire(context.Background(), path, nil)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 func frame(v string) string { return fmt.Sprintf("%d:%s", len(v), v) }
 
 func TestReadMessageReadsFramesAndRefusesGarbage(t *testing.T) {
+	t.Parallel()
 	r := bufio.NewReader(strings.NewReader(frame(`{"a":1}`) + frame(`[1,2]`)))
 	for _, want := range []string{`{"a":1}`, `[1,2]`} {
 		got, err := ReadMessage(r)
@@ -84,6 +85,7 @@ func fakeFirefox(t *testing.T) string {
 }
 
 func TestCommandsRepliesAndErrors(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, err := Dial(ctx, fakeFirefox(t))
@@ -105,6 +107,7 @@ func TestCommandsRepliesAndErrors(t *testing.T) {
 }
 
 func TestDialGivesUpWhenTheContextEnds(t *testing.T) {
+	t.Parallel()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now

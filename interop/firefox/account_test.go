@@ -45,6 +45,7 @@ return n;`, nil, &n)
 // wipeEngine command. Firefox resets Sync (a new syncID): syncctl notices and syncs again
 // without losing or duplicating anything.
 func TestKeyRotationWipeAndAFirefoxResetKeepBothSidesWhole(t *testing.T) {
+	t.Parallel() // each test its own Firefox, profile, port and server
 	e := newEnv(t)
 	ff := e.startFirefox("Firefox")
 	ff.run(`

@@ -12,6 +12,7 @@ import (
 // Scenario 4: Firefox and syncctl edit the same bookmark between syncs, and both reorder
 // one folder; after two rounds both trees are identical.
 func TestConcurrentEditsAndReordersConvergeInBothTrees(t *testing.T) {
+	t.Parallel() // each test its own Firefox, profile, port and server
 	e := newEnv(t)
 	ff := e.startFirefox("Firefox edits")
 	var ids struct {
@@ -62,6 +63,7 @@ return true;`, []any{ids.X, ids.Kids[3]}, nil)
 // Scenario 7: the clients engine. syncctl's device appears in Firefox's device list with
 // its name and type, and Firefox's in syncctl's, as Firefox names itself.
 func TestDevicesSeeEachOther(t *testing.T) {
+	t.Parallel() // each test its own Firefox, profile, port and server
 	e := newEnv(t)
 	ff := e.startFirefox("The Firefox device")
 	ff.signIn()
@@ -90,6 +92,7 @@ return {Name: c.localName, Type: c.localType, ID: c.localID};`, nil, &local)
 // command"); it receives tabs as Firefox Accounts device commands. A tab syncctl sends that
 // way reaches Firefox, which decrypts it with its own keys.
 func TestATabSentFromSyncctlReachesFirefox(t *testing.T) {
+	t.Parallel() // each test its own Firefox, profile, port and server
 	e := newEnv(t)
 	ff, sc := e.bothSynced("Receives tabs", "Sends tabs")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -18,6 +18,7 @@ const (
 // Scenario 6: 2,000 bookmarks and 5,000 history pages made in Firefox arrive whole in
 // syncctl, and the same again made in syncctl arrive whole in Firefox.
 func TestThousandsOfBookmarksAndPagesArriveWholeBothWays(t *testing.T) {
+	t.Parallel() // each test its own Firefox, profile, port and server
 	if testing.Short() {
 		t.Skip("a large transfer")
 	}

@@ -113,6 +113,7 @@ func reencode[T any, P interface {
 // every record decrypts and parses into syncctl's types, and encoding it again loses no
 // member; syncctl's own sync of the account applies everything with no failure.
 func TestFirefoxUploadsAndSyncctlReadsEveryCollectionWhole(t *testing.T) {
+	t.Parallel() // each test its own Firefox, profile, port and server
 	e := newEnv(t)
 	ff := e.startFirefox("Firefox writes first")
 	ff.run(`

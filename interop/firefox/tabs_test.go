@@ -11,6 +11,7 @@ import (
 // Firefox's open tabs reach syncctl: a tab opened in Firefox's window is in Firefox's
 // tabs record, which syncctl parses into its type without losing a member.
 func TestAnOpenFirefoxTabReachesSyncctl(t *testing.T) {
+	t.Parallel() // each test its own Firefox, profile, port and server
 	e := newEnv(t)
 	ff := e.startFirefox("Firefox with tabs")
 	page := e.syncURL + "/__heartbeat__" // a page on loopback: there is no other network

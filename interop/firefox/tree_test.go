@@ -128,6 +128,7 @@ func without(ids []string, id string) []string {
 // Scenario 3: Firefox writes, syncctl reads; deletions go both ways (a tombstone removes
 // the item on the other side); a moved bookmark keeps its place in both trees.
 func TestFirefoxWritesSyncctlReadsAndDeletionsAndMovesGoBothWays(t *testing.T) {
+	t.Parallel() // each test its own Firefox, profile, port and server
 	e := newEnv(t)
 	ff := e.startFirefox("Firefox writes")
 	var ids struct{ Folder, B1, B2, B3, Form string }

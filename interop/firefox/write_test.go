@@ -102,6 +102,7 @@ return await tree(guids[args[0]] || args[0]);`, []any{root}, &n)
 // bookmark, a separator and a query in order; a history page with two visits; a login;
 // a form entry; a pref that Firefox syncs.
 func TestSyncctlWritesAndFirefoxReadsEveryKind(t *testing.T) {
+	t.Parallel() // each test its own Firefox, profile, port and server
 	e := newEnv(t)
 	ff, sc := e.bothSynced("Firefox reads", "syncctl writes")
 

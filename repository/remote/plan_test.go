@@ -20,6 +20,7 @@ func recs(n, size int) []wbo.Record {
 }
 
 func TestPlanRespectsEveryLimit(t *testing.T) {
+	t.Parallel()
 	l := limits{postRecords: 10, postBytes: 1000, requestBytes: 1300, totalRecords: 25, totalBytes: 1 << 20, recordPayload: 600}
 	var res repository.StoreResult
 	in := append(recs(60, 90), wbo.Record{ID: "huge", Payload: make([]byte, 700)})

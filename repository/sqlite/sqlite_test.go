@@ -30,6 +30,7 @@ func ids(t *testing.T, fetch func(fn func(wbo.Record) error) error) []string {
 }
 
 func TestLocalWritesAreTrackedUntilMarkedSynced(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := open(t, filepath.Join(t.TempDir(), "local.db"))
 	notes := db.Collection("notes")
@@ -56,6 +57,7 @@ func TestLocalWritesAreTrackedUntilMarkedSynced(t *testing.T) {
 }
 
 func TestIncomingRecordsAreNotChangesAndCommitWithTheirProgress(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "local.db")
 	db := open(t, path)
@@ -76,6 +78,7 @@ func TestIncomingRecordsAreNotChangesAndCommitWithTheirProgress(t *testing.T) {
 }
 
 func TestFetchSinceUsesStrictlyIncreasingLocalTimes(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := open(t, filepath.Join(t.TempDir(), "local.db"))
 	c := db.Collection("c")
