@@ -234,9 +234,9 @@ var authCases = []Case{
 		t.Do("GET", path, "").Expect(404)
 	}},
 	{ID: "auth.an-expired-token-is-refused", Clause: "3.4 expires; case 9", Level: Must, Slow: true, Run: func(t *T) {
-		tok := t.shortLivedToken()
 		c := t.Coll("aexp")
 		put(t, c, "a", `{"payload":"x"}`)
+		tok := t.shortLivedToken() // after the arrangement, which must not eat its life
 		u := &user{tok: tok, endpoint: strings.TrimSuffix(tok.APIEndpoint, "/"), http: t.u.http}
 		if u.endpoint != t.u.endpoint {
 			t.Skipf("the short-lived token is for %s, not the run's %s", u.endpoint, t.u.endpoint)

@@ -323,19 +323,20 @@ type ShortLived interface {
 	ShortLived(ctx context.Context, d time.Duration) (storage.Token, error)
 }
 
-// shortLivedToken is a token lasting a second, or a skip when the credentials cannot make one.
+// shortLivedToken is a token lasting three seconds (long enough for one request on a
+// loaded machine, short enough to wait out), or a skip when the credentials cannot make one.
 func (t *T) shortLivedToken() storage.Token {
 	sl, ok := t.tokens.(ShortLived)
 	if !ok {
 		t.Skipf("the credentials cannot make a short-lived token (use a tokenserver or --master-secret)")
 	}
 	defer t.Given()()
-	tok, err := sl.ShortLived(t.ctx, time.Second)
+	tok, err := sl.ShortLived(t.ctx, 3*time.Second)
 	if err != nil {
-		t.Fatalf("a token lasting 1 s: %v", err)
+		t.Fatalf("a token lasting 3 s: %v", err)
 	}
 	if left := time.Until(tok.Expires); left > 10*time.Second {
-		t.Skipf("the token server ignored ?duration=1: the token lasts %s", left.Round(time.Second))
+		t.Skipf("the token server ignored ?duration=3: the token lasts %s", left.Round(time.Second))
 	}
 	return tok
 }
