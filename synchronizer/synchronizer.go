@@ -141,12 +141,35 @@ func (s *Synchronizer) incoming(ctx context.Context, res *Result) error {
 	if err != nil {
 		return err
 	}
+	// Chunks are applied by a second goroutine while the next one is fetched and
+	// decrypted, in order, one waiting at most: the network and the local database work
+	// at the same time, and memory holds two chunks.
+	fetchCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type work struct {
+		chunk    []wbo.Record
+		progress wbo.Timestamp
+	}
+	queue := make(chan work, 1)
+	applied := make(chan error, 1)
+	var counts Result // the applier's counts, merged into res once it is done
+	go func() {
+		var err error
+		for w := range queue {
+			if err == nil {
+				if err = s.apply(ctx, w.chunk, w.progress, &counts); err != nil {
+					cancel() // stop fetching what can no longer be applied
+				}
+			}
+		}
+		applied <- err
+	}()
 	var (
 		chunk []wbo.Record
-		done  = since // every record up to this timestamp is applied, and saved as such
+		done  = since // every record up to this timestamp is applied (or queued to be)
 		seen  = since // the newest timestamp fetched
 	)
-	// flush applies the chunk with the progress it completes. Records arrive oldest
+	// flush queues the chunk with the progress it completes. Records arrive oldest
 	// first, but several share a commit's timestamp, and a chunk may end inside such a
 	// group: until the end of the fetch only a timestamp below the newest seen is known
 	// complete. At the end, everything seen is complete, even when the last chunk came
@@ -164,14 +187,16 @@ func (s *Synchronizer) incoming(ctx context.Context, res *Result) error {
 		if len(chunk) == 0 && progress == done {
 			return nil
 		}
-		if err := s.apply(ctx, chunk, progress, res); err != nil {
-			return err
+		select {
+		case queue <- work{chunk: chunk, progress: progress}:
+		case <-fetchCtx.Done():
+			return fetchCtx.Err()
 		}
 		done = progress
-		chunk = chunk[:0]
+		chunk = make([]wbo.Record, 0, s.opts.ChunkSize)
 		return nil
 	}
-	err = s.opts.Remote.FetchSince(ctx, since, func(r wbo.Record) error {
+	err = s.opts.Remote.FetchSince(fetchCtx, since, func(r wbo.Record) error {
 		chunk = append(chunk, r)
 		seen = max(seen, r.Modified)
 		if len(chunk) >= s.opts.ChunkSize {
@@ -179,17 +204,29 @@ func (s *Synchronizer) incoming(ctx context.Context, res *Result) error {
 		}
 		return nil
 	})
-	if failed, ok := repository.AsPartial(err); ok {
+	failed, partial := repository.AsPartial(err)
+	if partial {
 		for _, f := range failed {
 			s.log.Warn().Str("collection", s.opts.Key).Str("id", f.ID).Err(f.Err).Msg("incoming record skipped")
 		}
-		res.Failed += len(failed)
 		err = nil
+	}
+	if err == nil {
+		err = flush(true)
+	}
+	close(queue)
+	applyErr := <-applied
+	res.Applied += counts.Applied
+	res.Reconciled += counts.Reconciled
+	res.Deduped += counts.Deduped
+	res.Failed += len(failed)
+	if applyErr != nil {
+		return applyErr // the fetch, if it failed, only failed because this stopped it
 	}
 	if err != nil {
 		return fmt.Errorf("incoming %s: %w", s.opts.Key, err)
 	}
-	return flush(true)
+	return nil
 }
 
 // apply reconciles a chunk of incoming records against local state and writes the

@@ -225,31 +225,38 @@ func (r *Repository) ApplyIncoming(ctx context.Context, in []repository.Resolved
 				return err
 			}
 		}
-		stmt, err := tx.Prepare(`INSERT OR REPLACE INTO records (collection, id, payload, sortindex, ttl, modified, dirty, mirror) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		// The local times the resolutions were made against, read in this transaction
+		// for all of them at once (not one query per record).
+		var check []string
+		for _, x := range in {
+			if x.Expect != repository.AnyVersion {
+				check = append(check, x.Record.ID)
+			}
+		}
+		current, err := r.modifiedOf(tx, check)
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
+		rows := newRowWriter(tx, `INSERT OR REPLACE INTO records (collection, id, payload, sortindex, ttl, modified, dirty, mirror) VALUES `, 8)
+		defer rows.close()
 		for _, x := range in {
 			rec := x.Record
 			if err := rec.Validate(wbo.Limits{}); err != nil {
 				res.Fail(rec.ID, err)
 				continue
 			}
-			var now int64
-			err := tx.QueryRow(`SELECT modified FROM records WHERE collection = ? AND id = ?`, r.name, rec.ID).Scan(&now)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-			if x.Expect != repository.AnyVersion && now != int64(x.Expect) {
+			if x.Expect != repository.AnyVersion && current[rec.ID] != int64(x.Expect) {
 				// Written locally since it was reconciled: that newer local change wins.
 				res.Fail(rec.ID, errChangedMeanwhile)
 				continue
 			}
-			if _, err := stmt.Exec(r.name, rec.ID, rec.Payload, rec.SortIndex, rec.TTL, int64(res.Modified), x.Changed, x.Mirror); err != nil {
+			if err := rows.add(r.name, rec.ID, rec.Payload, rec.SortIndex, rec.TTL, int64(res.Modified), x.Changed, x.Mirror); err != nil {
 				return err
 			}
 			res.Stored = append(res.Stored, rec.ID)
+		}
+		if err := rows.flush(); err != nil {
+			return err
 		}
 		return setState(tx, state)
 	})
@@ -257,6 +264,96 @@ func (r *Repository) ApplyIncoming(ctx context.Context, in []repository.Resolved
 		return repository.StoreResult{}, err
 	}
 	return res, nil
+}
+
+// rowWriter inserts rows many to a statement: one statement of rowsPerStatement rows,
+// prepared once for the transaction, costs about what one row does, and a first sync
+// writes tens of thousands.
+type rowWriter struct {
+	tx      *sql.Tx
+	prefix  string
+	columns int
+	full    *sql.Stmt // rowsPerStatement rows; prepared on first use
+	args    []any
+}
+
+const rowsPerStatement = 64
+
+func newRowWriter(tx *sql.Tx, prefix string, columns int) *rowWriter {
+	return &rowWriter{tx: tx, prefix: prefix, columns: columns}
+}
+
+func (w *rowWriter) values(rows int) string {
+	one := "(?" + strings.Repeat(",?", w.columns-1) + ")"
+	return w.prefix + one + strings.Repeat(","+one, rows-1)
+}
+
+// add queues a row, writing a full statement's worth when it has one.
+func (w *rowWriter) add(args ...any) error {
+	w.args = append(w.args, args...)
+	if len(w.args) < rowsPerStatement*w.columns {
+		return nil
+	}
+	if w.full == nil {
+		st, err := w.tx.Prepare(w.values(rowsPerStatement))
+		if err != nil {
+			return err
+		}
+		w.full = st
+	}
+	_, err := w.full.Exec(w.args...)
+	w.args = w.args[:0]
+	return err
+}
+
+// flush writes the rows still queued.
+func (w *rowWriter) flush() error {
+	if len(w.args) == 0 {
+		return nil
+	}
+	_, err := w.tx.Exec(w.values(len(w.args)/w.columns), w.args...)
+	w.args = w.args[:0]
+	return err
+}
+
+func (w *rowWriter) close() {
+	if w.full != nil {
+		w.full.Close()
+	}
+}
+
+// modifiedOf returns the local modification times of the records with these ids that
+// exist, 500 ids to a query.
+func (r *Repository) modifiedOf(tx *sql.Tx, ids []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(ids))
+	ids = repository.Unique(ids)
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		args := make([]any, 0, n+1)
+		args = append(args, r.name)
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		rows, err := tx.Query(`SELECT id, modified FROM records WHERE collection = ? AND id IN (?`+strings.Repeat(`,?`, n-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			var m int64
+			if err := rows.Scan(&id, &m); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = m
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		ids = ids[n:]
+	}
+	return out, nil
 }
 
 var errChangedMeanwhile = errors.New("sqlite: changed locally during the sync")

@@ -1,0 +1,83 @@
+package synchronizer_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/syncctl/syncctl/crypto"
+	"github.com/syncctl/syncctl/internal/heappeak"
+	"github.com/syncctl/syncctl/internal/servertest"
+	"github.com/syncctl/syncctl/middleware"
+	"github.com/syncctl/syncctl/repository/remote"
+	"github.com/syncctl/syncctl/repository/sqlite"
+	"github.com/syncctl/syncctl/server"
+	"github.com/syncctl/syncctl/storage"
+	"github.com/syncctl/syncctl/synchronizer"
+	"github.com/syncctl/syncctl/wbo"
+)
+
+var firstSyncRecords = flag.Int("firstsync.records", 100_000, "records in BenchmarkFirstSync")
+
+// BenchmarkFirstSync measures a fresh device's first sync of a history-sized collection
+// against the same records fetched and decrypted without being stored, in one process
+// and one run (the machine is shared; the ratio is the figure). The goal: ≤ 1.5×.
+func BenchmarkFirstSync(b *testing.B) {
+	n := *firstSyncRecords
+	srv := servertest.Start(b, server.Options{}, nil)
+	keys, err := crypto.GenerateKeys(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	client := srv.Client("alice", storage.Options{})
+	remoteRepo := func() *middleware.Crypto {
+		return middleware.NewCrypto(remote.New(remote.Options{Client: client, Collection: "history"}), "history", keys, nil)
+	}
+	ctx := context.Background()
+	up := remoteRepo()
+	for i := 0; i < n; i += 10_000 {
+		batch := make([]wbo.Record, 0, 10_000)
+		for j := i; j < min(i+10_000, n); j++ {
+			id := fmt.Sprintf("h%011d", j)
+			batch = append(batch, wbo.Record{ID: id, Payload: fmt.Appendf(nil,
+				`{"id":%q,"histUri":"https://example.com/page/%d","title":"Page %d","visits":[{"date":%d,"type":1}]}`, id, j, j, 1700000000000000+int64(j))})
+		}
+		if _, err := up.Store(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtime.GC()
+	var fetch, sync time.Duration
+	peak, stop := heappeak.Watch()
+	defer stop()
+	b.ReportAllocs()
+	for b.Loop() {
+		start := time.Now()
+		got := 0
+		if err := remoteRepo().FetchSince(ctx, 0, func(wbo.Record) error { got++; return nil }); err != nil || got != n {
+			b.Fatalf("fetch: %d records, %v", got, err)
+		}
+		fetch += time.Since(start)
+
+		db, err := sqlite.Open(filepath.Join(b.TempDir(), "local.db"), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := synchronizer.New(synchronizer.Options{Local: db.Collection("history"), Remote: remoteRepo(), Key: "history"})
+		start = time.Now()
+		res, err := s.Sync(ctx)
+		sync += time.Since(start)
+		if err != nil || res.Applied != n {
+			b.Fatalf("first sync: %+v, %v", res, err)
+		}
+		db.Close()
+	}
+	b.ReportMetric(fetch.Seconds()/float64(b.N), "fetch-decrypt-s")
+	b.ReportMetric(sync.Seconds()/float64(b.N), "first-sync-s")
+	b.ReportMetric(sync.Seconds()/fetch.Seconds(), "sync/fetch")
+	b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
+}
