@@ -1,10 +1,13 @@
 package server_test
 
 import (
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -73,4 +76,145 @@ func BenchmarkGet10000(b *testing.B) {
 	}
 	b.SetBytes(n)
 	b.ReportMetric(float64(b.N*10000)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkCommit10000 commits a batch of 10,000 staged records of 600 bytes (the commit
+// POST alone is timed), against SQLite inserting the same rows into the same table in one
+// transaction by itself, measured in the same run: the ratio is the figure (goal ≤ 5×).
+func BenchmarkCommit10000(b *testing.B) {
+	_, ts := startServer(b, server.Options{})
+	c := login(b, ts.URL, "alice-secret")
+	post := func(path, body string) map[string]any {
+		resp, err := http.DefaultClient.Do(signed(c, "POST", path, body))
+		if err != nil || resp.StatusCode/100 != 2 {
+			b.Fatal(path, err, resp.StatusCode)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			b.Fatal(err)
+		}
+		return out
+	}
+	page := func(round, from int) string {
+		recs := make([]string, 0, 100)
+		for i := from; i < from+100; i++ {
+			recs = append(recs, fmt.Sprintf(`{"id":"r%d_%05d","payload":"%s"}`, round, i, benchPayload))
+		}
+		return "[" + strings.Join(recs, ",") + "]"
+	}
+	var commit, raw time.Duration
+	round := 0
+	for b.Loop() {
+		round++
+		coll := fmt.Sprintf("/storage/commit%d", round)
+		batch := post(coll+"?batch=true", page(round, 0))["batch"].(string)
+		for from := 100; from < 9_900; from += 100 {
+			post(coll+"?batch="+batch, page(round, from))
+		}
+		last := page(round, 9_900)
+		start := time.Now()
+		post(coll+"?batch="+batch+"&commit=true", last)
+		commit += time.Since(start)
+		raw += rawInsert(b, 10_000)
+	}
+	b.ReportMetric(commit.Seconds()*1000/float64(b.N), "commit-ms")
+	b.ReportMetric(raw.Seconds()*1000/float64(b.N), "sqlite-insert-ms")
+	b.ReportMetric(commit.Seconds()/raw.Seconds(), "commit/sqlite")
+}
+
+// rawInsert is SQLite by itself: n rows of the server's bsos shape, with its index and
+// settings, inserted in one transaction through one prepared statement.
+func rawInsert(b *testing.B, n int) time.Duration {
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(b.TempDir(), "raw.db")+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE bsos (uid INTEGER NOT NULL, collection TEXT NOT NULL, id TEXT NOT NULL, sortindex INTEGER,
+		modified INTEGER NOT NULL, expiry INTEGER NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (uid, collection, id));
+		CREATE INDEX bsos_by_modified_id ON bsos (uid, collection, modified, id)`); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	tx, err := db.Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := tx.Prepare(`INSERT INTO bsos (uid, collection, id, sortindex, payload, modified, expiry) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range n {
+		if _, err := st.Exec(1, "commit", fmt.Sprintf("r%05d", i), nil, benchPayload, 1700000000000, 1800000000000); err != nil {
+			b.Fatal(err)
+		}
+	}
+	st.Close()
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// BenchmarkPostConcurrentUsers measures POST ingest (batches of 100 records of 600
+// bytes) by one user, then by 8 users at once (distinct accounts), on one server in the
+// same run: the ratio of their records per second is the figure (goal ≥ 1.5×).
+func BenchmarkPostConcurrentUsers(b *testing.B) {
+	const users, posts = 8, 40 // posts per user per iteration
+	secrets := map[string]string{}
+	for i := range users {
+		secrets[fmt.Sprintf("user%d", i)] = fmt.Sprintf("secret%d", i)
+	}
+	_, ts := startServer(b, server.Options{Users: secrets})
+	clients := make([]*client, users)
+	for i := range users {
+		clients[i] = login(b, ts.URL, fmt.Sprintf("secret%d", i))
+	}
+	var recs []string
+	for i := range 100 {
+		recs = append(recs, fmt.Sprintf(`{"id":"r%03d","payload":"%s"}`, i, benchPayload))
+	}
+	body := "[" + strings.Join(recs, ",") + "]"
+	ingest := func(c *client, round int) error {
+		for p := range posts {
+			resp, err := http.DefaultClient.Do(signed(c, "POST", fmt.Sprintf("/storage/ingest%d_%d", round, p), body))
+			if err != nil {
+				return err
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				return fmt.Errorf("status %d", resp.StatusCode)
+			}
+		}
+		return nil
+	}
+	var one, many time.Duration
+	round := 0
+	for b.Loop() {
+		round++
+		start := time.Now()
+		if err := ingest(clients[0], round); err != nil {
+			b.Fatal(err)
+		}
+		one += time.Since(start)
+		round++
+		start = time.Now()
+		errs := make(chan error, users)
+		for _, c := range clients {
+			go func() { errs <- ingest(c, round) }()
+		}
+		for range users {
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+		}
+		many += time.Since(start)
+	}
+	oneRate := float64(b.N*posts*100) / one.Seconds()
+	manyRate := float64(b.N*posts*100*users) / many.Seconds()
+	b.ReportMetric(oneRate, "records/s-1-user")
+	b.ReportMetric(manyRate, "records/s-8-users")
+	b.ReportMetric(manyRate/oneRate, "8-users/1-user")
 }
