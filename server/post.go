@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -224,11 +225,97 @@ func (s *Server) postCollection(req *request) {
 }
 
 func (w *writeTx) putAll(coll string, items []bsoInput, res *postResult) error {
+	if bulk(items) {
+		if err := w.putMany(coll, items); err != nil {
+			return err
+		}
+		for i := range items {
+			res.success = append(res.success, items[i].ID)
+		}
+		return nil
+	}
 	for i := range items {
 		if err := w.put(coll, &items[i]); err != nil {
 			return err
 		}
 		res.success = append(res.success, items[i].ID)
+	}
+	return nil
+}
+
+// bulk reports whether items can be written by putMany: each carries a payload (so
+// nothing of a record already there is kept but, when not given, its sortindex and
+// expiry), and no id comes twice (putMany groups items by the fields they carry, and a
+// repeated id must see its earlier version, in order).
+func bulk(items []bsoInput) bool {
+	if len(items) < 2 {
+		return false
+	}
+	seen := make(map[string]bool, len(items))
+	for i := range items {
+		if !items[i].HasPayload || seen[items[i].ID] {
+			return false
+		}
+		seen[items[i].ID] = true
+	}
+	return true
+}
+
+// putMany writes items as put would, one multi-row upsert per combination of the fields
+// they carry (sortindex given or not, ttl given or not) instead of a read and a write
+// per item: the write lock is held for a fraction of the time.
+func (w *writeTx) putMany(coll string, items []bsoInput) error {
+	now := w.st.nowMs()
+	type shape struct{ sortindex, ttl bool }
+	groups := map[shape][]*bsoInput{}
+	var order []shape
+	for i := range items {
+		k := shape{items[i].HasSortIndex, items[i].HasTTL}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], &items[i])
+	}
+	for _, k := range order {
+		group := groups[k]
+		args := make([]any, 0, len(group)*7)
+		for _, in := range group {
+			sortindex := sql.NullInt64{Int64: in.SortIndex, Valid: k.sortindex && in.SortIndexSet}
+			ttl := int64(defaultTTL)
+			if in.HasTTL && in.TTLSet {
+				ttl = in.TTL
+			}
+			args = append(args, w.uid, coll, in.ID, sortindex, in.Payload, w.ts, now+ttl*1000)
+		}
+		// A record already there, and not expired, keeps what the item does not carry;
+		// an expired one is as good as absent (as in put). now is this call's integer.
+		keepSortindex, keepExpiry := "excluded.sortindex", "excluded.expiry"
+		if !k.sortindex {
+			keepSortindex = fmt.Sprintf("CASE WHEN bsos.expiry > %d THEN bsos.sortindex END", now)
+		}
+		if !k.ttl {
+			keepExpiry = fmt.Sprintf("CASE WHEN bsos.expiry > %d THEN bsos.expiry ELSE excluded.expiry END", now)
+		}
+		q := `INSERT INTO bsos (uid, collection, id, sortindex, payload, modified, expiry) VALUES (?, ?, ?, ?, ?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?)`, len(group)-1) +
+			` ON CONFLICT (uid, collection, id) DO UPDATE SET payload = excluded.payload, modified = excluded.modified, sortindex = ` +
+			keepSortindex + `, expiry = ` + keepExpiry
+		if _, err := w.Exec(q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putManyChunked is putMany for a batch's thousands of items: 200 to a statement, well
+// under SQLite's limit on parameters.
+func (w *writeTx) putManyChunked(coll string, items []bsoInput) error {
+	for len(items) > 0 {
+		n := min(len(items), 200)
+		if err := w.putMany(coll, items[:n]); err != nil {
+			return err
+		}
+		items = items[n:]
 	}
 	return nil
 }
@@ -335,9 +422,15 @@ func (w *writeTx) commitBatch(id int64, coll string, items []bsoInput, res *post
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for i := range staged {
-		if err := w.put(coll, &staged[i]); err != nil {
+	if bulk(staged) {
+		if err := w.putManyChunked(coll, staged); err != nil {
 			return err
+		}
+	} else {
+		for i := range staged {
+			if err := w.put(coll, &staged[i]); err != nil {
+				return err
+			}
 		}
 	}
 	if err := w.putAll(coll, items, res); err != nil {
