@@ -227,8 +227,32 @@ func newImportCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer acct.close()
-			byColl := map[string][]wbo.Record{}
+			// Records stream: each is encrypted as it is read and goes up with the next
+			// chunk of its collection, so memory holds a chunk per collection, not the
+			// file (an export of a million records is a few hundred MB).
+			const chunk = 2000
+			pending := map[string][]wbo.Record{}
+			repos := map[string]*remote.Repository{}
 			var order []string
+			total := 0
+			p := newProgress(cmd, "importing")
+			send := func(c string) error {
+				recs := pending[c]
+				if len(recs) == 0 {
+					return nil
+				}
+				res, err := repos[c].Store(ctx, recs)
+				total += len(res.Stored)
+				p.add(len(res.Stored))
+				pending[c] = recs[:0]
+				if err != nil {
+					return fmt.Errorf("%s: %w", c, err)
+				}
+				for id, e := range res.Failed {
+					fmt.Fprintf(cmd.ErrOrStderr(), "syncctl: %s/%s not imported: %v\n", c, id, e)
+				}
+				return nil
+			}
 			sc := bufio.NewScanner(in)
 			sc.Buffer(make([]byte, 1<<20), 16<<20)
 			line, skipped := 0, 0
@@ -252,34 +276,28 @@ func newImportCmd(a *app) *cobra.Command {
 				if json.Unmarshal(r.Payload, &s) == nil { // a payload that was not JSON
 					rec.Payload = []byte(s)
 				}
-				if _, ok := byColl[r.Collection]; !ok {
-					order = append(order, r.Collection)
+				c := r.Collection
+				if _, ok := repos[c]; !ok {
+					order = append(order, c)
+					repos[c] = remote.New(remote.Options{Client: acct.client, Collection: c})
 				}
-				byColl[r.Collection] = append(byColl[r.Collection], rec)
+				e, err := acct.bundle(keys, c).EncryptRecord(rec, nil)
+				if err != nil {
+					return fmt.Errorf("%s/%s: %w", c, r.ID, err)
+				}
+				pending[c] = append(pending[c], e)
+				if len(pending[c]) >= chunk {
+					if err := send(c); err != nil {
+						return err
+					}
+				}
 			}
 			if err := sc.Err(); err != nil {
 				return err
 			}
-			total := 0
-			p := newProgress(cmd, "importing")
 			for _, c := range order {
-				kb := acct.bundle(keys, c)
-				enc := make([]wbo.Record, 0, len(byColl[c]))
-				for _, r := range byColl[c] {
-					e, err := kb.EncryptRecord(r, nil)
-					if err != nil {
-						return fmt.Errorf("%s/%s: %w", c, r.ID, err)
-					}
-					enc = append(enc, e)
-				}
-				res, err := remote.New(remote.Options{Client: acct.client, Collection: c}).Store(ctx, enc)
-				total += len(res.Stored)
-				p.add(len(res.Stored))
-				if err != nil {
-					return fmt.Errorf("%s: %w", c, err)
-				}
-				for id, e := range res.Failed {
-					fmt.Fprintf(cmd.ErrOrStderr(), "syncctl: %s/%s not imported: %v\n", c, id, e)
+				if err := send(c); err != nil {
+					return err
 				}
 			}
 			p.done()
