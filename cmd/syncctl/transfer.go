@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -15,7 +16,7 @@ import (
 
 	"github.com/syncctl/syncctl/crypto"
 	"github.com/syncctl/syncctl/firefox"
-	"github.com/syncctl/syncctl/repository/remote"
+	"github.com/syncctl/syncctl/transfer"
 	"github.com/syncctl/syncctl/wbo"
 )
 
@@ -227,79 +228,20 @@ func newImportCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer acct.close()
-			// Records stream: each is encrypted as it is read and goes up with the next
-			// chunk of its collection, so memory holds a chunk per collection, not the
-			// file (an export of a million records is a few hundred MB).
-			const chunk = 2000
-			pending := map[string][]wbo.Record{}
-			repos := map[string]*remote.Repository{}
-			var order []string
-			total := 0
 			p := newProgress(cmd, "importing")
-			send := func(c string) error {
-				recs := pending[c]
-				if len(recs) == 0 {
-					return nil
-				}
-				res, err := repos[c].Store(ctx, recs)
-				total += len(res.Stored)
-				p.add(len(res.Stored))
-				pending[c] = recs[:0]
-				if err != nil {
-					return fmt.Errorf("%s: %w", c, err)
-				}
-				for id, e := range res.Failed {
+			res, err := transfer.Import(ctx, in, transfer.ImportOptions{
+				Client: acct.client, Bundle: func(c string) *crypto.KeyBundle { return acct.bundle(keys, c) }, OnStored: p.add,
+				OnRefused: func(c, id string, e error) {
 					fmt.Fprintf(cmd.ErrOrStderr(), "syncctl: %s/%s not imported: %v\n", c, id, e)
-				}
-				return nil
+				},
+			})
+			if errors.Is(err, transfer.ErrNotAnExport) {
+				return withCode(exitUsage, err)
 			}
-			sc := bufio.NewScanner(in)
-			sc.Buffer(make([]byte, 1<<20), 16<<20)
-			line, skipped := 0, 0
-			for sc.Scan() {
-				line++
-				if strings.TrimSpace(sc.Text()) == "" {
-					continue
-				}
-				var r shownRecord
-				if err := json.Unmarshal(sc.Bytes(), &r); err != nil || r.Collection == "" || r.ID == "" {
-					return withCode(exitUsage, fmt.Errorf("line %d: not a record written by export", line))
-				}
-				// meta/global, crypto/keys and the device records belong to the account
-				// they came from, not to its data.
-				if r.Collection == "meta" || r.Collection == "crypto" || r.Collection == "clients" {
-					skipped++
-					continue
-				}
-				rec := wbo.Record{ID: r.ID, SortIndex: r.SortIndex, Payload: []byte(r.Payload)}
-				var s string
-				if json.Unmarshal(r.Payload, &s) == nil { // a payload that was not JSON
-					rec.Payload = []byte(s)
-				}
-				c := r.Collection
-				if _, ok := repos[c]; !ok {
-					order = append(order, c)
-					repos[c] = remote.New(remote.Options{Client: acct.client, Collection: c})
-				}
-				e, err := acct.bundle(keys, c).EncryptRecord(rec, nil)
-				if err != nil {
-					return fmt.Errorf("%s/%s: %w", c, r.ID, err)
-				}
-				pending[c] = append(pending[c], e)
-				if len(pending[c]) >= chunk {
-					if err := send(c); err != nil {
-						return err
-					}
-				}
-			}
-			if err := sc.Err(); err != nil {
+			if err != nil {
 				return err
 			}
-			for _, c := range order {
-				if err := send(c); err != nil {
-					return err
-				}
-			}
+			total, order, skipped := res.Stored, res.Collections, res.Skipped
 			p.done()
 			fmt.Fprintf(cmd.OutOrStdout(), "imported %d records into %d collections", total, len(order))
 			if skipped > 0 {
