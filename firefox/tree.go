@@ -35,12 +35,6 @@ func NewTree(items map[string]*Bookmark) *Tree {
 	return t
 }
 
-// Item returns an item by id.
-func (t *Tree) Item(id string) (*Bookmark, bool) {
-	b, ok := t.items[id]
-	return b, ok
-}
-
 // IsFolder reports whether an item can hold children.
 func IsFolder(b *Bookmark) bool { return b.Type == "folder" }
 

@@ -225,20 +225,24 @@ func (s *Server) postCollection(req *request) {
 }
 
 func (w *writeTx) putAll(coll string, items []bsoInput, res *postResult) error {
+	if err := w.putEach(coll, items); err != nil {
+		return err
+	}
+	for i := range items {
+		res.success = append(res.success, items[i].ID)
+	}
+	return nil
+}
+
+// putEach writes items in order, as put does one by one: set-based when bulk allows.
+func (w *writeTx) putEach(coll string, items []bsoInput) error {
 	if bulk(items) {
-		if err := w.putMany(coll, items); err != nil {
-			return err
-		}
-		for i := range items {
-			res.success = append(res.success, items[i].ID)
-		}
-		return nil
+		return w.putMany(coll, items)
 	}
 	for i := range items {
 		if err := w.put(coll, &items[i]); err != nil {
 			return err
 		}
-		res.success = append(res.success, items[i].ID)
 	}
 	return nil
 }
@@ -261,9 +265,10 @@ func bulk(items []bsoInput) bool {
 	return true
 }
 
-// putMany writes items as put would, one multi-row upsert per combination of the fields
-// they carry (sortindex given or not, ttl given or not) instead of a read and a write
-// per item: the write lock is held for a fraction of the time.
+// putMany writes items as put would, a multi-row upsert per combination of the fields
+// they carry (sortindex given or not, ttl given or not) and per 200 rows (well under
+// SQLite's bound on a statement's parameters), instead of a read and a write per item:
+// the write lock is held for a fraction of the time.
 func (w *writeTx) putMany(coll string, items []bsoInput) error {
 	now := w.st.nowMs()
 	type shape struct{ sortindex, ttl bool }
@@ -277,47 +282,44 @@ func (w *writeTx) putMany(coll string, items []bsoInput) error {
 		groups[k] = append(groups[k], &items[i])
 	}
 	for _, k := range order {
-		group := groups[k]
-		args := make([]any, 0, len(group)*7)
-		for _, in := range group {
-			sortindex := sql.NullInt64{Int64: in.SortIndex, Valid: k.sortindex && in.SortIndexSet}
-			ttl := int64(defaultTTL)
-			if in.HasTTL && in.TTLSet {
-				ttl = in.TTL
+		for all := groups[k]; len(all) > 0; {
+			group := all[:min(len(all), 200)]
+			all = all[len(group):]
+			if err := w.upsert(coll, group, k.sortindex, k.ttl, now); err != nil {
+				return err
 			}
-			args = append(args, w.uid, coll, in.ID, sortindex, in.Payload, w.ts, now+ttl*1000)
-		}
-		// A record already there, and not expired, keeps what the item does not carry;
-		// an expired one is as good as absent (as in put). now is this call's integer.
-		keepSortindex, keepExpiry := "excluded.sortindex", "excluded.expiry"
-		if !k.sortindex {
-			keepSortindex = fmt.Sprintf("CASE WHEN bsos.expiry > %d THEN bsos.sortindex END", now)
-		}
-		if !k.ttl {
-			keepExpiry = fmt.Sprintf("CASE WHEN bsos.expiry > %d THEN bsos.expiry ELSE excluded.expiry END", now)
-		}
-		q := `INSERT INTO bsos (uid, collection, id, sortindex, payload, modified, expiry) VALUES (?, ?, ?, ?, ?, ?, ?)` +
-			strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?)`, len(group)-1) +
-			` ON CONFLICT (uid, collection, id) DO UPDATE SET payload = excluded.payload, modified = excluded.modified, sortindex = ` +
-			keepSortindex + `, expiry = ` + keepExpiry
-		if _, err := w.Exec(q, args...); err != nil {
-			return err
 		}
 	}
 	return nil
 }
 
-// putManyChunked is putMany for a batch's thousands of items: 200 to a statement, well
-// under SQLite's limit on parameters.
-func (w *writeTx) putManyChunked(coll string, items []bsoInput) error {
-	for len(items) > 0 {
-		n := min(len(items), 200)
-		if err := w.putMany(coll, items[:n]); err != nil {
-			return err
+// upsert is one statement of putMany: items that all carry a sortindex or all do not,
+// and all a ttl or all not.
+func (w *writeTx) upsert(coll string, group []*bsoInput, hasSortindex, hasTTL bool, now int64) error {
+	args := make([]any, 0, len(group)*7)
+	for _, in := range group {
+		sortindex := sql.NullInt64{Int64: in.SortIndex, Valid: hasSortindex && in.SortIndexSet}
+		ttl := int64(defaultTTL)
+		if in.HasTTL && in.TTLSet {
+			ttl = in.TTL
 		}
-		items = items[n:]
+		args = append(args, w.uid, coll, in.ID, sortindex, in.Payload, w.ts, now+ttl*1000)
 	}
-	return nil
+	// A record already there, and not expired, keeps what the item does not carry;
+	// an expired one is as good as absent (as in put). now is this call's integer.
+	keepSortindex, keepExpiry := "excluded.sortindex", "excluded.expiry"
+	if !hasSortindex {
+		keepSortindex = fmt.Sprintf("CASE WHEN bsos.expiry > %d THEN bsos.sortindex END", now)
+	}
+	if !hasTTL {
+		keepExpiry = fmt.Sprintf("CASE WHEN bsos.expiry > %d THEN bsos.expiry ELSE excluded.expiry END", now)
+	}
+	q := `INSERT INTO bsos (uid, collection, id, sortindex, payload, modified, expiry) VALUES (?, ?, ?, ?, ?, ?, ?)` +
+		strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?)`, len(group)-1) +
+		` ON CONFLICT (uid, collection, id) DO UPDATE SET payload = excluded.payload, modified = excluded.modified, sortindex = ` +
+		keepSortindex + `, expiry = ` + keepExpiry
+	_, err := w.Exec(q, args...)
+	return err
 }
 
 func (w *writeTx) createBatch(coll string, lifetimeMs int64) (int64, error) {
@@ -422,16 +424,8 @@ func (w *writeTx) commitBatch(id int64, coll string, items []bsoInput, res *post
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if bulk(staged) {
-		if err := w.putManyChunked(coll, staged); err != nil {
-			return err
-		}
-	} else {
-		for i := range staged {
-			if err := w.put(coll, &staged[i]); err != nil {
-				return err
-			}
-		}
+	if err := w.putEach(coll, staged); err != nil {
+		return err
 	}
 	if err := w.putAll(coll, items, res); err != nil {
 		return err

@@ -564,3 +564,31 @@ func TestTheServerClockNeverReadsBehindAnIssuedTimestamp(t *testing.T) {
 		t.Errorf("a later GET reads the clock at %.2f, behind the write at %.2f", g.ts("X-Weave-Timestamp"), r.ts("X-Last-Modified"))
 	}
 }
+
+// TestAPostOfWholeRecordsMergesAsOneByOne: a POST of several records that all carry a
+// payload goes in one statement per shape; a record already there keeps the sortindex
+// and expiry the POST does not give, and one that expired keeps nothing, exactly as a
+// PUT of each would.
+func TestAPostOfWholeRecordsMergesAsOneByOne(t *testing.T) {
+	t.Parallel()
+	var ahead atomic.Int64
+	_, ts := startServer(t, server.Options{Now: func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }})
+	c := login(t, ts.URL, "alice-secret")
+	c.mustStatus(c.do("PUT", "/storage/m/live", `{"payload":"old","sortindex":7}`), 200)
+	c.mustStatus(c.do("PUT", "/storage/m/gone", `{"payload":"old","sortindex":8,"ttl":1}`), 200)
+	ahead.Add(int64(1100 * time.Millisecond)) // gone has expired
+	c.mustStatus(c.do("POST", "/storage/m", `[{"id":"live","payload":"new"},{"id":"gone","payload":"new"},{"id":"fresh","payload":"new","sortindex":3,"ttl":1}]`), 200)
+	want := map[string]*int{"live": ptr(7), "gone": nil, "fresh": ptr(3)}
+	for id, si := range want {
+		var got bso
+		c.do("GET", "/storage/m/"+id, "").json(t, &got)
+		if got.Payload != "new" || (got.SortIndex == nil) != (si == nil) || si != nil && *got.SortIndex != *si {
+			t.Errorf("%s: %+v, want payload new and sortindex %v", id, got, si)
+		}
+	}
+	ahead.Add(int64(1100 * time.Millisecond)) // fresh's ttl of 1 s is over; live kept its default expiry
+	c.mustStatus(c.do("GET", "/storage/m/fresh", ""), 404)
+	c.mustStatus(c.do("GET", "/storage/m/live", ""), 200)
+}
+
+func ptr(i int) *int { return &i }

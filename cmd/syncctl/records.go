@@ -17,6 +17,7 @@ import (
 	"github.com/syncctl/syncctl/crypto"
 	"github.com/syncctl/syncctl/firefox"
 	"github.com/syncctl/syncctl/storage"
+	"github.com/syncctl/syncctl/transfer"
 	"github.com/syncctl/syncctl/wbo"
 )
 
@@ -70,14 +71,9 @@ func newInfoCmd(a *app) *cobra.Command {
 	}
 }
 
-// shownRecord is a record as ls, get and export show it: the cleartext parsed.
-type shownRecord struct {
-	Collection string          `json:"collection"`
-	ID         string          `json:"id"`
-	Modified   wbo.Timestamp   `json:"modified"`
-	SortIndex  *int64          `json:"sortindex,omitempty"`
-	Payload    json.RawMessage `json:"payload"`
-}
+// shownRecord is a record as ls, get and export show it, the cleartext parsed: the line
+// of an export, which import reads back.
+type shownRecord = transfer.Line
 
 // readCollection streams a collection's records, decrypted, to fn.
 func readCollection(cmd *cobra.Command, acct *account, keys *crypto.Keys, coll string, raw bool, fn func(shownRecord) error) error {

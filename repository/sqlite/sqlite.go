@@ -177,14 +177,21 @@ func (r *Repository) Fetch(ctx context.Context, ids []string, fn func(wbo.Record
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ids = repository.Unique(ids)
+	return inChunks(repository.Unique(ids), func(in string, args []any) error {
+		return r.query(ctx, fn, `id `+in, args...)
+	})
+}
+
+// inChunks calls fn with "IN (?, …)" and its arguments for 500 ids at a time (SQLite
+// bounds a statement's parameters).
+func inChunks(ids []string, fn func(in string, args []any) error) error {
 	for len(ids) > 0 {
 		n := min(len(ids), 500)
 		args := make([]any, n)
 		for i, id := range ids[:n] {
 			args[i] = id
 		}
-		if err := r.query(ctx, fn, `id IN (?`+strings.Repeat(`,?`, n-1)+`)`, args...); err != nil {
+		if err := fn(`IN (?`+strings.Repeat(`,?`, n-1)+`)`, args); err != nil {
 			return err
 		}
 		ids = ids[n:]
@@ -326,34 +333,23 @@ func (w *rowWriter) close() {
 // exist, 500 ids to a query.
 func (r *Repository) modifiedOf(tx *sql.Tx, ids []string) (map[string]int64, error) {
 	out := make(map[string]int64, len(ids))
-	ids = repository.Unique(ids)
-	for len(ids) > 0 {
-		n := min(len(ids), 500)
-		args := make([]any, 0, n+1)
-		args = append(args, r.name)
-		for _, id := range ids[:n] {
-			args = append(args, id)
-		}
-		rows, err := tx.Query(`SELECT id, modified FROM records WHERE collection = ? AND id IN (?`+strings.Repeat(`,?`, n-1)+`)`, args...)
+	err := inChunks(repository.Unique(ids), func(in string, args []any) error {
+		rows, err := tx.Query(`SELECT id, modified FROM records WHERE collection = ? AND id `+in, append([]any{r.name}, args...)...)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var id string
 			var m int64
 			if err := rows.Scan(&id, &m); err != nil {
-				rows.Close()
-				return nil, err
+				return err
 			}
 			out[id] = m
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		ids = ids[n:]
-	}
-	return out, nil
+		return rows.Err()
+	})
+	return out, err
 }
 
 var errChangedMeanwhile = errors.New("sqlite: changed locally during the sync")
@@ -361,22 +357,17 @@ var errChangedMeanwhile = errors.New("sqlite: changed locally during the sync")
 // Lookup implements repository.TrackedRepository.
 func (r *Repository) Lookup(ctx context.Context, ids []string) (map[string]repository.Tracked, error) {
 	out := make(map[string]repository.Tracked, len(ids))
-	for len(ids) > 0 {
-		n := min(len(ids), 500)
-		args := []any{r.name}
-		for _, id := range ids[:n] {
-			args = append(args, id)
-		}
-		rows, err := r.d.db.QueryContext(ctx, `SELECT id, payload, sortindex, ttl, modified, dirty = 1, mirror FROM records WHERE collection = ? AND id IN (?`+strings.Repeat(`,?`, n-1)+`)`, args...)
+	err := inChunks(ids, func(in string, args []any) error {
+		rows, err := r.d.db.QueryContext(ctx, `SELECT id, payload, sortindex, ttl, modified, dirty = 1, mirror FROM records WHERE collection = ? AND id `+in, append([]any{r.name}, args...)...)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var l repository.Tracked
 			var sortindex, ttl sql.NullInt64
 			if err := rows.Scan(&l.Record.ID, &l.Record.Payload, &sortindex, &ttl, &l.Record.Modified, &l.Changed, &l.Mirror); err != nil {
-				rows.Close()
-				return nil, err
+				return err
 			}
 			if sortindex.Valid {
 				l.Record.SortIndex = &sortindex.Int64
@@ -386,11 +377,10 @@ func (r *Repository) Lookup(ctx context.Context, ids []string) (map[string]repos
 			}
 			out[l.Record.ID] = l
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		ids = ids[n:]
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
