@@ -133,8 +133,9 @@ func openStore(dir string, now func() time.Time) (*store, error) {
 		return nil, err
 	}
 	// mmap lets every connection read pages from the OS page cache without a syscall
-	// each; a large collection GET touches many pages.
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=mmap_size(1073741824)"
+	// each; a large collection GET touches many pages. temp_store(MEMORY) keeps a
+	// multi-row upsert's statement journal out of a temporary file.
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=mmap_size(1073741824)&_pragma=temp_store(MEMORY)"
 	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
 		return nil, err

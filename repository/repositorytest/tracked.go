@@ -84,6 +84,34 @@ func RunTracked(t *testing.T, newRepo TrackedFactory) {
 		}
 	})
 
+	t.Run("a synced record edited twice keeps its synced version as the mirror", func(t *testing.T) {
+		r := newRepo(t)
+		// One record arrived from the server, one went up and was acknowledged.
+		in := []repository.Resolved{{Record: wbo.Record{ID: "p0000", Payload: Payload("p0000", 1)}, Mirror: Payload("p0000", 1), Expect: repository.AnyVersion}}
+		if _, err := r.ApplyIncoming(ctx, in, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		store(t, r, records("p", 2, 1)[1:])
+		var read []wbo.Record
+		r.Changes(ctx, func(rec wbo.Record) error { read = append(read, rec); return nil })
+		if err := r.MarkSynced(ctx, read, nil); err != nil {
+			t.Fatal(err)
+		}
+		for edit := 2; edit <= 3; edit++ {
+			store(t, r, records("p", 2, edit))
+		}
+		look, err := r.Lookup(ctx, []string{"p0000", "p0001"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"p0000", "p0001"} {
+			l := look[id]
+			if !l.Changed || string(l.Record.Payload) != string(Payload(id, 3)) || string(l.Mirror) != string(Payload(id, 1)) {
+				t.Errorf("%s: %+v, want the third version as a change over the first as its mirror", id, l)
+			}
+		}
+	})
+
 	t.Run("incoming records are not changes, and land with their progress", func(t *testing.T) {
 		r := newRepo(t)
 		store(t, r, records("m", 2, 1)) // m0000, m0001: local changes

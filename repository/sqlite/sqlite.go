@@ -6,8 +6,10 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -19,8 +21,13 @@ import (
 	"github.com/syncctl/syncctl/wbo"
 )
 
-const schema = `
-CREATE TABLE IF NOT EXISTS records (
+// recordsTable is the records table, named. Its rows are kept in insertion order (a
+// rowid table) with the ids in a separate, small index: record ids are random, and a
+// table clustered on them (as it was, WITHOUT ROWID) turns every incoming record into a
+// write to a random page of the whole table, which made a first sync of 100,000 records
+// three times slower.
+const recordsTable = `
+CREATE TABLE IF NOT EXISTS %s (
 	collection TEXT    NOT NULL,
 	id         TEXT    NOT NULL,
 	payload    BLOB    NOT NULL,
@@ -29,14 +36,46 @@ CREATE TABLE IF NOT EXISTS records (
 	modified   INTEGER NOT NULL,      -- local time of the last write, ms
 	dirty      INTEGER NOT NULL,      -- 1: a local change the server has not acknowledged;
 	                                  -- 2: synced once, not known to be on the server since a reset
-	mirror     BLOB,                  -- the record as last synced (for three-way merges)
-	PRIMARY KEY (collection, id)
-) WITHOUT ROWID;
+	mirror     BLOB,                  -- the record as last synced (for three-way merges);
+	                                  -- empty: the same as payload (sameAsPayload)
+	UNIQUE (collection, id)
+);`
+
+var schema = fmt.Sprintf(recordsTable, "records") + `
 CREATE INDEX IF NOT EXISTS records_by_modified ON records (collection, modified);
 DROP INDEX IF EXISTS records_dirty;
 CREATE INDEX IF NOT EXISTS records_pending ON records (collection, dirty) WHERE dirty <> 0;
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `
+
+// migrate rewrites a records table of the earlier, id-clustered shape into the current
+// one, in one transaction (a crash leaves the old table whole, and the next Open
+// migrates again).
+func migrate(db *sql.DB) error {
+	var ddl string
+	if err := db.QueryRow(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'records'`).Scan(&ddl); err != nil {
+		return err
+	}
+	if !strings.Contains(strings.ToUpper(ddl), "WITHOUT ROWID") {
+		return nil
+	}
+	return localdb.InTx(context.Background(), db, func(tx *sql.Tx) error {
+		for _, stmt := range []string{
+			`DROP TABLE IF EXISTS records_migrating`,
+			fmt.Sprintf(recordsTable, "records_migrating"),
+			`INSERT INTO records_migrating (collection, id, payload, sortindex, ttl, modified, dirty, mirror)
+				SELECT collection, id, payload, sortindex, ttl, modified, dirty, mirror FROM records ORDER BY modified`,
+			`DROP TABLE records`,
+			`ALTER TABLE records_migrating RENAME TO records`,
+			schema,
+		} {
+			if _, err := tx.Exec(stmt); err != nil {
+				return fmt.Errorf("migrating the records table: %w", err)
+			}
+		}
+		return nil
+	})
+}
 
 // DB is one local database, holding any number of collections.
 type DB struct {
@@ -53,6 +92,10 @@ func Open(path string, now func() time.Time) (*DB, error) {
 	}
 	db, err := localdb.Open(path, schema, "NORMAL")
 	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	if err := migrate(db); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	d := &DB{db: db, now: now}
@@ -125,8 +168,10 @@ type Repository struct {
 	name string
 }
 
-func (r *Repository) query(ctx context.Context, fn func(wbo.Record) error, where string, args ...any) error {
-	rows, err := r.d.db.QueryContext(ctx, `SELECT id, payload, sortindex, ttl, modified FROM records WHERE collection = ? AND `+where+` ORDER BY modified, id`, append([]any{r.name}, args...)...)
+// query streams the records of the collection that match where, oldest first. from is
+// the table, with an index hint where the planner would pick the wrong one.
+func (r *Repository) query(ctx context.Context, fn func(wbo.Record) error, from, where string, args ...any) error {
+	rows, err := r.d.db.QueryContext(ctx, `SELECT id, payload, sortindex, ttl, modified FROM `+from+` WHERE collection = ? AND `+where+` ORDER BY modified, id`, append([]any{r.name}, args...)...)
 	if err != nil {
 		return err
 	}
@@ -162,7 +207,7 @@ func (r *Repository) query(ctx context.Context, fn func(wbo.Record) error, where
 
 // FetchSince implements repository.Repository, by local modification time.
 func (r *Repository) FetchSince(ctx context.Context, since wbo.Timestamp, fn func(wbo.Record) error) error {
-	return r.query(ctx, fn, `modified > ?`, since)
+	return r.query(ctx, fn, `records`, `modified > ?`, since)
 }
 
 // GUIDsSince implements repository.Repository.
@@ -178,20 +223,22 @@ func (r *Repository) Fetch(ctx context.Context, ids []string, fn func(wbo.Record
 		return err
 	}
 	return inChunks(repository.Unique(ids), func(in string, args []any) error {
-		return r.query(ctx, fn, `id `+in, args...)
+		return r.query(ctx, fn, `records`, `id `+in, args...)
 	})
 }
 
-// inChunks calls fn with "IN (?, …)" and its arguments for 500 ids at a time (SQLite
-// bounds a statement's parameters).
+// inChunks calls fn with "IN (…)" and its arguments for up to 5,000 ids at a time. The
+// ids go as one JSON array read by json_each, not as one parameter each: a statement of
+// 500 parameters costs more to prepare and bind than to run, and SQLite bounds how many a
+// statement may have.
 func inChunks(ids []string, fn func(in string, args []any) error) error {
 	for len(ids) > 0 {
-		n := min(len(ids), 500)
-		args := make([]any, n)
-		for i, id := range ids[:n] {
-			args[i] = id
+		n := min(len(ids), 5000)
+		list, err := json.Marshal(ids[:n])
+		if err != nil {
+			return err
 		}
-		if err := fn(`IN (?`+strings.Repeat(`,?`, n-1)+`)`, args); err != nil {
+		if err := fn(`IN (SELECT value FROM json_each(?))`, []any{string(list)}); err != nil {
 			return err
 		}
 		ids = ids[n:]
@@ -257,7 +304,11 @@ func (r *Repository) ApplyIncoming(ctx context.Context, in []repository.Resolved
 				res.Fail(rec.ID, errChangedMeanwhile)
 				continue
 			}
-			if err := rows.add(r.name, rec.ID, rec.Payload, rec.SortIndex, rec.TTL, int64(res.Modified), x.Changed, x.Mirror); err != nil {
+			mirror := x.Mirror
+			if mirror != nil && bytes.Equal(mirror, rec.Payload) {
+				mirror = sameAsPayload
+			}
+			if err := rows.add(r.name, rec.ID, rec.Payload, rec.SortIndex, rec.TTL, int64(res.Modified), x.Changed, mirror); err != nil {
 				return err
 			}
 			res.Stored = append(res.Stored, rec.ID)
@@ -352,13 +403,20 @@ func (r *Repository) modifiedOf(tx *sql.Tx, ids []string) (map[string]int64, err
 	return out, err
 }
 
+// sameAsPayload is the mirror of a record whose payload is its last synced version (every
+// incoming record, every acknowledged upload): stored as an empty blob rather than a
+// second copy of the payload, which halves what a first sync writes. No real mirror is
+// empty (a payload is never empty), and a local edit materializes it first (store).
+var sameAsPayload = []byte{}
+
 var errChangedMeanwhile = errors.New("sqlite: changed locally during the sync")
 
 // Lookup implements repository.TrackedRepository.
 func (r *Repository) Lookup(ctx context.Context, ids []string) (map[string]repository.Tracked, error) {
 	out := make(map[string]repository.Tracked, len(ids))
 	err := inChunks(ids, func(in string, args []any) error {
-		rows, err := r.d.db.QueryContext(ctx, `SELECT id, payload, sortindex, ttl, modified, dirty = 1, mirror FROM records WHERE collection = ? AND id `+in, append([]any{r.name}, args...)...)
+		rows, err := r.d.db.QueryContext(ctx, `SELECT id, payload, sortindex, ttl, modified, dirty = 1,
+			CASE WHEN length(mirror) = 0 THEN payload ELSE mirror END FROM records WHERE collection = ? AND id `+in, append([]any{r.name}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -390,10 +448,13 @@ func (r *Repository) store(ctx context.Context, recs []wbo.Record) (repository.S
 	err := r.d.write(ctx, func(tx *sql.Tx) error {
 		res = repository.StoreResult{Modified: wbo.Timestamp(r.d.tick())}
 		// An upsert, not a replace: the mirror (the last synced version) must survive
-		// local edits, or a later three-way merge has nothing to compare against.
+		// local edits, or a later three-way merge has nothing to compare against; a
+		// sameAsPayload mirror becomes the payload it stood for (the old one: on the
+		// right of SET, payload is the row's value before the update).
 		stmt, err := tx.Prepare(`INSERT INTO records (collection, id, payload, sortindex, ttl, modified, dirty) VALUES (?, ?, ?, ?, ?, ?, 1)
 			ON CONFLICT (collection, id) DO UPDATE SET payload = excluded.payload, sortindex = excluded.sortindex,
-			ttl = excluded.ttl, modified = excluded.modified, dirty = 1`)
+			ttl = excluded.ttl, modified = excluded.modified, dirty = 1,
+			mirror = CASE WHEN length(mirror) = 0 THEN payload ELSE mirror END`)
 		if err != nil {
 			return err
 		}
@@ -418,8 +479,12 @@ func (r *Repository) store(ctx context.Context, recs []wbo.Record) (repository.S
 
 // Changes streams the records to upload: local changes the server has not acknowledged,
 // and, after a reset, records the incoming pass did not find on the server.
+//
+// Left to itself, SQLite reads them through records_by_modified, which is already in
+// upload order, and so visits every record of the collection to find the few changed
+// (0.1 s per sync at 100,000 records); the partial index holds only changes.
 func (r *Repository) Changes(ctx context.Context, fn func(wbo.Record) error) error {
-	return r.query(ctx, fn, `dirty <> 0`)
+	return r.query(ctx, fn, `records INDEXED BY records_pending`, `dirty <> 0`)
 }
 
 // HasChange reports whether a record holds an unacknowledged local change.
@@ -435,7 +500,7 @@ func (r *Repository) HasChange(ctx context.Context, id string) (bool, error) {
 func (r *Repository) MarkSynced(ctx context.Context, recs []wbo.Record, state map[string]string) error {
 	return r.d.write(ctx, func(tx *sql.Tx) error {
 		for _, rec := range recs {
-			if _, err := tx.Exec(`UPDATE records SET dirty = 0, mirror = payload WHERE collection = ? AND id = ? AND modified = ?`, r.name, rec.ID, int64(rec.Modified)); err != nil {
+			if _, err := tx.Exec(`UPDATE records SET dirty = 0, mirror = X'' WHERE collection = ? AND id = ? AND modified = ?`, r.name, rec.ID, int64(rec.Modified)); err != nil {
 				return err
 			}
 		}

@@ -2,8 +2,11 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/syncctl/syncctl/repository/sqlite"
@@ -106,5 +109,69 @@ func TestFetchSinceUsesStrictlyIncreasingLocalTimes(t *testing.T) {
 	}
 	if d, _ := db.State(ctx, "d.a"); d != "3" {
 		t.Error("DeleteState took d.a")
+	}
+}
+
+// A database written by an earlier syncctl, whose records table was clustered on the id,
+// opens with every record, change mark, mirror and progress where they were.
+func TestAnIdClusteredDatabaseIsMigrated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "local.db")
+	old, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`CREATE TABLE records (collection TEXT NOT NULL, id TEXT NOT NULL, payload BLOB NOT NULL, sortindex INTEGER, ttl INTEGER,
+			modified INTEGER NOT NULL, dirty INTEGER NOT NULL, mirror BLOB, PRIMARY KEY (collection, id)) WITHOUT ROWID`,
+		`CREATE INDEX records_by_modified ON records (collection, modified)`,
+		`CREATE INDEX records_pending ON records (collection, dirty) WHERE dirty <> 0`,
+		`CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+		`INSERT INTO records VALUES ('notes', 'a', '{"id":"a","v":2}', 5, NULL, 2000, 1, '{"id":"a","v":1}')`,
+		`INSERT INTO records VALUES ('notes', 'b', '{"id":"b"}', NULL, 99, 1000, 0, '{"id":"b"}')`,
+		`INSERT INTO state VALUES ('notes.lastServer', '1234.5')`,
+	} {
+		if _, err := old.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+
+	want := []string{"a"}
+	for range 2 { // and a migrated database opens as it is
+		db := open(t, path)
+		notes := db.Collection("notes")
+		look, err := notes.Lookup(ctx, []string{"a", "b"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := look["a"], look["b"]
+		if !a.Changed || string(a.Record.Payload) != `{"id":"a","v":2}` || string(a.Mirror) != `{"id":"a","v":1}` || *a.Record.SortIndex != 5 || a.Record.Modified != 2000 {
+			t.Errorf("a = %+v", a)
+		}
+		if b.Changed || string(b.Mirror) != `{"id":"b"}` || *b.Record.TTL != 99 {
+			t.Errorf("b = %+v", b)
+		}
+		if got := ids(t, func(fn func(wbo.Record) error) error { return notes.Changes(ctx, fn) }); !slices.Equal(got, want) {
+			t.Errorf("changes = %v, want %v", got, want)
+		}
+		if v, _ := notes.State(ctx, "notes.lastServer"); v != "1234.5" {
+			t.Errorf("progress = %q", v)
+		}
+		if res, err := notes.Store(ctx, []wbo.Record{{ID: "c", Payload: []byte(`{"id":"c"}`)}}); err != nil || len(res.Stored) != 1 {
+			t.Fatalf("store after migration: %+v %v", res, err)
+		}
+		want = []string{"a", "c"}
+		db.Close()
+	}
+	check, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer check.Close()
+	var ddl string
+	if err := check.QueryRow(`SELECT sql FROM sqlite_master WHERE name = 'records'`).Scan(&ddl); err != nil || strings.Contains(ddl, "WITHOUT ROWID") {
+		t.Errorf("records table after migration: %q, %v", ddl, err)
 	}
 }
