@@ -63,3 +63,42 @@ func TestOldDatabaseIsMigrated(t *testing.T) {
 		t.Fatalf("%d old tables left", n)
 	}
 }
+
+// A batches table made before batches kept their running totals gets them, counted from
+// what its open batches have staged, so max_total_records still holds across the upgrade.
+func TestOpenBatchesGainTheirTotals(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "syncstorage.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`CREATE TABLE batches (id INTEGER PRIMARY KEY AUTOINCREMENT, uid INTEGER NOT NULL, collection TEXT NOT NULL, expiry INTEGER NOT NULL)`,
+		`CREATE TABLE batch_bsos (batch INTEGER NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, has_payload INTEGER NOT NULL,
+			payload TEXT, has_sortindex INTEGER NOT NULL, sortindex INTEGER, has_ttl INTEGER NOT NULL, ttl INTEGER, PRIMARY KEY (batch, seq))`,
+		`INSERT INTO batches VALUES (7, 1, 'tabs', 9223372036854775807), (8, 1, 'forms', 9223372036854775807)`,
+		`INSERT INTO batch_bsos VALUES (7, 1, 'a', 1, 'abc', 0, NULL, 0, NULL), (7, 2, 'b', 1, 'de', 0, NULL, 0, NULL), (7, 3, 'c', 0, NULL, 1, 5, 0, NULL)`,
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	srv, err := server.New(server.Options{DataDir: dir, Users: map[string]string{"alice": "alice-secret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	db, err = sql.Open("sqlite", "file:"+filepath.Join(dir, "syncstorage.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for id, want := range map[int][2]int{7: {3, 5}, 8: {0, 0}} {
+		var records, bytes int
+		if err := db.QueryRow(`SELECT records, bytes FROM batches WHERE id = ?`, id).Scan(&records, &bytes); err != nil || records != want[0] || bytes != want[1] {
+			t.Errorf("batch %d: %d records, %d bytes (%v), want %v", id, records, bytes, err, want)
+		}
+	}
+}

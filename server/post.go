@@ -351,11 +351,9 @@ func (w *writeTx) batchExists(id int64, coll string) (bool, error) {
 func (w *writeTx) capBatch(id int64, items []bsoInput, res *postResult, l Limits) ([]bsoInput, error) {
 	var count, bytes int64
 	if id != 0 {
-		var b sql.NullInt64
-		if err := w.QueryRow(`SELECT COUNT(*), SUM(LENGTH(CAST(payload AS BLOB))) FROM batch_bsos WHERE batch = ?`, id).Scan(&count, &b); err != nil {
+		if err := w.QueryRow(`SELECT records, bytes FROM batches WHERE id = ?`, id).Scan(&count, &bytes); err != nil {
 			return nil, err
 		}
-		bytes = b.Int64
 	}
 	kept := items[:0]
 	for _, in := range items {
@@ -374,23 +372,34 @@ func (w *writeTx) capBatch(id int64, items []bsoInput, res *postResult, l Limits
 	return kept, nil
 }
 
+// stage appends items to a batch, many rows to a statement, and adds them to its totals.
 func (w *writeTx) stage(id int64, items []bsoInput, res *postResult) error {
 	var seq int64
 	if err := w.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM batch_bsos WHERE batch = ?`, id).Scan(&seq); err != nil {
 		return err
 	}
-	stmt, err := w.Prepare(`INSERT INTO batch_bsos (batch, seq, id, has_payload, payload, has_sortindex, sortindex, has_ttl, ttl) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for _, in := range items {
-		seq++
-		sortindex := sql.NullInt64{Int64: in.SortIndex, Valid: in.SortIndexSet}
-		ttl := sql.NullInt64{Int64: in.TTL, Valid: in.TTLSet}
-		if _, err := stmt.Exec(id, seq, in.ID, in.HasPayload, in.Payload, in.HasSortIndex, sortindex, in.HasTTL, ttl); err != nil {
+	var bytes int64
+	for all := items; len(all) > 0; {
+		group := all[:min(len(all), 100)]
+		all = all[len(group):]
+		args := make([]any, 0, len(group)*9)
+		for _, in := range group {
+			seq++
+			sortindex := sql.NullInt64{Int64: in.SortIndex, Valid: in.SortIndexSet}
+			ttl := sql.NullInt64{Int64: in.TTL, Valid: in.TTLSet}
+			args = append(args, id, seq, in.ID, in.HasPayload, in.Payload, in.HasSortIndex, sortindex, in.HasTTL, ttl)
+			bytes += int64(len(in.Payload))
+		}
+		q := `INSERT INTO batch_bsos (batch, seq, id, has_payload, payload, has_sortindex, sortindex, has_ttl, ttl) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?, ?, ?)`, len(group)-1)
+		if _, err := w.Exec(q, args...); err != nil {
 			return err
 		}
+	}
+	if _, err := w.Exec(`UPDATE batches SET records = records + ?, bytes = bytes + ? WHERE id = ?`, len(items), bytes, id); err != nil {
+		return err
+	}
+	for _, in := range items {
 		res.success = append(res.success, in.ID)
 	}
 	return nil

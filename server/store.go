@@ -48,7 +48,9 @@ CREATE TABLE IF NOT EXISTS batches (
 	id         INTEGER PRIMARY KEY AUTOINCREMENT,
 	uid        INTEGER NOT NULL,
 	collection TEXT    NOT NULL,
-	expiry     INTEGER NOT NULL
+	expiry     INTEGER NOT NULL,
+	records    INTEGER NOT NULL DEFAULT 0, -- staged so far, and their payload bytes: kept
+	bytes      INTEGER NOT NULL DEFAULT 0  -- here, not summed over batch_bsos at every POST
 );
 CREATE TABLE IF NOT EXISTS batch_bsos (
 	batch         INTEGER NOT NULL,
@@ -149,6 +151,10 @@ func openStore(dir string, now func() time.Time) (*store, error) {
 		w.Close()
 		return nil, fmt.Errorf("server: schema: %w", err)
 	}
+	if err := addBatchTotals(w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("server: migrating the database: %w", err)
+	}
 	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
@@ -195,6 +201,35 @@ func migrate(w *sql.DB) error {
 		`INSERT INTO batch_bsos SELECT * FROM batch_bsos_v1`,
 		`DROP TABLE bsos_v1`,
 		`DROP TABLE batch_bsos_v1`,
+	} {
+		if _, err := tx.Exec(stmt); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// addBatchTotals gives a batches table made before it kept its running totals the two
+// columns, filled from what the open batches have staged.
+func addBatchTotals(w *sql.DB) error {
+	var ddl string
+	if err := w.QueryRow(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'batches'`).Scan(&ddl); err != nil {
+		return err
+	}
+	if strings.Contains(ddl, "records") {
+		return nil
+	}
+	tx, err := w.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, stmt := range []string{
+		`ALTER TABLE batches ADD COLUMN records INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE batches ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0`,
+		`UPDATE batches SET
+			records = (SELECT COUNT(*) FROM batch_bsos WHERE batch = batches.id),
+			bytes = (SELECT COALESCE(SUM(LENGTH(CAST(payload AS BLOB))), 0) FROM batch_bsos WHERE batch = batches.id)`,
 	} {
 		if _, err := tx.Exec(stmt); err != nil {
 			return err

