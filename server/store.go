@@ -122,6 +122,12 @@ type store struct {
 	// 100 records, or a batch commit of 10,000, would otherwise parse them every time,
 	// with the write lock held.
 	putSelect, putInsert *sql.Stmt
+	// checkpoints copies the WAL into the database file on its own connection, off the
+	// write lock (see checkpointer); commits counts the commits it has not yet seen.
+	checkpoints *sql.DB
+	commits     atomic.Int64
+	stop        chan struct{}
+	stopped     sync.WaitGroup
 }
 
 const (
@@ -138,7 +144,10 @@ func openStore(dir string, now func() time.Time) (*store, error) {
 	// each; a large collection GET touches many pages. temp_store(MEMORY) keeps a
 	// multi-row upsert's statement journal out of a temporary file.
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=mmap_size(1073741824)&_pragma=temp_store(MEMORY)"
-	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	// The writer checkpoints itself only once the WAL holds 10,000 pages (40 MB), a
+	// bound for when the checkpointer falls behind; SQLite's 1,000 would put a
+	// checkpoint inside every few commits, with the write lock held.
+	w, err := sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint(10000)&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +179,39 @@ func openStore(dir string, now func() time.Time) (*store, error) {
 		st.close()
 		return nil, fmt.Errorf("server: preparing statements: %w", err)
 	}
+	if st.checkpoints, err = sql.Open("sqlite", dsn); err != nil {
+		st.close()
+		return nil, err
+	}
+	st.checkpoints.SetMaxOpenConns(1)
+	st.stop = make(chan struct{})
+	st.stopped.Add(1)
+	go st.checkpointer(checkpointEvery)
 	return st, nil
+}
+
+// checkpointEvery is how often the checkpointer looks for new commits.
+const checkpointEvery = 50 * time.Millisecond
+
+// checkpointer runs a passive checkpoint whenever commits happened since the last: it
+// copies committed pages from the WAL into the database file while writers go on
+// appending (a passive checkpoint takes no lock a writer or reader waits for), on a
+// core the write lock does not hold. Errors are left to the next round and to the
+// writer's own checkpoint at 10,000 pages.
+func (st *store) checkpointer(every time.Duration) {
+	defer st.stopped.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-st.stop:
+			return
+		case <-t.C:
+			if st.commits.Swap(0) > 0 {
+				st.checkpoints.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+			}
+		}
+	}
 }
 
 // migrate moves a database made by an earlier version to the current layout: records
@@ -239,6 +280,11 @@ func addBatchTotals(w *sql.DB) error {
 }
 
 func (st *store) close() error {
+	if st.stop != nil {
+		close(st.stop)
+		st.stopped.Wait()
+		st.checkpoints.Close()
+	}
 	for _, stmt := range []*sql.Stmt{st.putSelect, st.putInsert} {
 		if stmt != nil {
 			stmt.Close()
@@ -301,6 +347,7 @@ func (st *store) beginWrite(ctx context.Context, uid int64) (*writeTx, error) {
 func (w *writeTx) commit() error {
 	w.ended = true
 	defer w.st.mu.Unlock()
+	w.st.commits.Add(1)
 	if w.keepTS {
 		return w.Commit()
 	}

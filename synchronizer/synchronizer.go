@@ -143,13 +143,19 @@ func (s *Synchronizer) incoming(ctx context.Context, res *Result) error {
 	if err != nil {
 		return err
 	}
-	// Chunks are applied by a second goroutine while the next one is fetched and
-	// decrypted, in order, one waiting at most: the network and the local database work
-	// at the same time, and memory holds two chunks.
+	// Chunks are applied by a second goroutine while the next one is fetched, decrypted
+	// and looked up locally, in order, one waiting at most: the network, the local reads
+	// and the local writes work at the same time, and memory holds two chunks.
+	//
+	// A chunk looked up while the one before it was being applied can only have missed
+	// what that apply wrote to its own ids (one fetch names each id once) and the local
+	// duplicates it removed: after a chunk that removed any, the next is looked up again.
+	// Anything else written locally in between is caught by Expect.
 	fetchCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type work struct {
 		chunk    []wbo.Record
+		locals   map[string]repository.Tracked
 		progress wbo.Timestamp
 	}
 	queue := make(chan work, 1)
@@ -157,9 +163,13 @@ func (s *Synchronizer) incoming(ctx context.Context, res *Result) error {
 	var counts Result // the applier's counts, merged into res once it is done
 	go func() {
 		var err error
+		removed := false
 		for w := range queue {
 			if err == nil {
-				if err = s.apply(ctx, w.chunk, w.progress, &counts); err != nil {
+				if removed {
+					w.locals = nil
+				}
+				if removed, err = s.apply(ctx, w.chunk, w.locals, w.progress, &counts); err != nil {
 					cancel() // stop fetching what can no longer be applied
 				}
 			}
@@ -189,8 +199,12 @@ func (s *Synchronizer) incoming(ctx context.Context, res *Result) error {
 		if len(chunk) == 0 && progress == done {
 			return nil
 		}
+		locals, err := s.opts.Local.Lookup(fetchCtx, idsOf(chunk))
+		if err != nil {
+			return err
+		}
 		select {
-		case queue <- work{chunk: chunk, progress: progress}:
+		case queue <- work{chunk: chunk, locals: locals, progress: progress}:
 		case <-fetchCtx.Done():
 			return fetchCtx.Err()
 		}
@@ -231,16 +245,22 @@ func (s *Synchronizer) incoming(ctx context.Context, res *Result) error {
 	return nil
 }
 
-// apply reconciles a chunk of incoming records against local state and writes the
-// outcome with the progress it completes, in one transaction.
-func (s *Synchronizer) apply(ctx context.Context, chunk []wbo.Record, progress wbo.Timestamp, res *Result) error {
+func idsOf(chunk []wbo.Record) []string {
 	ids := make([]string, len(chunk))
 	for i, r := range chunk {
 		ids[i] = r.ID
 	}
-	locals, err := s.opts.Local.Lookup(ctx, ids)
-	if err != nil {
-		return err
+	return ids
+}
+
+// apply reconciles a chunk of incoming records against local state (locals, or looked
+// up here if nil) and writes the outcome with the progress it completes, in one
+// transaction. removed: it deleted local records (duplicates that took incoming ids).
+func (s *Synchronizer) apply(ctx context.Context, chunk []wbo.Record, locals map[string]repository.Tracked, progress wbo.Timestamp, res *Result) (removed bool, err error) {
+	if locals == nil {
+		if locals, err = s.opts.Local.Lookup(ctx, idsOf(chunk)); err != nil {
+			return false, err
+		}
 	}
 	var (
 		out    []repository.Resolved
@@ -254,7 +274,7 @@ func (s *Synchronizer) apply(ctx context.Context, chunk []wbo.Record, progress w
 		} else if s.opts.Deduper != nil && !wbo.IsTombstone(in.Payload) {
 			dup, found, err := s.findDupe(ctx, in)
 			if err != nil {
-				return err
+				return false, err
 			}
 			if found {
 				// The local record takes the incoming GUID. Its old GUID goes locally
@@ -285,10 +305,10 @@ func (s *Synchronizer) apply(ctx context.Context, chunk []wbo.Record, progress w
 	}
 	stored, err := s.opts.Local.ApplyIncoming(ctx, out, remove, state)
 	if err != nil {
-		return err
+		return false, err
 	}
 	res.Applied += len(stored.Stored)
-	return nil
+	return len(remove) > 0, nil
 }
 
 // findDupe asks the Deduper and loads the local record it names.

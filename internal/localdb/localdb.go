@@ -35,6 +35,19 @@ func Open(path, schema, synchronous string) (*sql.DB, error) {
 	return db, nil
 }
 
+// OpenReader opens a second handle on a database Open made, for reads only: in WAL mode
+// it reads the last commit while the writer's connection is inside its next
+// transaction, so a reader need not wait for a long write.
+func OpenReader(path string, conns int) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	return db, nil
+}
+
 // InTx runs fn in one transaction of db: committed if fn returns nil, rolled back if it
 // fails, so that a half-done write is never seen.
 func InTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {

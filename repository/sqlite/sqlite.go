@@ -80,6 +80,7 @@ func migrate(db *sql.DB) error {
 // DB is one local database, holding any number of collections.
 type DB struct {
 	db   *sql.DB
+	rd   *sql.DB    // reads that may run while db is inside a write (Lookup)
 	mu   sync.Mutex // serializes writes, and with last keeps local times increasing
 	last int64
 	now  func() time.Time
@@ -98,16 +99,21 @@ func Open(path string, now func() time.Time) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
-	d := &DB{db: db, now: now}
-	if err := db.QueryRow(`SELECT COALESCE(MAX(modified), 0) FROM records`).Scan(&d.last); err != nil {
+	rd, err := localdb.OpenReader(path, 2)
+	if err != nil {
 		db.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	d := &DB{db: db, rd: rd, now: now}
+	if err := db.QueryRow(`SELECT COALESCE(MAX(modified), 0) FROM records`).Scan(&d.last); err != nil {
+		d.Close()
 		return nil, err
 	}
 	return d, nil
 }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error { return errors.Join(d.rd.Close(), d.db.Close()) }
 
 // tick returns a local time after every earlier one; call with mu held.
 func (d *DB) tick() int64 {
@@ -415,7 +421,7 @@ var errChangedMeanwhile = errors.New("sqlite: changed locally during the sync")
 func (r *Repository) Lookup(ctx context.Context, ids []string) (map[string]repository.Tracked, error) {
 	out := make(map[string]repository.Tracked, len(ids))
 	err := inChunks(ids, func(in string, args []any) error {
-		rows, err := r.d.db.QueryContext(ctx, `SELECT id, payload, sortindex, ttl, modified, dirty = 1,
+		rows, err := r.d.rd.QueryContext(ctx, `SELECT id, payload, sortindex, ttl, modified, dirty = 1,
 			CASE WHEN length(mirror) = 0 THEN payload ELSE mirror END FROM records WHERE collection = ? AND id `+in, append([]any{r.name}, args...)...)
 		if err != nil {
 			return err
