@@ -35,6 +35,10 @@ type Options struct {
 	// 5,000: a transaction's cost is mostly the index pages it touches, and random ids
 	// touch nearly all of them whatever the count; two chunks are in memory at a time).
 	ChunkSize int
+	// UploadChunk is how many local changes go to one Remote.Store (default 10,000, the
+	// max_total_records of Mozilla's servers and of syncctl serve: one server batch, so
+	// a group is as atomic as an upload of it alone could be).
+	UploadChunk int
 	// ConflictRetries bounds how often an upload that met a concurrent write (412) is
 	// retried after a fresh incoming pass (default 2).
 	ConflictRetries int
@@ -70,6 +74,9 @@ func New(opts Options) *Synchronizer {
 	}
 	if opts.ChunkSize <= 0 {
 		opts.ChunkSize = 5000
+	}
+	if opts.UploadChunk <= 0 {
+		opts.UploadChunk = 10_000
 	}
 	if opts.ConflictRetries <= 0 {
 		opts.ConflictRetries = 2
@@ -335,39 +342,60 @@ func rewriteID(payload []byte, id string) []byte {
 	return encodeObject(m, keys)
 }
 
+// outgoing uploads the local changes UploadChunk at a time, each group marked synced
+// locally by a second goroutine while the next goes up: the local write and the network
+// work at the same time, and only one group is held encrypted.
 func (s *Synchronizer) outgoing(ctx context.Context, res *Result) error {
 	var changes []wbo.Record
 	if err := s.opts.Local.Changes(ctx, func(r wbo.Record) error { changes = append(changes, r); return nil }); err != nil {
 		return err
 	}
-	if len(changes) == 0 {
-		return nil
+	marked := make(chan error, 1)
+	marking := false
+	waitMarked := func() error {
+		if !marking {
+			return nil
+		}
+		marking = false
+		return <-marked
 	}
-	stored, err := s.opts.Remote.Store(ctx, changes)
-	res.Uploaded += len(stored.Stored)
-	res.Rejected += len(stored.Failed)
-	for id, e := range stored.Failed {
-		s.log.Warn().Str("collection", s.opts.Key).Str("id", id).Err(e).Msg("record not uploaded")
-	}
-	if len(stored.Stored) > 0 {
-		acked := map[string]bool{}
+	var upErr error
+	for start := 0; start < len(changes) && upErr == nil; start += s.opts.UploadChunk {
+		group := changes[start:min(start+s.opts.UploadChunk, len(changes))]
+		stored, err := s.opts.Remote.Store(ctx, group)
+		upErr = err
+		res.Uploaded += len(stored.Stored)
+		res.Rejected += len(stored.Failed)
+		for id, e := range stored.Failed {
+			s.log.Warn().Str("collection", s.opts.Key).Str("id", id).Err(e).Msg("record not uploaded")
+		}
+		// One mark at a time and in order: each moves the progress to its own commit.
+		if merr := waitMarked(); merr != nil {
+			return errors.Join(upErr, merr)
+		}
+		if len(stored.Stored) == 0 {
+			continue
+		}
+		acked := make(map[string]bool, len(stored.Stored))
 		for _, id := range stored.Stored {
 			acked[id] = true
 		}
 		var mark []wbo.Record
-		for _, r := range changes {
+		for _, r := range group {
 			if acked[r.ID] {
 				mark = append(mark, r)
 			}
 		}
 		// Our own commit moved the collection on: the next incoming starts after it.
 		state := map[string]string{s.StateKey(): stored.Modified.String()}
-		if merr := s.opts.Local.MarkSynced(ctx, mark, state); merr != nil {
-			return errors.Join(err, merr)
-		}
+		marking = true
+		go func() { marked <- s.opts.Local.MarkSynced(ctx, mark, state) }()
 	}
-	if err != nil {
-		return fmt.Errorf("outgoing %s: %w", s.opts.Key, err)
+	if merr := waitMarked(); merr != nil {
+		return errors.Join(upErr, merr)
+	}
+	if upErr != nil {
+		return fmt.Errorf("outgoing %s: %w", s.opts.Key, upErr)
 	}
 	return nil
 }

@@ -196,3 +196,32 @@ func TestDedupeMovesALocalRecordToTheIncomingGUIDOnBothSides(t *testing.T) {
 		t.Errorf("a still has b's old GUID alive: %v", snapA["guidB"])
 	}
 }
+
+// Local changes go up UploadChunk at a time, each group marked synced once the server
+// has it: when a later group fails, the groups before it stay synced, the rest stay
+// pending, and the next sync sends only those.
+func TestChangesGoUpInGroupsEachMarkedOnItsOwn(t *testing.T) {
+	t.Parallel()
+	srv, keys, faults := setup(t)
+	d := newDeviceFor(t, srv, keys, "grouped", "grouped", synchronizer.Options{UploadChunk: 7})
+	for i := range 20 {
+		d.write(t, fmt.Sprintf("g%02d", i), map[string]any{"i": i})
+	}
+	faults.failPost.Store(2) // the second group's POST
+	res, err := d.sync.Sync(context.Background())
+	if err == nil || res.Uploaded != 7 {
+		t.Fatalf("first sync: %+v, %v; want the first group of 7 up and an error", res, err)
+	}
+	pending := 0
+	d.notes.Changes(context.Background(), func(wbo.Record) error { pending++; return nil })
+	if pending != 13 {
+		t.Errorf("%d changes pending after the failure, want 13", pending)
+	}
+	if res := d.mustSync(t); res.Uploaded != 13 {
+		t.Errorf("second sync uploaded %d, want the 13 left", res.Uploaded)
+	}
+	other := newDeviceFor(t, srv, keys, "reader", "grouped", synchronizer.Options{})
+	if res := other.mustSync(t); res.Applied != 20 {
+		t.Errorf("another device got %d records, want 20", res.Applied)
+	}
+}
