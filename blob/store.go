@@ -221,6 +221,20 @@ func (s *Store) Due(ctx context.Context, ids map[string]bool) error {
 	return s.execEach(ctx, `UPDATE blobs SET next_attempt = 0 WHERE id = ? AND status IN (?, ?)`, rows)
 }
 
+// HashFile is the id a file's content would have as a blob, without adding it.
+func (s *Store) HashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := s.hasher()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return idOf(h.Sum(nil)), nil
+}
+
 // AddFile adds a file's content as a blob. It hashes the file first and copies it into
 // the store only when the store lacks that content, so re-adding an unchanged tree costs
 // one read of each file.

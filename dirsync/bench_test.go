@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncctl/syncctl/dirsync"
 	"github.com/syncctl/syncctl/internal/heappeak"
 	"github.com/syncctl/syncctl/server"
 )
@@ -69,13 +70,13 @@ func BenchmarkPushPull256MB(b *testing.B) {
 		b.StartTimer()
 
 		t0 := time.Now()
-		res, err := laptop.Push(ctx, src, "bench")
+		res, err := laptop.Push(ctx, src, "bench", dirsync.PushOptions{})
 		if err != nil || res.Files != files {
 			b.Fatalf("push: %+v %v", res, err)
 		}
 		push := time.Since(t0)
 		t0 = time.Now()
-		pres, err := desktop.Pull(ctx, "bench", dst)
+		pres, err := desktop.Pull(ctx, "bench", dst, dirsync.PullOptions{})
 		if err != nil || pres.Written != files {
 			b.Fatalf("pull: %+v %v", pres, err)
 		}

@@ -29,6 +29,10 @@ type Options struct {
 	Collection string
 	// Progress, if set, is called as files are read, sent, received and written.
 	Progress func(Progress)
+	// PulledDir is where Pull remembers what it wrote into each destination, so that it
+	// tells a file edited there since from one it wrote itself. Empty: Pull does not
+	// check, and overwrites.
+	PulledDir string
 }
 
 // Progress is where a push or pull stands.
@@ -114,18 +118,27 @@ var ErrIncomplete = errors.New("dirsync: incomplete, run again to resume")
 
 // PushResult says what a push did.
 type PushResult struct {
-	Dir                Dir
-	Files, Unchanged   int   // files in the tree; of them, already on the server
-	Uploaded           int   // blobs sent
-	Bytes              int64 // content bytes sent
-	Skipped            []string
-	DirRecordUnchanged bool
+	Dir                Dir      `json:"dir"`
+	Files              int      `json:"files"`     // files in the tree
+	Unchanged          int      `json:"unchanged"` // of them, already on the server
+	Uploaded           int      `json:"uploaded"`  // blobs sent
+	Bytes              int64    `json:"bytes"`     // content bytes sent
+	Skipped            []string `json:"skipped"`   // not regular files
+	DirRecordUnchanged bool     `json:"dir_record_unchanged"`
+	// WouldSend, with PushOptions.DryRun, lists the files whose content the server
+	// lacks: the ones a push would send.
+	WouldSend []string `json:"would_send"`
+}
+
+// PushOptions change what Push does.
+type PushOptions struct {
+	DryRun bool // send nothing, store nothing locally: say what would be sent
 }
 
 // Push sends the regular files under root as the directory name. Files whose content
 // the server already has (from this tree or any other) are not sent again. Symbolic
 // links and special files are skipped and listed in the result.
-func (s *Syncer) Push(ctx context.Context, root, name string) (PushResult, error) {
+func (s *Syncer) Push(ctx context.Context, root, name string, opts PushOptions) (PushResult, error) {
 	var res PushResult
 	type file struct {
 		rel  string
@@ -169,7 +182,15 @@ func (s *Syncer) Push(ctx context.Context, root, name string) (PushResult, error
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		id, n, err := s.store.AddFile(ctx, filepath.Join(root, filepath.FromSlash(f.rel)))
+		path := filepath.Join(root, filepath.FromSlash(f.rel))
+		var id string
+		var err error
+		n := f.info.Size()
+		if opts.DryRun {
+			id, err = s.store.HashFile(path)
+		} else {
+			id, n, err = s.store.AddFile(ctx, path)
+		}
 		if err != nil {
 			return res, err
 		}
@@ -185,6 +206,16 @@ func (s *Syncer) Push(ctx context.Context, root, name string) (PushResult, error
 	onServer, err := s.blobs.ServerBlobs(ctx)
 	if err != nil {
 		return res, err
+	}
+	if opts.DryRun {
+		for _, e := range ix.Files {
+			if onServer[e.Blob] {
+				res.Unchanged++
+			} else {
+				res.WouldSend = append(res.WouldSend, e.Path)
+			}
+		}
+		return res, nil
 	}
 	if err := s.store.Requeue(ctx, onServer); err != nil {
 		return res, err
@@ -354,7 +385,24 @@ type PullResult struct {
 	Unchanged  int   `json:"unchanged"`  // files already as the index says
 	Downloaded int   `json:"downloaded"` // blobs received
 	Bytes      int64 `json:"bytes"`      // content bytes received
+	// WouldWrite, with PullOptions.DryRun, lists the files a pull would write.
+	WouldWrite []string `json:"would_write"`
+	// Edited lists the files changed in the destination since the last pull wrote them
+	// (or there before it, with other content): Pull refuses to overwrite them without
+	// PullOptions.Force.
+	Edited []string `json:"edited"`
 }
+
+// PullOptions change what Pull may do.
+type PullOptions struct {
+	DryRun bool // write nothing, receive nothing: say what would be written
+	Force  bool // overwrite files edited in the destination
+}
+
+// ErrLocalEdits: files in the destination were edited since the last pull wrote them,
+// or hold other content than the index and were not written by a pull: the result's
+// Edited lists them. Nothing was written.
+var ErrLocalEdits = errors.New("dirsync: files in the destination were changed there since the last pull")
 
 // Pull writes the directory name into dest. A file already there with the index's size
 // and modification time is left alone; every other file is written to a temp file and
@@ -362,7 +410,7 @@ type PullResult struct {
 // verification is not written (the error holds a *FailedError), nor is one whose
 // transfer failed for now (ErrIncomplete); the others are. Files in dest that the index
 // does not list are left alone.
-func (s *Syncer) Pull(ctx context.Context, name, dest string) (PullResult, error) {
+func (s *Syncer) Pull(ctx context.Context, name, dest string, opts PullOptions) (PullResult, error) {
 	var res PullResult
 	d, err := s.get(ctx, name)
 	if err != nil {
@@ -384,16 +432,39 @@ func (s *Syncer) Pull(ctx context.Context, name, dest string) (PullResult, error
 		return res, err
 	}
 
+	pulled, err := s.loadPulled(dest)
+	if err != nil {
+		return res, err
+	}
 	var todo []Entry
 	need := map[string]int64{}
 	for _, e := range ix.Files {
-		if st, err := os.Lstat(filepath.Join(dest, filepath.FromSlash(e.Path))); err == nil && st.Mode().IsRegular() &&
-			st.Size() == e.Size && st.ModTime().UnixNano() == e.MTime {
+		target := filepath.Join(dest, filepath.FromSlash(e.Path))
+		st, err := os.Lstat(target)
+		if err == nil && st.Mode().IsRegular() && st.Size() == e.Size && st.ModTime().UnixNano() == e.MTime {
 			res.Unchanged++
 			continue
 		}
+		if err == nil && s.opts.PulledDir != "" {
+			edited, err := s.editedSincePull(target, st, pulled[e.Path], e)
+			if err != nil {
+				return res, err
+			}
+			if edited {
+				res.Edited = append(res.Edited, e.Path)
+			}
+		}
 		todo = append(todo, e)
 		need[e.Blob] = e.Size
+	}
+	if len(res.Edited) > 0 && !opts.Force {
+		return res, fmt.Errorf("%w: %d files (first: %s)", ErrLocalEdits, len(res.Edited), res.Edited[0])
+	}
+	if opts.DryRun {
+		for _, e := range todo {
+			res.WouldWrite = append(res.WouldWrite, e.Path)
+		}
+		return res, nil
 	}
 	if err := s.store.Want(ctx, need); err != nil {
 		return res, err
@@ -445,6 +516,9 @@ func (s *Syncer) Pull(ctx context.Context, name, dest string) (PullResult, error
 		written += e.Size
 		s.report(Progress{Stage: "write", Files: i + 1, TotalFiles: len(todo), Bytes: written})
 	}
+	if err := s.savePulled(dest, ix, failed, todo); err != nil {
+		return res, err
+	}
 	var errs []error
 	if len(failed.Files) > 0 {
 		errs = append(errs, failed)
@@ -489,4 +563,98 @@ func (s *Syncer) writeFile(dest string, e Entry) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), target)
+}
+
+// editedSincePull reports whether the file at target, about to be replaced by e, holds
+// content no pull wrote: it differs from what the last pull wrote there (by size and
+// modification time, then by content hash), and is not already e's content.
+func (s *Syncer) editedSincePull(target string, st fs.FileInfo, last Entry, e Entry) (bool, error) {
+	if last.Path != "" && st.Size() == last.Size && st.ModTime().UnixNano() == last.MTime {
+		return false, nil // as the last pull left it
+	}
+	id, err := s.store.HashFile(target)
+	if err != nil {
+		return false, err
+	}
+	return id != e.Blob && id != last.Blob, nil
+}
+
+// pulledPath is the file that remembers what pulls wrote into dest.
+func (s *Syncer) pulledPath(dest string) (string, error) {
+	abs, err := filepath.Abs(dest)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(s.opts.PulledDir, base64.RawURLEncoding.EncodeToString(sum[:12])+".json"), nil
+}
+
+func (s *Syncer) loadPulled(dest string) (map[string]Entry, error) {
+	out := map[string]Entry{}
+	if s.opts.PulledDir == "" {
+		return out, nil
+	}
+	path, err := s.pulledPath(dest)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ix Index
+	if err := json.Unmarshal(b, &ix); err != nil {
+		return out, nil // unreadable: as if never pulled, so every difference is asked about
+	}
+	for _, e := range ix.Files {
+		out[e.Path] = e
+	}
+	return out, nil
+}
+
+// savePulled remembers the index's files as written into dest, but for the ones this
+// pull meant to write and did not (they keep what was there, and the last record of it).
+func (s *Syncer) savePulled(dest string, ix Index, failed *FailedError, todo []Entry) error {
+	if s.opts.PulledDir == "" {
+		return nil
+	}
+	prev, err := s.loadPulled(dest)
+	if err != nil {
+		return err
+	}
+	notWritten := map[string]bool{}
+	for _, f := range failed.Files {
+		notWritten[f] = true
+	}
+	for _, e := range todo {
+		if st, err := os.Lstat(filepath.Join(dest, filepath.FromSlash(e.Path))); err != nil || st.Size() != e.Size || st.ModTime().UnixNano() != e.MTime {
+			notWritten[e.Path] = true
+		}
+	}
+	var keep Index
+	for _, e := range ix.Files {
+		if notWritten[e.Path] {
+			if p, ok := prev[e.Path]; ok {
+				keep.Files = append(keep.Files, p)
+			}
+			continue
+		}
+		keep.Files = append(keep.Files, e)
+	}
+	if err := os.MkdirAll(s.opts.PulledDir, 0o700); err != nil {
+		return err
+	}
+	path, err := s.pulledPath(dest)
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(keep)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

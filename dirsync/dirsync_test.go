@@ -11,6 +11,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -134,7 +135,7 @@ func TestThousandFilesPushPullResume(t *testing.T) {
 			last = p
 		}
 	})
-	res, err := laptop.Push(ctx, src, "photos")
+	res, err := laptop.Push(ctx, src, "photos", dirsync.PushOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func TestThousandFilesPushPullResume(t *testing.T) {
 
 	// A second push of the same tree sends nothing at all.
 	before := r.Writes.Load()
-	res, err = laptop.Push(ctx, src, "photos")
+	res, err = laptop.Push(ctx, src, "photos", dirsync.PushOptions{})
 	if err != nil || res.Uploaded != 0 || res.Unchanged != files || !res.DirRecordUnchanged {
 		t.Fatalf("second push: %+v %v", res, err)
 	}
@@ -158,7 +159,7 @@ func TestThousandFilesPushPullResume(t *testing.T) {
 
 	// Another machine pulls it: byte-identical, with modes and times.
 	dst := t.TempDir()
-	pres, err := r.device(nil).Pull(ctx, "photos", dst)
+	pres, err := r.device(nil).Pull(ctx, "photos", dst, dirsync.PullOptions{})
 	if err != nil || pres.Written != files {
 		t.Fatalf("pull: %+v %v", pres, err)
 	}
@@ -174,11 +175,11 @@ func TestThousandFilesPushPullResume(t *testing.T) {
 		}
 	})
 	dst2 := t.TempDir()
-	first, err := phone.Pull(ctx2, "photos", dst2)
+	first, err := phone.Pull(ctx2, "photos", dst2, dirsync.PullOptions{})
 	if !errors.Is(err, context.Canceled) || first.Downloaded == 0 {
 		t.Fatalf("interrupted pull: %+v %v", first, err)
 	}
-	second, err := phone.Pull(ctx, "photos", dst2)
+	second, err := phone.Pull(ctx, "photos", dst2, dirsync.PullOptions{})
 	if err != nil {
 		t.Fatalf("resumed pull: %v", err)
 	}
@@ -189,7 +190,7 @@ func TestThousandFilesPushPullResume(t *testing.T) {
 	noTemps(t, dst2)
 
 	// Re-running a finished pull is harmless and writes nothing.
-	third, err := phone.Pull(ctx, "photos", dst2)
+	third, err := phone.Pull(ctx, "photos", dst2, dirsync.PullOptions{})
 	if err != nil || third.Written != 0 || third.Unchanged != files || third.Downloaded != 0 {
 		t.Fatalf("repeated pull: %+v %v", third, err)
 	}
@@ -214,10 +215,10 @@ func TestIdenticalFilesAcrossDirectoriesAreStoredOnce(t *testing.T) {
 	tree(t, b, 40, 2, 7) // the same content under the same names
 	os.WriteFile(filepath.Join(b, "extra.txt"), []byte("only in b"), 0o644)
 	dev := r.device(nil)
-	if _, err := dev.Push(ctx, a, "a"); err != nil {
+	if _, err := dev.Push(ctx, a, "a", dirsync.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := dev.Push(ctx, b, "b")
+	res, err := dev.Push(ctx, b, "b", dirsync.PushOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,23 +242,23 @@ func TestChangedFileIsSentAlone(t *testing.T) {
 	src := t.TempDir()
 	tree(t, src, 30, 0, 3)
 	dev := r.device(nil)
-	if _, err := dev.Push(ctx, src, "docs"); err != nil {
+	if _, err := dev.Push(ctx, src, "docs", dirsync.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	other := r.device(nil)
 	dst := t.TempDir()
-	if _, err := other.Pull(ctx, "docs", dst); err != nil {
+	if _, err := other.Pull(ctx, "docs", dst, dirsync.PullOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	p := filepath.Join(src, "d1", "s1", "file-0001.bin")
 	if err := os.WriteFile(p, []byte("edited"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res, err := dev.Push(ctx, src, "docs")
+	res, err := dev.Push(ctx, src, "docs", dirsync.PushOptions{})
 	if err != nil || res.Uploaded != 1 || res.Unchanged != 29 || res.DirRecordUnchanged {
 		t.Fatalf("push after an edit: %+v %v", res, err)
 	}
-	pres, err := other.Pull(ctx, "docs", dst)
+	pres, err := other.Pull(ctx, "docs", dst, dirsync.PullOptions{})
 	if err != nil || pres.Written != 1 || pres.Downloaded != 1 || pres.Unchanged != 29 {
 		t.Fatalf("pull after an edit: %+v %v", pres, err)
 	}
@@ -273,7 +274,7 @@ func TestCorruptChunkFailsOnlyItsFile(t *testing.T) {
 	src := t.TempDir()
 	tree(t, src, 20, 3, 5)
 	dev := r.device(nil)
-	if _, err := dev.Push(ctx, src, "x"); err != nil {
+	if _, err := dev.Push(ctx, src, "x", dirsync.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// The first file is large; corrupt one of its chunks on the server.
@@ -319,7 +320,7 @@ func TestCorruptChunkFailsOnlyItsFile(t *testing.T) {
 
 	dst := t.TempDir()
 	phone := r.device(nil)
-	res, err := phone.Pull(ctx, "x", dst)
+	res, err := phone.Pull(ctx, "x", dst, dirsync.PullOptions{})
 	var failed *dirsync.FailedError
 	if !errors.Is(err, blob.ErrMAC) || !errors.As(err, &failed) || len(failed.Files) != 1 || failed.Files[0] != filepath.ToSlash(victim) {
 		t.Fatalf("pull of a corrupt blob: %v", err)
@@ -348,7 +349,7 @@ func TestCorruptChunkFailsOnlyItsFile(t *testing.T) {
 
 	// Once the server answers again, a rerun gets the late file; the corrupt one stays failed.
 	r.Srv.ClearFaults()
-	res, err = phone.Pull(ctx, "x", dst)
+	res, err = phone.Pull(ctx, "x", dst, dirsync.PullOptions{})
 	if !errors.Is(err, blob.ErrMAC) || errors.Is(err, dirsync.ErrIncomplete) || res.Written != copies || res.Unchanged != 19-copies {
 		t.Fatalf("rerun: %+v %v", res, err)
 	}
@@ -357,7 +358,7 @@ func TestCorruptChunkFailsOnlyItsFile(t *testing.T) {
 func TestPullUnknownName(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, server.Limits{})
-	if _, err := r.device(nil).Pull(context.Background(), "nope", t.TempDir()); !errors.Is(err, dirsync.ErrNoSuchDir) {
+	if _, err := r.device(nil).Pull(context.Background(), "nope", t.TempDir(), dirsync.PullOptions{}); !errors.Is(err, dirsync.ErrNoSuchDir) {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -418,21 +419,89 @@ func TestInterruptedPushResumes(t *testing.T) {
 			once.Do(cancel)
 		}
 	})
-	first, err := dev.Push(ctx2, src, "half")
+	first, err := dev.Push(ctx2, src, "half", dirsync.PushOptions{})
 	if !errors.Is(err, context.Canceled) || first.Uploaded == 0 {
 		t.Fatalf("interrupted push: %+v %v", first, err)
 	}
 	// Nothing is visible under the name until the push completes.
-	if _, err := r.device(nil).Pull(ctx, "half", t.TempDir()); !errors.Is(err, dirsync.ErrNoSuchDir) {
+	if _, err := r.device(nil).Pull(ctx, "half", t.TempDir(), dirsync.PullOptions{}); !errors.Is(err, dirsync.ErrNoSuchDir) {
 		t.Fatalf("a half-pushed directory is visible: %v", err)
 	}
-	second, err := dev.Push(ctx, src, "half")
+	second, err := dev.Push(ctx, src, "half", dirsync.PushOptions{})
 	if err != nil || second.Unchanged < first.Uploaded {
 		t.Fatalf("resumed push: %+v %v (first sent %d)", second, err, first.Uploaded)
 	}
 	dst := t.TempDir()
-	if _, err := r.device(nil).Pull(ctx, "half", dst); err != nil {
+	if _, err := r.device(nil).Pull(ctx, "half", dst, dirsync.PullOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	same(t, want, snapshot(t, dst))
+}
+
+// A pull never overwrites what the user changed in the destination since the last pull
+// wrote it, unless forced; a dry run writes nothing and says what it would write.
+func TestAPullKeepsLocalEditsUnlessForced(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := newRig(t, server.Limits{})
+	laptop := r.device(nil)
+	src, dst := t.TempDir(), t.TempDir()
+	write := func(dir, name, content string, mtime time.Time) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(p, mtime, mtime)
+	}
+	read := func(name string) string {
+		b, _ := os.ReadFile(filepath.Join(dst, name))
+		return string(b)
+	}
+	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	write(src, "notes.txt", "v1", day)
+	write(src, "todo.txt", "buy milk", day)
+	if _, err := laptop.Push(ctx, src, "docs", dirsync.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	desk := dirsync.New(dirsync.Options{Blob: blob.Options{Store: r.Store(t), Client: r.Client(), Keys: r.Keys, DBLimit: 1, TransferLimit: 4},
+		PulledDir: t.TempDir()})
+	// A file already in the destination with other content was not written by a pull.
+	write(dst, "todo.txt", "mine", day.Add(time.Hour))
+	res, err := desk.Pull(ctx, "docs", dst, dirsync.PullOptions{})
+	if !errors.Is(err, dirsync.ErrLocalEdits) || !slices.Equal(res.Edited, []string{"todo.txt"}) || read("todo.txt") != "mine" || read("notes.txt") != "" {
+		t.Fatalf("first pull over a foreign file: %+v %v", res, err)
+	}
+	if _, err := desk.Pull(ctx, "docs", dst, dirsync.PullOptions{Force: true}); err != nil || read("todo.txt") != "buy milk" {
+		t.Fatalf("forced: %v %q", err, read("todo.txt"))
+	}
+
+	// The laptop changes both files; the desk's user edits one of them meanwhile.
+	write(src, "notes.txt", "v2", day.Add(2*time.Hour))
+	write(src, "todo.txt", "buy bread", day.Add(2*time.Hour))
+	writes := r.Writes.Load()
+	if dry, err := laptop.Push(ctx, src, "docs", dirsync.PushOptions{DryRun: true}); err != nil ||
+		!slices.Equal(dry.WouldSend, []string{"notes.txt", "todo.txt"}) || dry.Uploaded != 0 || r.Writes.Load() != writes {
+		t.Fatalf("dry-run push: %+v %v (%d writes)", dry, err, r.Writes.Load()-writes)
+	}
+	if _, err := laptop.Push(ctx, src, "docs", dirsync.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	write(dst, "notes.txt", "my own notes", day.Add(3*time.Hour))
+	dry, err := desk.Pull(ctx, "docs", dst, dirsync.PullOptions{DryRun: true, Force: true})
+	if err != nil || !slices.Equal(dry.WouldWrite, []string{"notes.txt", "todo.txt"}) || dry.Written != 0 || read("todo.txt") != "buy milk" {
+		t.Fatalf("dry run: %+v %v", dry, err)
+	}
+	res, err = desk.Pull(ctx, "docs", dst, dirsync.PullOptions{})
+	if !errors.Is(err, dirsync.ErrLocalEdits) || !slices.Equal(res.Edited, []string{"notes.txt"}) || res.Written != 0 {
+		t.Fatalf("pull over an edit: %+v %v", res, err)
+	}
+	if read("notes.txt") != "my own notes" || read("todo.txt") != "buy milk" {
+		t.Fatal("a refused pull wrote something")
+	}
+	// The same content as the index, with another time, is not an edit.
+	write(dst, "notes.txt", "v2", day.Add(4*time.Hour))
+	if res, err = desk.Pull(ctx, "docs", dst, dirsync.PullOptions{}); err != nil || res.Written != 2 || read("todo.txt") != "buy bread" {
+		t.Fatalf("pull after the edit was undone: %+v %v", res, err)
+	}
 }

@@ -181,6 +181,9 @@ const (
 // maxStages bounds the state machine: a sync that loops this long is a bug.
 const maxStages = 32
 
+// ErrNoSuchEngine: Sync was asked for an engine the registry does not have.
+var ErrNoSuchEngine = errors.New("engine: no such engine")
+
 // Sync runs one sync of the named engines (all when none are named).
 func (s *Session) Sync(ctx context.Context, engines ...string) (*Result, error) {
 	r := s.newRun()
@@ -188,7 +191,7 @@ func (s *Session) Sync(ctx context.Context, engines ...string) (*Result, error) 
 		r.only = map[string]bool{}
 		for _, e := range engines {
 			if _, ok := s.opts.Engines.Get(e); !ok {
-				return r.res, fmt.Errorf("engine: no engine %q (have %v)", e, s.opts.Engines.Names())
+				return r.res, fmt.Errorf("%w %q (have %v)", ErrNoSuchEngine, e, s.opts.Engines.Names())
 			}
 			r.only[e] = true
 		}

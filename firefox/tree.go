@@ -154,3 +154,20 @@ func (b *Bookmark) AddedAt() int64 {
 	}
 	return 0
 }
+
+// Under reports whether an item hangs, through folders, from the folder ancestor.
+func (t *Tree) Under(id, ancestor string) bool {
+	seen := map[string]bool{}
+	for p := t.items[id].ParentID; p != "" && !seen[p]; {
+		if p == ancestor {
+			return true
+		}
+		seen[p] = true
+		parent, ok := t.items[p]
+		if !ok {
+			return false
+		}
+		p = parent.ParentID
+	}
+	return false
+}

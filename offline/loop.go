@@ -45,8 +45,13 @@ type Options struct {
 	// nothing to do (default 60 s). The server's backoff wins over both.
 	FailurePause, IdlePause time.Duration
 	Clock                   Clock
-	// StatusFile, if set, receives the loop's Status as JSON after every round.
+	// StatusFile, if set, receives the loop's Status as JSON after every round, and
+	// when another process writes to the store (its pending count).
 	StatusFile string
+	// WatchEvery is how often the loop looks for writes to the store by other processes
+	// (`syncctl offline set` in another shell), which wake it at once (default 250 ms;
+	// negative: only this process's writes wake it).
+	WatchEvery time.Duration
 	Logger     *zerolog.Logger
 }
 
@@ -57,6 +62,7 @@ type Event struct {
 	Count      int           // operations fetched or uploaded
 	Err        error         // for "error"
 	Pause      time.Duration // how long the loop now waits (unless woken)
+	Pending    int           // changes not yet on the server, after this event
 }
 
 // Status is the loop's state, for a status file or endpoint.
@@ -96,6 +102,9 @@ func NewLoop(opts Options) *Loop {
 	if opts.Clock == nil {
 		opts.Clock = realClock{}
 	}
+	if opts.WatchEvery == 0 {
+		opts.WatchEvery = 250 * time.Millisecond
+	}
 	l := &Loop{opts: opts, log: zerolog.Nop(), wake: make(chan struct{}, 1), events: make(chan Event, 256), repos: map[string]*remote.Repository{}}
 	if opts.Logger != nil {
 		l.log = *opts.Logger
@@ -133,6 +142,19 @@ func (l *Loop) Start(ctx context.Context) {
 		defer close(l.done)
 		l.run(ctx)
 	}()
+	if l.opts.WatchEvery > 0 {
+		go l.opts.Store.watchWrites(ctx, l.opts.WatchEvery, func() {
+			// A write that changed what is pending came from another process (this
+			// one's own writes wake the loop themselves, and its folds are what the
+			// status already counts): the status file says so now, and the loop wakes.
+			n, err := l.opts.Store.Pending(ctx)
+			if err != nil || n == l.Status().Pending {
+				return
+			}
+			l.setStatus(func(s *Status) { s.Pending = n })
+			l.Notify()
+		})
+	}
 }
 
 // Stop ends the loop and waits for the round in progress to finish.
@@ -179,7 +201,9 @@ func (l *Loop) run(ctx context.Context) {
 		switch {
 		case err != nil:
 			pause = l.opts.FailurePause
-			l.log.Warn().Err(err).Msg("offline sync failed; will retry")
+			// Info, not Warn: the error is also an event, which a caller shows (the
+			// daemon prints it); a warning too would say every failure twice.
+			l.log.Info().Err(err).Msg("offline sync failed; will retry")
 		case !moved:
 			pause = l.opts.IdlePause
 		}
@@ -212,9 +236,9 @@ func (l *Loop) run(ctx context.Context) {
 		}
 		switch {
 		case err != nil:
-			l.emit(Event{Kind: "error", Err: err, Pause: pause})
+			l.emit(Event{Kind: "error", Err: err, Pause: pause, Pending: pending})
 		case !moved:
-			l.emit(Event{Kind: "idle", Pause: pause})
+			l.emit(Event{Kind: "idle", Pause: pause, Pending: pending})
 		}
 		if pause == 0 {
 			continue

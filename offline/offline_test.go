@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -87,7 +88,7 @@ func newDevice(t *testing.T, srv *servertest.Server, net *network, clock offline
 	// One quick retry, as a real client has: a connection cut during an outage is retried.
 	client := srv.Client("alice", storage.Options{MaxRetries: 1, RetryBase: time.Millisecond, HTTPClient: &http.Client{Transport: net}})
 	l := offline.NewLoop(offline.Options{
-		Store: st, Client: client, Collections: []string{"notes"}, Clock: clock,
+		Store: st, Client: client, Collections: []string{"notes"}, Clock: clock, WatchEvery: -1, // the events in exact order
 		Keys: func(context.Context) (*crypto.Keys, error) { return keys, nil },
 	})
 	return &device{store: st, loop: l, net: net}
@@ -309,5 +310,46 @@ func TestOnlyChangedFieldsAreSent(t *testing.T) {
 	up := ops[1]
 	if up.Kind != offline.Update || len(up.Fields) != 1 || string(up.Fields["title"]) != `"t2"` {
 		t.Errorf("the update carries %v", up.Fields)
+	}
+}
+
+// A write by another process (another Store on the same file: `syncctl offline set` in
+// another shell) wakes the loop at once and shows in its status, not at the next timer.
+func TestAWriteFromAnotherProcessWakesTheLoop(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, server.Options{}, nil)
+	path := filepath.Join(t.TempDir(), "offline.db")
+	st, err := offline.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	status := filepath.Join(t.TempDir(), "status.json")
+	clock := &fakeClock{now: time.Now()} // its timers never fire: only a wake-up moves the loop
+	l := offline.NewLoop(offline.Options{
+		Store: st, Client: srv.Client("alice", storage.Options{}), Collections: []string{"notes"}, Clock: clock,
+		Keys: func(context.Context) (*crypto.Keys, error) { return keys, nil }, StatusFile: status, WatchEvery: 20 * time.Millisecond,
+	})
+	l.Start(context.Background())
+	defer l.Stop()
+	expect(t, l, "idle", 60*time.Second)
+
+	other, err := offline.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.Set(context.Background(), "notes", "n1", map[string]any{"text": "from another shell"}); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, l, "uploaded", 0)
+	e := expect(t, l, "idle", 60*time.Second)
+	if e.Pending != 0 {
+		t.Errorf("pending after the upload: %d", e.Pending)
+	}
+	b, _ := os.ReadFile(status)
+	var saved offline.Status
+	if json.Unmarshal(b, &saved) != nil || saved.Pending != 0 || saved.LastError != "" {
+		t.Errorf("status file %s", b)
 	}
 }

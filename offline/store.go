@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/syncctl/syncctl/internal/localdb"
 	"github.com/syncctl/syncctl/wbo"
@@ -43,6 +44,7 @@ type Store struct {
 	db      *sql.DB
 	mu      sync.Mutex // serializes writes
 	onWrite func()     // wakes the sync loop
+	path    string
 }
 
 // Open opens or creates the store at path.
@@ -52,7 +54,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("offline: %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, path: path}, nil
 }
 
 // Close closes the store.
@@ -227,6 +229,50 @@ func (s *Store) List(ctx context.Context, coll string) (map[string]map[string]js
 		}
 	}
 	return out, nil
+}
+
+// watchWrites calls fn whenever a commit by another connection, in this process or
+// any other, changes the database: SQLite's data_version, polled on a connection of its
+// own, moves on such a commit. It returns when ctx ends.
+func (s *Store) watchWrites(ctx context.Context, every time.Duration, fn func()) {
+	// A connection of its own: the store's one writer connection is busy with the
+	// loop's work, and data_version moves only for commits by other connections.
+	rd, err := localdb.OpenReader(s.path, 1)
+	if err != nil {
+		return
+	}
+	defer rd.Close()
+	conn, err := rd.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	version := func() (int64, error) {
+		var v int64
+		err := conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v)
+		return v, err
+	}
+	last, err := version()
+	if err != nil {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		v, err := version()
+		if err != nil {
+			continue // busy or closing: the next tick tries again
+		}
+		if v != last {
+			last = v
+			fn()
+		}
+	}
 }
 
 // Pending counts the operations not yet on the server.

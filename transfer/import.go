@@ -11,9 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"slices"
 	"strings"
 
 	"github.com/syncctl/syncctl/crypto"
+	"github.com/syncctl/syncctl/firefox"
 	"github.com/syncctl/syncctl/repository/remote"
 	"github.com/syncctl/syncctl/storage"
 	"github.com/syncctl/syncctl/wbo"
@@ -53,9 +56,47 @@ type ImportResult struct {
 	Skipped int
 }
 
-// Import reads an export from r, encrypts each record as it is read and uploads the
-// records of each collection in chunks.
+// Import reads an export's JSON lines from r, encrypts each record as it is read and
+// uploads the records of each collection in chunks.
 func Import(ctx context.Context, r io.Reader, opts ImportOptions) (ImportResult, error) {
+	return ImportLines(ctx, ReadLines(r), opts)
+}
+
+// ReadLines reads an export's JSON lines, one Line each; blank lines are skipped. A line
+// that is not a record is an error that matches ErrNotAnExport and names the line.
+func ReadLines(r io.Reader) iter.Seq2[Line, error] {
+	return func(yield func(Line, error) bool) {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 16<<20)
+		n := 0
+		for sc.Scan() {
+			n++
+			if strings.TrimSpace(sc.Text()) == "" {
+				continue
+			}
+			var l Line
+			if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l.Collection == "" || l.ID == "" {
+				yield(Line{}, fmt.Errorf("transfer: line %d: %w", n, ErrNotAnExport))
+				return
+			}
+			if !yield(l, nil) {
+				return
+			}
+		}
+		if err := sc.Err(); err != nil {
+			yield(Line{}, err)
+		}
+	}
+}
+
+// accountCollections are exported but never imported: they belong to the exporting
+// account (its keys, its meta/global, its devices), not to its data.
+func accountCollection(c string) bool { return c == "meta" || c == "crypto" || c == "clients" }
+
+// ImportLines encrypts and uploads lines, the records of each collection in chunks.
+// The bookmark roots come last and keep the children the server's roots already have:
+// an import adds to a tree, and drops nothing from it.
+func ImportLines(ctx context.Context, lines iter.Seq2[Line, error], opts ImportOptions) (ImportResult, error) {
 	if opts.Chunk <= 0 {
 		opts.Chunk = 2000
 	}
@@ -83,45 +124,46 @@ func Import(ctx context.Context, r io.Reader, opts ImportOptions) (ImportResult,
 		}
 		return nil
 	}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		if strings.TrimSpace(sc.Text()) == "" {
-			continue
-		}
-		var l Line
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l.Collection == "" || l.ID == "" {
-			return res, fmt.Errorf("transfer: line %d: %w", line, ErrNotAnExport)
-		}
-		if l.Collection == "meta" || l.Collection == "crypto" || l.Collection == "clients" {
-			res.Skipped++
-			continue
-		}
-		rec := wbo.Record{ID: l.ID, SortIndex: l.SortIndex, Payload: []byte(l.Payload)}
-		var s string
-		if json.Unmarshal(l.Payload, &s) == nil { // a payload that was not JSON
-			rec.Payload = []byte(s)
-		}
+	add := func(l Line) error {
 		c := l.Collection
 		if _, ok := repos[c]; !ok {
 			res.Collections = append(res.Collections, c)
 			repos[c] = remote.New(remote.Options{Client: opts.Client, Collection: c})
 		}
-		e, err := opts.Bundle(c).EncryptRecord(rec, nil)
+		e, err := opts.Bundle(c).EncryptRecord(l.Record(), nil)
 		if err != nil {
-			return res, fmt.Errorf("%s/%s: %w", c, l.ID, err)
+			return fmt.Errorf("%s/%s: %w", c, l.ID, err)
 		}
 		pending[c] = append(pending[c], e)
 		if len(pending[c]) >= opts.Chunk {
-			if err := send(c); err != nil {
+			return send(c)
+		}
+		return nil
+	}
+	var roots []Line
+	for l, err := range lines {
+		if err != nil {
+			return res, err
+		}
+		switch {
+		case accountCollection(l.Collection):
+			res.Skipped++
+		case l.Collection == "bookmarks" && slices.Contains(firefox.RootIDs, l.ID):
+			roots = append(roots, l)
+		default:
+			if err := add(l); err != nil {
 				return res, err
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return res, err
+	for _, l := range roots {
+		merged, err := mergeRoot(ctx, opts, l)
+		if err != nil {
+			return res, err
+		}
+		if err := add(merged); err != nil {
+			return res, err
+		}
 	}
 	for _, c := range res.Collections {
 		if err := send(c); err != nil {
@@ -129,4 +171,55 @@ func Import(ctx context.Context, r io.Reader, opts ImportOptions) (ImportResult,
 		}
 	}
 	return res, nil
+}
+
+// Record is the line as a cleartext record (a payload exported as a string, because it
+// was not JSON, is that string again).
+func (l Line) Record() wbo.Record {
+	rec := wbo.Record{ID: l.ID, SortIndex: l.SortIndex, Payload: []byte(l.Payload)}
+	var s string
+	if json.Unmarshal(l.Payload, &s) == nil {
+		rec.Payload = []byte(s)
+	}
+	return rec
+}
+
+// mergeRoot gives an imported root folder the server's children first, then its own
+// that the server's lacks.
+func mergeRoot(ctx context.Context, opts ImportOptions, l Line) (Line, error) {
+	enc, err := opts.Client.GetRecord(ctx, "bookmarks", l.ID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return l, nil
+	}
+	if err != nil {
+		return l, err
+	}
+	clear, err := opts.Bundle("bookmarks").DecryptRecord(enc)
+	if err != nil {
+		return l, fmt.Errorf("bookmarks/%s on the server: %w", l.ID, err)
+	}
+	have, err := firefox.Parse[firefox.Bookmark](clear.Payload)
+	if err != nil || have.Deleted {
+		return l, nil // nothing readable to keep
+	}
+	mine, err := firefox.Parse[firefox.Bookmark](l.Payload)
+	if err != nil {
+		return l, fmt.Errorf("bookmarks/%s: %w", l.ID, err)
+	}
+	children := slices.Clone(have.Children)
+	for _, c := range mine.Children {
+		if !slices.Contains(children, c) {
+			children = append(children, c)
+		}
+	}
+	if slices.Equal(children, mine.Children) {
+		return l, nil // the server adds nothing: the line as it was written
+	}
+	mine.Children = children
+	p, err := firefox.Encode(mine)
+	if err != nil {
+		return l, err
+	}
+	l.Payload = p
+	return l, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/syncctl/syncctl/conformance"
+	"github.com/syncctl/syncctl/internal/output"
 	"github.com/syncctl/syncctl/storage"
 	"github.com/syncctl/syncctl/token"
 )
@@ -168,14 +168,12 @@ func profileNames() string {
 // listConformance prints the catalogue and the cases.
 func (a *app) listConformance(cmd *cobra.Command, opts conformance.Options) error {
 	cat := conformance.Catalogue()
-	if a.v.GetString("output") == "json" {
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"catalogue": cat, "cases": conformance.Select(opts), "tokenserver_cases": conformance.TokenCases()})
+	if a.format.Machine() {
+		return a.one(cmd, map[string]any{"catalogue": cat, "cases": conformance.Select(opts), "tokenserver_cases": conformance.TokenCases()}, nil)
 	}
 	out := cmd.OutOrStdout()
 	checked := 0
-	t := table(out, "NO", "SECTION", "BEHAVIOUR", "CHECKED BY")
+	t := output.NewList(out, output.Table, "NO", "SECTION", "BEHAVIOUR", "CHECKED BY")
 	for _, e := range cat {
 		by := strings.Join(e.Cases, ", ")
 		if e.NotApplicable != "" {
@@ -187,20 +185,20 @@ func (a *app) listConformance(cmd *cobra.Command, opts conformance.Options) erro
 		if e.GoDiffers {
 			title += " [GO≠RS]"
 		}
-		t.row(strconv.Itoa(e.Number), e.Section, title, by)
+		t.Add(nil, strconv.Itoa(e.Number), e.Section, title, by)
 	}
-	if err := t.flush(); err != nil {
+	if err := t.Close(); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\n%d behaviours (../shared/conformance-cases.md): %d checked, %d not applicable to a live server\n\n", len(cat), checked, len(cat)-checked)
-	t = table(out, "CASE", "LEVEL", "CLAUSE")
+	t = output.NewList(out, output.Table, "CASE", "LEVEL", "CLAUSE")
 	for _, c := range conformance.Select(opts) {
-		t.row(c.ID, string(c.Level), c.Clause)
+		t.Add(nil, c.ID, string(c.Level), c.Clause)
 	}
 	for _, c := range conformance.TokenCases() {
-		t.row(c.ID, string(c.Level), c.Clause)
+		t.Add(nil, c.ID, string(c.Level), c.Clause)
 	}
-	return t.flush()
+	return t.Close()
 }
 
 // tokenConformance serves the FxA stand-in and runs the tokenserver suite.
@@ -246,8 +244,15 @@ func (a *app) writeConformance(cmd *cobra.Command, rep *conformance.Report) erro
 	}
 	var err error
 	switch {
-	case a.v.GetString("output") == "json":
+	case a.format == output.JSON:
 		err = rep.WriteJSON(cmd.OutOrStdout())
+	case a.format.Machine():
+		// One line or row per case: the results are what a script reads.
+		l := a.list(cmd)
+		for _, r := range rep.Results {
+			l.Add(r)
+		}
+		err = l.Close()
 	case a.v.GetBool("summary"):
 		_, err = fmt.Fprintln(cmd.OutOrStdout(), rep.Summary())
 	default:

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/syncctl/syncctl/crypto"
+	"github.com/syncctl/syncctl/internal/output"
 	"github.com/syncctl/syncctl/offline"
 )
 
@@ -62,14 +64,38 @@ stop it after the round in progress; pending changes stay queued on disk either 
 			defer acct.close()
 			defer st.Close()
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "syncctl daemon: syncing %s\n", strings.Join(colls, ", "))
+			if !a.format.Machine() {
+				fmt.Fprintf(out, "syncctl daemon: syncing %s\n", strings.Join(colls, ", "))
+			}
+			// Machine formats get every event as one JSON line (JSON and JSON lines alike:
+			// the daemon's output is a stream), people a line per thing that happened.
+			events := output.NewList(out, output.JSONL)
+			type eventView struct {
+				Event      string `json:"event"`
+				Collection string `json:"collection,omitempty"`
+				Count      int    `json:"count"`
+				Pending    int    `json:"pending"`
+				Error      string `json:"error,omitempty"`
+				RetryIn    string `json:"retry_in,omitempty"`
+			}
 			l.Start(ctx)
 			for e := range l.Events() {
+				if a.format.Machine() {
+					v := eventView{Event: e.Kind, Collection: e.Collection, Count: e.Count, Pending: e.Pending}
+					if e.Err != nil {
+						v.Error, v.RetryIn = oneLine(e.Err), e.Pause.String()
+					}
+					events.Add(v)
+					if e.Kind == "stopped" {
+						return nil
+					}
+					continue
+				}
 				switch e.Kind {
 				case "fetched", "uploaded":
-					fmt.Fprintf(out, "%s %d operations (%s)\n", e.Kind, e.Count, e.Collection)
+					fmt.Fprintf(out, "%s %s (%s)\n", e.Kind, plural(e.Count, "operation", "operations"), e.Collection)
 				case "error":
-					fmt.Fprintf(out, "error: %s; retrying in %s\n", oneLine(e.Err), e.Pause)
+					fmt.Fprintf(out, "error: %s; %s pending; retrying in %s\n", oneLine(e.Err), plural(e.Pending, "change", "changes"), e.Pause)
 				case "stopped":
 					fmt.Fprintln(out, "stopped")
 					return nil
@@ -128,13 +154,19 @@ func newOfflineCmd(a *app) *cobra.Command {
 				}
 				fields[k] = val
 			}
-			return st.Set(ctx, args[0], args[1], fields)
+			if err := st.Set(ctx, args[0], args[1], fields); err != nil {
+				return err
+			}
+			return a.offlineWritten(cmd, st, "set", args[0], args[1])
 		}),
 	}
 	rm := &cobra.Command{
 		Use: "rm COLLECTION ID", Short: "Remove a record (for good)", Args: cobra.ExactArgs(2),
 		RunE: withStore(func(cmd *cobra.Command, args []string, st *offline.Store) error {
-			return st.Remove(cmd.Context(), args[0], args[1])
+			if err := st.Remove(cmd.Context(), args[0], args[1]); err != nil {
+				return err
+			}
+			return a.offlineWritten(cmd, st, "removed", args[0], args[1])
 		}),
 	}
 	get := &cobra.Command{
@@ -145,7 +177,7 @@ func newOfflineCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return writeJSON(cmd.OutOrStdout(), all)
+				return a.one(cmd, all, func(w io.Writer) error { return writeJSON(w, output.NonNil(all)) })
 			}
 			rec, ok, err := st.Get(cmd.Context(), args[0], args[1])
 			if err != nil {
@@ -154,17 +186,19 @@ func newOfflineCmd(a *app) *cobra.Command {
 			if !ok {
 				return fmt.Errorf("%s/%s: no such record", args[0], args[1])
 			}
-			return writeJSON(cmd.OutOrStdout(), rec)
+			return a.one(cmd, rec, func(w io.Writer) error { return writeJSON(w, rec) })
 		}),
 	}
 	pending := &cobra.Command{
 		Use: "pending", Short: "Count the changes not yet on the server", Args: cobra.NoArgs,
 		RunE: withStore(func(cmd *cobra.Command, _ []string, st *offline.Store) error {
 			n, err := st.Pending(cmd.Context())
-			if err == nil {
-				fmt.Fprintln(cmd.OutOrStdout(), n)
+			if err != nil {
+				return err
 			}
-			return err
+			return a.one(cmd, struct {
+				Pending int `json:"pending"`
+			}{n}, say("%d", n))
 		}),
 	}
 	syncNow := &cobra.Command{
@@ -176,10 +210,34 @@ func newOfflineCmd(a *app) *cobra.Command {
 			}
 			defer acct.close()
 			defer st.Close()
-			return l.SyncOnce(cmd.Context())
+			if err := l.SyncOnce(cmd.Context()); err != nil {
+				return err
+			}
+			n, err := st.Pending(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return a.one(cmd, struct {
+				Synced  bool `json:"synced"`
+				Pending int  `json:"pending"`
+			}{true, n}, say("synced; %s pending", plural(n, "change", "changes")))
 		},
 	}
 	syncNow.Flags().StringSlice("collection", []string{"notes"}, "collections to sync")
 	cmd.AddCommand(set, rm, get, pending, syncNow)
 	return cmd
+}
+
+// offlineWritten reports a write to the offline store and what is now pending.
+func (a *app) offlineWritten(cmd *cobra.Command, st *offline.Store, verb, coll, id string) error {
+	n, err := st.Pending(cmd.Context())
+	if err != nil {
+		return err
+	}
+	res := struct {
+		Collection string `json:"collection"`
+		ID         string `json:"id"`
+		Pending    int    `json:"pending"`
+	}{coll, id, n}
+	return a.one(cmd, res, say("%s %s/%s (%s pending; `syncctl daemon` or `syncctl offline sync` sends it)", verb, coll, id, plural(n, "change", "changes")))
 }

@@ -37,7 +37,8 @@ func (a *app) dirSyncer(cmd *cobra.Command, progress func(dirsync.Progress)) (*d
 	s := dirsync.New(dirsync.Options{
 		Blob: blob.Options{Store: st, Client: acct.client, Keys: keys, Logger: &a.log,
 			DBLimit: a.v.GetInt("db-concurrency"), TransferLimit: a.v.GetInt("transfers")},
-		Progress: progress,
+		Progress:  progress,
+		PulledDir: filepath.Join(dataDir(), a.profileName()+"-pulled"),
 	})
 	return s, func() { st.Close(); acct.close() }, nil
 }
@@ -115,24 +116,32 @@ special files are skipped. "syncctl pull NAME DIR" gets it back on any device.`,
 				return err
 			}
 			defer closeAll()
-			res, err := s.Push(cmd.Context(), root, name)
+			dry := a.v.GetBool("dry-run")
+			res, err := s.Push(cmd.Context(), root, name, dirsync.PushOptions{DryRun: dry})
 			b.done()
 			if err != nil {
 				return err
 			}
-			if a.v.GetString("output") == "json" {
-				return writeJSON(cmd.OutOrStdout(), res)
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "pushed %q: %d files, %s; sent %d new blobs (%s), %d files unchanged\n",
-				name, res.Files, size(res.Dir.Bytes), res.Uploaded, size(res.Bytes), res.Unchanged)
-			if len(res.Skipped) > 0 {
-				fmt.Fprintf(out, "skipped %d entries that are not regular files (first: %s)\n", len(res.Skipped), res.Skipped[0])
-			}
-			return nil
+			return a.one(cmd, res, func(out io.Writer) error {
+				if dry {
+					fmt.Fprintf(out, "dry run: pushing %q would send %s (%s unchanged); nothing was sent\n",
+						name, plural(len(res.WouldSend), "file", "files"), plural(res.Unchanged, "file", "files"))
+					for _, f := range res.WouldSend {
+						fmt.Fprintf(out, "  %s\n", f)
+					}
+				} else {
+					fmt.Fprintf(out, "pushed %q: %s, %s; sent %s (%s), %s unchanged\n",
+						name, plural(res.Files, "file", "files"), size(res.Dir.Bytes), plural(res.Uploaded, "new blob", "new blobs"), size(res.Bytes), plural(res.Unchanged, "file", "files"))
+				}
+				if len(res.Skipped) > 0 {
+					fmt.Fprintf(out, "skipped %d entries that are not regular files (first: %s)\n", len(res.Skipped), res.Skipped[0])
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().String("as", "", "name on the server (default: the directory's base name)")
+	cmd.Flags().Bool("dry-run", false, "send nothing: list the files whose content the server lacks")
 	concurrencyFlags(cmd)
 	return cmd
 }
@@ -144,7 +153,9 @@ func newPullCmd(a *app) *cobra.Command {
 		Long: `Pull the directory pushed as NAME into DIR, creating it if needed. Files already
 in DIR with the same size and modification time are left alone; others are written to a
 temporary file and renamed into place, so no reader sees half a file. Files DIR has and
-NAME does not are left alone. A file whose content fails verification is not written:
+NAME does not are left alone. A file changed in DIR since the last pull wrote it (or
+there before, with other content) is not overwritten: the pull writes nothing and lists
+them, and --force overwrites them. --dry-run lists what a pull would write. A file whose content fails verification is not written:
 the others are, and the command says which failed (exit code 1). An interrupted pull
 resumes when run again.`,
 		Args: cobra.ExactArgs(2),
@@ -155,20 +166,35 @@ resumes when run again.`,
 				return err
 			}
 			defer closeAll()
-			res, err := s.Pull(cmd.Context(), args[0], args[1])
+			dry := a.v.GetBool("dry-run")
+			res, err := s.Pull(cmd.Context(), args[0], args[1], dirsync.PullOptions{DryRun: dry, Force: a.v.GetBool("force")})
 			b.done()
+			if errors.Is(err, dirsync.ErrLocalEdits) {
+				for _, f := range res.Edited {
+					fmt.Fprintf(cmd.ErrOrStderr(), "changed here since the last pull: %s\n", f)
+				}
+				return fmt.Errorf("%s in %s changed since the last pull: nothing was written (--force overwrites them; --dry-run lists what would be written)",
+					plural(len(res.Edited), "file", "files"), args[1])
+			}
 			var failed *dirsync.FailedError
 			if err != nil && !errors.As(err, &failed) {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if a.v.GetString("output") == "json" {
-				if werr := writeJSON(out, res); werr != nil {
-					return werr
+			werr := a.one(cmd, res, func(out io.Writer) error {
+				if dry {
+					fmt.Fprintf(out, "dry run: pulling %q would write %s into %s (%s unchanged); nothing was written\n",
+						args[0], plural(len(res.WouldWrite), "file", "files"), args[1], plural(res.Unchanged, "file", "files"))
+					for _, f := range res.WouldWrite {
+						fmt.Fprintf(out, "  %s\n", f)
+					}
+					return nil
 				}
-			} else {
-				fmt.Fprintf(out, "pulled %q into %s: %d files written, %d unchanged; received %d blobs (%s)\n",
-					args[0], args[1], res.Written, res.Unchanged, res.Downloaded, size(res.Bytes))
+				_, err := fmt.Fprintf(out, "pulled %q into %s: %s written, %s unchanged; received %s (%s)\n",
+					args[0], args[1], plural(res.Written, "file", "files"), plural(res.Unchanged, "file", "files"), plural(res.Downloaded, "blob", "blobs"), size(res.Bytes))
+				return err
+			})
+			if werr != nil {
+				return werr
 			}
 			if failed != nil {
 				for _, f := range failed.Files {
@@ -179,6 +205,8 @@ resumes when run again.`,
 			return nil
 		},
 	}
+	cmd.Flags().Bool("force", false, "overwrite files changed in DIR since the last pull")
+	cmd.Flags().Bool("dry-run", false, "write nothing: list the files a pull would write")
 	concurrencyFlags(cmd)
 	return cmd
 }
@@ -198,18 +226,19 @@ func newDirsCmd(a *app) *cobra.Command {
 				return err
 			}
 			sort.Slice(dirs, func(i, j int) bool { return dirs[i].Name < dirs[j].Name })
-			if a.v.GetString("output") == "json" {
-				return writeJSON(cmd.OutOrStdout(), dirs)
-			}
-			t := table(cmd.OutOrStdout(), "NAME", "FILES", "SIZE", "PUSHED", "FROM")
+			l := a.list(cmd, "NAME", "FILES", "SIZE", "PUSHED", "FROM")
 			for _, d := range dirs {
-				t.row(d.Name, fmt.Sprint(d.Files), size(d.Bytes), time.UnixMilli(d.Pushed).Format(time.DateTime), d.From)
+				l.Add(d, d.Name, fmt.Sprint(d.Files), size(d.Bytes), a.when(time.UnixMilli(d.Pushed)), d.From)
 			}
-			return t.flush()
+			return l.Close()
 		},
-	}, &cobra.Command{
+	})
+	rm := &cobra.Command{
 		Use: "rm NAME", Short: "Remove a pushed directory from the server (local files stay)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := confirm(cmd, a.v.GetBool("yes"), fmt.Sprintf("remove the directory %q from the server (every device loses it)", args[0])); err != nil {
+				return err
+			}
 			s, closeAll, err := a.dirSyncer(cmd, nil)
 			if err != nil {
 				return err
@@ -218,9 +247,13 @@ func newDirsCmd(a *app) *cobra.Command {
 			if err := s.Remove(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed %q\n", args[0])
-			return nil
+			res := struct {
+				Removed string `json:"removed"`
+			}{args[0]}
+			return a.one(cmd, res, say("removed %q from the server", args[0]))
 		},
-	})
+	}
+	rm.Flags().Bool("yes", false, "do not ask")
+	cmd.AddCommand(rm)
 	return cmd
 }

@@ -130,7 +130,7 @@ func TestEveryCommandAgainstTheEmbeddedServer(t *testing.T) {
 	}
 
 	var put struct{ Modified float64 }
-	a.json(&put, "put", "bookmarks", "bm1aaaaaaaaa", `{"type":"bookmark","title":"Mozilla","bmkUri":"https://mozilla.org"}`)
+	a.json(&put, "put", "bookmarks", "bm1aaaaaaaaa", `{"type":"bookmark","parentid":"unfiled","title":"Mozilla","bmkUri":"https://mozilla.org"}`)
 	if put.Modified == 0 {
 		t.Errorf("put: %+v", put)
 	}
@@ -182,8 +182,7 @@ func TestEveryCommandAgainstTheEmbeddedServer(t *testing.T) {
 	if status.LastSync == "" || len(status.Engines) != 7 {
 		t.Errorf("status: %+v", status)
 	}
-	var keys map[string]string
-	a.json(&keys, "keys")
+	keys := fingerprints(t, a)
 	if len(keys["sync key"]) != 16 || len(keys["default bulk key"]) != 16 {
 		t.Errorf("keys: %v", keys)
 	}
@@ -223,10 +222,30 @@ func TestEveryCommandAgainstTheEmbeddedServer(t *testing.T) {
 	if out := a.ok("fresh-start", "--yes"); !strings.Contains(out, "fresh start done") {
 		t.Errorf("fresh-start: %s", out)
 	}
-	a.ok("logout")
+	a.ok("logout", "--yes")
 	if r := a.run("sync"); r.code != 3 {
 		t.Errorf("sync after logout: exit %d", r.code)
 	}
+}
+
+// fingerprints reads `keys -o json` as label → fingerprint: "sync key", "default bulk
+// key", "bulk key for NAME".
+func fingerprints(t *testing.T, d *device) map[string]string {
+	t.Helper()
+	var keys []struct{ Key, Collection, Fingerprint string }
+	d.json(&keys, "keys")
+	out := map[string]string{}
+	for _, k := range keys {
+		switch {
+		case k.Collection != "":
+			out["bulk key for "+k.Collection] = k.Fingerprint
+		case k.Key == "default":
+			out["default bulk key"] = k.Fingerprint
+		default:
+			out[k.Key+" key"] = k.Fingerprint
+		}
+	}
+	return out
 }
 
 func oneLine(t *testing.T, r result) {
@@ -326,8 +345,8 @@ func TestExportThenImportIntoAFreshAccountIsLossless(t *testing.T) {
 	a := newDevice(t)
 	a.login(srv, "alice", "")
 	records := map[string]string{
-		"bookmarks/bmk1aaaaaaaa": `{"type":"bookmark","title":"Ünïcode & <html>","bmkUri":"https://example.org/?a=1&b=2","tags":["x","y"]}`,
-		"bookmarks/fld1aaaaaaaa": `{"type":"folder","title":"Folder","children":["bmk1aaaaaaaa"]}`,
+		"bookmarks/bmk1aaaaaaaa": `{"type":"bookmark","parentid":"unfiled","title":"Ünïcode & <html>","bmkUri":"https://example.org/?a=1&b=2","tags":["x","y"]}`,
+		"bookmarks/fld1aaaaaaaa": `{"type":"folder","parentid":"menu","title":"Folder","children":["bmk1aaaaaaaa"]}`,
 		"history/h1":             `{"histUri":"https://example.org/","title":null,"visits":[{"date":1319149012372425,"type":1}]}`,
 		"passwords/p1":           `{"hostname":"https://example.org","username":"u","password":"p\"w","formSubmitURL":"","timeCreated":1}`,
 		"forms/fm1":              `{"name":"q","value":"search term"}`,
@@ -367,7 +386,7 @@ func TestKeysRotateReencryptsAndAnotherDeviceRecovers(t *testing.T) {
 	a, b := newDevice(t), newDevice(t)
 	key := a.login(srv, "alice", "")
 	for i := range 150 {
-		a.ok("put", "history", fmt.Sprintf("h%03d", i), fmt.Sprintf(`{"histUri":"https://example.org/%d","visits":[]}`, i))
+		a.ok("put", "history", fmt.Sprintf("h%03d", i), fmt.Sprintf(`{"histUri":"https://example.org/%d","visits":[{"date":1700000000000000,"type":1}]}`, i))
 	}
 	b.login(srv, "alice", key)
 	var sync struct {
@@ -378,8 +397,7 @@ func TestKeysRotateReencryptsAndAnotherDeviceRecovers(t *testing.T) {
 	if sync.Engines["history"].Applied != 150 {
 		t.Fatalf("b: %+v", sync)
 	}
-	var before map[string]string
-	a.json(&before, "keys")
+	before := fingerprints(t, a)
 	// Every encrypted record on the server: history, the two devices' client records,
 	// the bookmark roots.
 	var info []struct {
@@ -393,11 +411,10 @@ func TestKeysRotateReencryptsAndAnotherDeviceRecovers(t *testing.T) {
 			total += c.Count
 		}
 	}
-	if out := a.ok("keys", "rotate"); !strings.Contains(out, fmt.Sprintf("rotated: %d records re-encrypted", total)) {
+	if out := a.ok("keys", "rotate", "--yes"); !strings.Contains(out, fmt.Sprintf("rotated: %d records re-encrypted", total)) {
 		t.Errorf("rotate: %s (expected %d)", out, total)
 	}
-	var after map[string]string
-	a.json(&after, "keys")
+	after := fingerprints(t, a)
 	if after["default bulk key"] == before["default bulk key"] || after["sync key"] != before["sync key"] {
 		t.Errorf("fingerprints before %v after %v", before, after)
 	}
@@ -591,7 +608,7 @@ func TestFirefoxViews(t *testing.T) {
 	a.ok("put", "bookmarks", "menu", `{"type":"folder","parentid":"places","children":["fold1aaaaaaa"]}`)
 	a.ok("put", "bookmarks", "fold1aaaaaaa", `{"type":"folder","title":"Reading","parentid":"menu","children":["bm1aaaaaaaaa"]}`)
 	a.ok("put", "bookmarks", "bm1aaaaaaaaa", `{"type":"bookmark","title":"Go","bmkUri":"https://go.dev","parentid":"fold1aaaaaaa"}`)
-	a.ok("put", "passwords", "p1", `{"hostname":"https://example.org","username":"me","password":"s3cret","usernameField":"","passwordField":""}`)
+	a.ok("put", "passwords", "p1", `{"hostname":"https://example.org","formSubmitURL":"https://example.org","username":"me","password":"s3cret","usernameField":"","passwordField":""}`)
 	recent := time.Now().Add(-time.Hour).UnixMicro()
 	a.ok("put", "history", "h1", fmt.Sprintf(`{"histUri":"https://recent.example","title":"Recent","visits":[{"date":%d,"type":1}]}`, recent))
 	a.ok("put", "history", "h2", `{"histUri":"https://old.example","title":"Old","visits":[{"date":1319149012372425,"type":1}]}`)
@@ -799,13 +816,13 @@ func TestPushPullDirectories(t *testing.T) {
 			t.Fatalf("%s: %d bytes, %v, %v", p, len(got), st.Mode(), err)
 		}
 	}
-	if out := desktop.ok("pull", "notes", dst); !strings.Contains(out, "0 files written, 4 unchanged") {
+	if out := desktop.ok("pull", "notes", dst); !strings.Contains(out, "0 files written, 4 files unchanged") {
 		t.Fatalf("second pull: %s", out)
 	}
 	if r := desktop.run("pull", "nothing-by-that-name", dst); r.code != 1 || !strings.Contains(r.stderr, "no directory of that name") {
 		t.Fatalf("unknown name: exit %d %s", r.code, r.stderr)
 	}
-	desktop.ok("dirs", "rm", "just-sub")
+	desktop.ok("dirs", "rm", "just-sub", "--yes")
 	if ls := laptop.ok("dirs", "ls"); strings.Contains(ls, "just-sub") || !strings.Contains(ls, "notes") {
 		t.Fatalf("dirs ls after rm: %s", ls)
 	}

@@ -70,12 +70,12 @@ func (a *app) loginFxA(cmd *cobra.Command, email string) error {
 	if err != nil {
 		return err
 	}
-	password := a.v.GetString("password")
+	password, err := a.askSecret(cmd, "password", fmt.Sprintf("Firefox Accounts password for %s (not shown): ", email))
+	if err != nil {
+		return err
+	}
 	if password == "" {
-		line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
-		if password = strings.TrimRight(line, "\r\n"); password == "" {
-			return withCode(exitUsage, errors.New("no password: pass --password, set SYNCCTL_PASSWORD or type it"))
-		}
+		return withCode(exitUsage, errors.New("no password: pass --password-file FILE, set SYNCCTL_PASSWORD, or type it when asked"))
 	}
 	client := &fxa.Client{Env: env}
 	cr, err := client.Login(ctx, email, password, fxa.Prompts{
@@ -89,7 +89,7 @@ func (a *app) loginFxA(cmd *cobra.Command, email string) error {
 			err = fmt.Errorf("%w; run login again with --unblock-code CODE", err)
 		}
 		var fe *fxa.Error
-		if errors.As(err, &fe) && fe.RetryAfter > 0 {
+		if unreachable(err) || errors.As(err, &fe) && fe.RetryAfter > 0 {
 			return withCode(exitUnavailable, fmt.Errorf("login to Firefox Accounts: %w", err))
 		}
 		return withCode(exitAuth, fmt.Errorf("login to Firefox Accounts: %w", err))

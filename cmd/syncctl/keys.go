@@ -18,23 +18,31 @@ func newKeysCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer acct.close()
-			fps := map[string]string{"sync key": acct.syncKey.Fingerprint(), "default bulk key": keys.Default.Fingerprint()}
-			for name, kb := range keys.Collections {
-				fps["bulk key for "+name] = kb.Fingerprint()
+			type key struct {
+				Key         string `json:"key"`
+				Collection  string `json:"collection,omitempty"`
+				Fingerprint string `json:"fingerprint"`
 			}
-			if a.v.GetString("output") == "json" {
-				return writeJSON(cmd.OutOrStdout(), fps)
-			}
-			names := make([]string, 0, len(fps))
-			for n := range fps {
+			shown := []key{{"sync", "", acct.syncKey.Fingerprint()}, {"default", "", keys.Default.Fingerprint()}}
+			names := make([]string, 0, len(keys.Collections))
+			for n := range keys.Collections {
 				names = append(names, n)
 			}
 			sort.Strings(names)
-			t := table(cmd.OutOrStdout(), "KEY", "FINGERPRINT")
 			for _, n := range names {
-				t.row(n, fps[n])
+				shown = append(shown, key{"collection", n, keys.Collections[n].Fingerprint()})
 			}
-			return t.flush()
+			l := a.list(cmd, "KEY", "FINGERPRINT")
+			for _, k := range shown {
+				label := k.Key + " key"
+				if k.Collection != "" {
+					label = "bulk key for " + k.Collection
+				} else if k.Key == "default" {
+					label = "default bulk key"
+				}
+				l.Add(k, label, k.Fingerprint)
+			}
+			return l.Close()
 		},
 	}
 	rotate := &cobra.Command{
@@ -47,17 +55,40 @@ download everything again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.rotateKeys(cmd) },
 	}
+	rotate.Flags().Bool("yes", false, "do not ask")
+	rotate.Flags().Bool("dry-run", false, "change nothing: count the records a rotation would re-encrypt")
 	cmd.AddCommand(rotate)
 	return cmd
 }
 
 func (a *app) rotateKeys(cmd *cobra.Command) error {
 	ctx := cmd.Context()
+	a.rotating = true
 	acct, err := a.account(ctx)
 	if err != nil {
 		return err
 	}
 	defer acct.close()
+	if a.v.GetBool("dry-run") {
+		counts, err := acct.client.InfoCollectionCounts(ctx)
+		if err != nil {
+			return err
+		}
+		n := int64(0)
+		for c, k := range counts {
+			if c != "meta" && c != "crypto" {
+				n += k
+			}
+		}
+		res := struct {
+			DryRun      bool  `json:"dry_run"`
+			Reencrypted int64 `json:"reencrypted"`
+		}{true, n}
+		return a.one(cmd, res, say("dry run: a rotation would re-encrypt %s with new keys; nothing was changed", plural(int(n), "record", "records")))
+	}
+	if err := confirm(cmd, a.v.GetBool("yes"), "re-encrypt every record with new keys (other devices download everything again)"); err != nil {
+		return err
+	}
 	s, err := acct.session(ctx, a, cmd.ErrOrStderr())
 	if err != nil {
 		return err
@@ -67,11 +98,15 @@ func (a *app) rotateKeys(cmd *cobra.Command) error {
 	res, err := s.RotateKeys(ctx, func(n int) { progress.add(n - done); done = n })
 	progress.done()
 	if err != nil {
-		return fmt.Errorf("%w (run `syncctl keys rotate` again to resume)", err)
+		return fmt.Errorf("the rotation stopped: %s; run `syncctl keys rotate` again to finish it", explain(err))
 	}
 	if res.Unreadable > 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "syncctl: %d records open with neither key and were left as they are\n", res.Unreadable)
+		fmt.Fprintf(cmd.ErrOrStderr(), "syncctl: %s open with neither key and were left as they are\n", plural(res.Unreadable, "record", "records"))
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "rotated: %d records re-encrypted; new default key %s\n", res.Reencrypted, res.Fingerprint)
-	return nil
+	view := struct {
+		Reencrypted int    `json:"reencrypted"`
+		Unreadable  int    `json:"unreadable"`
+		Fingerprint string `json:"fingerprint"`
+	}{res.Reencrypted, res.Unreadable, res.Fingerprint}
+	return a.one(cmd, view, say("rotated: %s re-encrypted; new default key %s", plural(res.Reencrypted, "record", "records"), res.Fingerprint))
 }

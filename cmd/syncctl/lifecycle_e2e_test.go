@@ -56,7 +56,7 @@ func TestAWipeIsHonouredByTheOtherDeviceAfterAKeyRotationAndAFreshStart(t *testi
 	a.ok("sync")
 	b.login(srv, "alice", key)
 	b.ok("sync")
-	a.ok("keys", "rotate")
+	a.ok("keys", "rotate", "--yes")
 	a.ok("sync")
 	b.ok("sync")
 	if n := a.localCount("history"); n != 3 {
@@ -143,8 +143,7 @@ func TestGetCryptoKeysShowsFingerprints(t *testing.T) {
 	a := newDevice(t)
 	a.login(srv, "alice", "")
 	out := a.ok("get", "crypto", "keys")
-	var keys map[string]string
-	a.json(&keys, "keys")
+	keys := fingerprints(t, a)
 	if !strings.Contains(out, keys["default bulk key"]) || strings.Contains(out, "[") {
 		t.Errorf("get crypto keys:\n%s\nwant the default key's fingerprint %s and no key", out, keys["default bulk key"])
 	}
@@ -166,5 +165,5 @@ func TestPutRefusesBookmarkIDsFirefoxWouldReplace(t *testing.T) {
 	if len(put.ID) != 12 {
 		t.Errorf("put new made the id %q", put.ID)
 	}
-	a.ok("put", "history", "any-id-goes", `{"histUri":"https://a.example","visits":[]}`)
+	a.ok("put", "history", "any-id-goes", `{"histUri":"https://a.example","visits":[{"date":1700000000000000,"type":1}]}`)
 }

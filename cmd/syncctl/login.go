@@ -5,18 +5,22 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
+	"golang.org/x/term"
 
 	"github.com/syncctl/syncctl/crypto"
 	"github.com/syncctl/syncctl/engine"
+	"github.com/syncctl/syncctl/internal/output"
 	"github.com/syncctl/syncctl/storage"
+	"github.com/syncctl/syncctl/wbo"
 )
 
 func newLoginCmd(a *app) *cobra.Command {
@@ -28,14 +32,17 @@ the server's crypto/keys before saving anything. A new, empty account gets a new
 key, printed once: other devices need it (syncctl login --key). The secret and the key go
 to secrets.json (mode 0600) next to the config file, never to the config itself.
 
-The secret comes from --secret, SYNCCTL_SECRET, or standard input.`,
+The secret comes from --secret-file FILE, SYNCCTL_SECRET, or is asked for (not shown as
+it is typed); a pipe gives it on standard input. The account key comes the same ways:
+--key-file FILE, SYNCCTL_KEY, or asked for when the account already holds data.
+--secret and --key also work but show the value to every local user (ps, shell history).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.login(cmd) },
 	}
 	f := cmd.Flags()
 	f.String("server", "", "server URL (its token endpoint is <URL>/1.0/sync/1.5)")
 	f.String("user", "", "your user name on that server (for display)")
-	f.String("secret", "", "your secret on that server (\"-\": read it from standard input; better: --secret-file or SYNCCTL_SECRET)")
+	f.String("secret", "", "your secret on that server (shows in ps: prefer --secret-file, SYNCCTL_SECRET or the prompt; \"-\": a line of standard input)")
 	f.String("secret-file", "", "read the secret from this file")
 	f.String("key", "", "the account key (64 hex digits), as printed at the account's first login (\"-\": from standard input; better: --key-file or SYNCCTL_KEY)")
 	f.String("key-file", "", "read the account key from this file")
@@ -47,7 +54,8 @@ The secret comes from --secret, SYNCCTL_SECRET, or standard input.`,
 	f.Bool("fxa-oauth", false, "log in to Firefox Accounts in a browser instead (syncctl never sees the password)")
 	f.String("redirect-uri", "", "with --fxa-oauth: the redirect URI registered for the client id")
 	f.String("code", "", "with --fxa-oauth: the address the browser was sent to, or the code (else read from standard input)")
-	f.String("password", "", "with --fxa: the account's password (or SYNCCTL_PASSWORD, or standard input)")
+	f.String("password", "", "with --fxa: the account's password (shows in ps: prefer --password-file, SYNCCTL_PASSWORD or the prompt)")
+	f.String("password-file", "", "with --fxa: read the password from this file")
 	f.String("totp", "", "with --fxa: the code of your authenticator app, if the account uses two-step authentication")
 	f.String("email-code", "", "with --fxa: a sign-in code Mozilla sent by email")
 	f.String("unblock-code", "", "with --fxa: the unblock code Mozilla sent by email after a blocked login")
@@ -60,22 +68,14 @@ The secret comes from --secret, SYNCCTL_SECRET, or standard input.`,
 }
 
 func (a *app) readSecret(cmd *cobra.Command) (string, error) {
-	s, err := a.secretValue(cmd, "secret")
-	if err != nil || s != "" {
-		return s, err
-	}
-	in := cmd.InOrStdin()
-	if f, ok := in.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-		fmt.Fprint(cmd.ErrOrStderr(), "secret: ")
-	}
-	line, err := a.stdinLine(cmd)
+	s, err := a.askSecret(cmd, "secret", "secret (not shown): ")
 	if err != nil {
 		return "", err
 	}
-	if line == "" {
-		return "", withCode(exitUsage, errors.New("no secret: pass --secret, set SYNCCTL_SECRET or type it"))
+	if s == "" {
+		return "", withCode(exitUsage, errors.New("no secret: pass --secret-file FILE, set SYNCCTL_SECRET, or type it when asked"))
 	}
-	return line, nil
+	return s, nil
 }
 
 func (a *app) login(cmd *cobra.Command) error {
@@ -89,6 +89,9 @@ func (a *app) login(cmd *cobra.Command) error {
 	server := strings.TrimSuffix(a.v.GetString("server"), "/")
 	if server == "" {
 		return withCode(exitUsage, errors.New("--server is required"))
+	}
+	if u, err := url.Parse(server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return withCode(exitUsage, fmt.Errorf("--server %q: want a URL that starts with http:// or https://, like http://%s", server, strings.TrimPrefix(server, "//")))
 	}
 	master, err := a.secretValue(cmd, "master-secret")
 	if err != nil {
@@ -121,6 +124,14 @@ func (a *app) login(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	if key == "" && hasKeys {
+		// An account with data: on a terminal, ask for its key rather than fail.
+		if in, ok := cmd.InOrStdin().(*os.File); ok && term.IsTerminal(int(in.Fd())) {
+			if key, err = a.askSecret(cmd, "key", "this account already holds data; its account key (64 hex digits, not shown): "); err != nil {
+				return err
+			}
+		}
+	}
 	switch {
 	case key != "":
 		if kB, err = hex.DecodeString(key); err != nil || len(kB) != 32 {
@@ -149,7 +160,11 @@ func (a *app) login(cmd *cobra.Command) error {
 	if err := saveSecrets(all); err != nil {
 		return err
 	}
-	if err := writeProfile(profile, map[string]string{"server": server, "user": a.v.GetString("user")}); err != nil {
+	settings := map[string]string{"server": server, "user": a.v.GetString("user")}
+	if n := a.v.GetString("device-name"); n != "" {
+		settings["device-name"] = n
+	}
+	if err := writeProfile(profile, settings); err != nil {
 		return err
 	}
 	a.v.Set(a.profileKey("server"), server)
@@ -169,18 +184,26 @@ func (a *app) login(cmd *cobra.Command) error {
 			return fmt.Errorf("setting the new account up: %w", err)
 		}
 	}
-	if a.v.GetString("output") == "json" {
-		out := map[string]any{"profile": profile, "server": server, "user": a.v.GetString("user")}
-		if newKey {
-			out["new_key"] = hex.EncodeToString(kB)
-		}
-		return writeJSON(cmd.OutOrStdout(), out)
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "logged in to %s (profile %q)\n", server, profile)
+	res := loginResult{Profile: profile, Server: server, User: a.v.GetString("user")}
 	if newKey {
-		fmt.Fprintf(cmd.OutOrStdout(), "new account key (other devices need it; keep it safe):\n  %s\n", hex.EncodeToString(kB))
+		res.NewKey = hex.EncodeToString(kB)
 	}
-	return nil
+	return a.one(cmd, res, func(out io.Writer) error {
+		fmt.Fprintf(out, "logged in to %s (profile %q)\n", server, profile)
+		if newKey {
+			fmt.Fprintf(out, "new account key (other devices need it; keep it safe):\n  %s\n", res.NewKey)
+		}
+		return nil
+	})
+}
+
+// loginResult is what login prints. NewKey is set once, when the account was new: the
+// only time the key is ever shown.
+type loginResult struct {
+	Profile string `json:"profile"`
+	Server  string `json:"server"`
+	User    string `json:"user"`
+	NewKey  string `json:"new_key,omitempty"`
 }
 
 // writeProfile sets the profile's keys in the config file, touching nothing else in it.
@@ -204,23 +227,61 @@ func writeProfile(profile string, kv map[string]string) error {
 }
 
 func newLogoutCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "logout",
 		Short: "Forget the profile's secret and key (the local copy of your data stays)",
-		Args:  cobra.NoArgs,
+		Long: `Forget the profile's secret and account key. The local copy of your data stays; to
+log in again on this device you need the account key, which only another logged-in
+device or your own record of it has: logout asks first (--yes does not ask).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			all, err := loadSecrets()
 			if err != nil {
 				return err
 			}
-			delete(all, a.profileName())
+			profile := a.profileName()
+			if _, ok := all[profile]; !ok {
+				return withCode(exitAuth, fmt.Errorf("profile %q is not logged in", profile))
+			}
+			if err := confirm(cmd, a.v.GetBool("yes"), fmt.Sprintf("forget the secret and account key of profile %q (logging in again needs the key)", profile)); err != nil {
+				return err
+			}
+			delete(all, profile)
 			if err := saveSecrets(all); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "logged out of profile %q\n", a.profileName())
-			return nil
+			res := struct {
+				Profile   string `json:"profile"`
+				LoggedOut bool   `json:"logged_out"`
+			}{profile, true}
+			return a.one(cmd, res, say("logged out of profile %q", profile))
 		},
 	}
+	cmd.Flags().Bool("yes", false, "do not ask")
+	return cmd
+}
+
+// statusView is what status prints.
+type statusView struct {
+	Profile      string `json:"profile"`
+	Server       string `json:"server"`
+	User         string `json:"user"`
+	DeviceName   string `json:"device_name"`
+	ClientID     string `json:"client_id"`
+	LastSync     string `json:"last_sync"`     // RFC 3339, "" never
+	BackoffUntil string `json:"backoff_until"` // RFC 3339, "" none
+	RotatingKeys bool   `json:"rotating_keys"`
+	// QuotaUsedBytes and QuotaBytes are the server's figures; nil when the server did
+	// not answer (ServerError says why) or sets no quota.
+	QuotaUsedBytes *int64                  `json:"quota_used_bytes"`
+	QuotaBytes     *int64                  `json:"quota_bytes"`
+	ServerError    string                  `json:"server_error,omitempty"`
+	Engines        map[string]statusEngine `json:"engines"`
+}
+
+type statusEngine struct {
+	LastServer     string `json:"last_server"`
+	PendingChanges int    `json:"pending_changes"`
 }
 
 func newStatusCmd(a *app) *cobra.Command {
@@ -230,7 +291,7 @@ func newStatusCmd(a *app) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			acct, err := a.account(ctx)
+			acct, err := a.offlineAccount(ctx)
 			if err != nil {
 				return err
 			}
@@ -243,15 +304,27 @@ func newStatusCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st := map[string]any{"profile": acct.profile, "server": acct.server, "user": acct.user, "client_id": saved.ClientID,
-				"last_sync": timeOrEmpty(saved.LastSync), "backoff_until": timeOrEmpty(saved.BackoffUntil), "rotating_keys": saved.RotatingKeys}
+			st := statusView{Profile: acct.profile, Server: acct.server, User: acct.user, DeviceName: a.deviceName(), ClientID: saved.ClientID,
+				LastSync: timeOrEmpty(saved.LastSync), RotatingKeys: saved.RotatingKeys, Engines: map[string]statusEngine{}}
+			inBackoff := time.Now().Before(saved.BackoffUntil)
+			if inBackoff {
+				st.BackoffUntil = timeOrEmpty(saved.BackoffUntil)
+			}
 			// The server's answer decides the exit code: a status that cannot get in is
-			// not a success, whatever the saved state says.
-			used, quota, serverErr := acct.client.InfoQuota(ctx)
-			if serverErr == nil {
-				st["quota_used_kb"], st["quota_kb"] = used, quota
+			// not a success, whatever the saved state says. In a backoff it is not asked.
+			var serverErr error
+			if inBackoff {
+				st.ServerError = explain(backoffUntil(saved.BackoffUntil))
+			} else if used, quota, err := acct.client.InfoQuota(ctx); err == nil {
+				u := int64(used * 1024)
+				st.QuotaUsedBytes = &u
+				if quota != nil {
+					q := int64(*quota * 1024)
+					st.QuotaBytes = &q
+				}
 			} else {
-				st["server_error"] = oneLine(serverErr)
+				serverErr = err
+				st.ServerError = oneLine(err)
 			}
 			authErr := func() error {
 				if serverErr != nil && exitCodeOf(serverErr) == exitAuth {
@@ -259,47 +332,49 @@ func newStatusCmd(a *app) *cobra.Command {
 				}
 				return nil
 			}
-			engines := map[string]any{}
 			for _, e := range standardEngines {
 				es := saved.Engines[e.name]
 				last := ""
 				if es.LastServer != 0 {
 					last = es.LastServer.String()
 				}
-				engines[e.name] = map[string]any{"last_server": last, "pending_changes": es.Pending}
+				st.Engines[e.name] = statusEngine{last, es.Pending}
 			}
-			st["engines"] = engines
-			if a.v.GetString("output") == "json" {
-				if err := writeJSON(cmd.OutOrStdout(), st); err != nil {
-					return err
-				}
-				return authErr()
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "profile   %s\nserver    %s\nuser      %s\nclient    %s\n", acct.profile, acct.server, acct.user, st["client_id"])
-			fmt.Fprintf(out, "last sync %s\n", orDash(st["last_sync"].(string)))
-			if time.Now().Before(saved.BackoffUntil) {
-				fmt.Fprintf(out, "backoff   until %s\n", saved.BackoffUntil.Local().Format(time.RFC1123))
-			}
-			if saved.RotatingKeys {
-				fmt.Fprintln(out, "keys      a rotation did not finish: run `syncctl keys rotate` to finish it")
-			}
-			if e, ok := st["server_error"]; ok {
-				fmt.Fprintf(out, "server    unreachable: %s\n", e)
-			} else {
-				fmt.Fprintf(out, "quota     %.1f KB used\n", st["quota_used_kb"])
-			}
-			tw := table(out, "ENGINE", "LAST SERVER TIME", "PENDING")
-			for _, e := range standardEngines {
-				m := engines[e.name].(map[string]any)
-				tw.row(e.name, orDash(m["last_server"].(string)), fmt.Sprint(m["pending_changes"]))
-			}
-			if err := tw.flush(); err != nil {
+			if err := a.one(cmd, st, func(out io.Writer) error { return a.printStatus(out, st, saved) }); err != nil {
 				return err
 			}
 			return authErr()
 		},
 	}
+}
+
+func (a *app) printStatus(out io.Writer, st statusView, saved engine.Status) error {
+	fmt.Fprintf(out, "profile   %s\nserver    %s\nuser      %s\ndevice    %s\nclient    %s\n", st.Profile, st.Server, st.User, st.DeviceName, orDash(st.ClientID))
+	fmt.Fprintf(out, "last sync %s\n", a.when(saved.LastSync))
+	if st.BackoffUntil != "" {
+		fmt.Fprintf(out, "backoff   until %s\n", a.when(saved.BackoffUntil))
+	}
+	if st.RotatingKeys {
+		fmt.Fprintln(out, "keys      a rotation did not finish: run `syncctl keys rotate` to finish it")
+	}
+	switch {
+	case st.ServerError != "":
+		fmt.Fprintf(out, "server    not asked: %s\n", st.ServerError)
+	case st.QuotaBytes != nil:
+		fmt.Fprintf(out, "quota     %s used of %s\n", size(*st.QuotaUsedBytes), size(*st.QuotaBytes))
+	default:
+		fmt.Fprintf(out, "quota     %s used\n", size(*st.QuotaUsedBytes))
+	}
+	tw := output.NewList(out, output.Table, "ENGINE", "LAST SERVER TIME", "PENDING")
+	for _, e := range standardEngines {
+		m := st.Engines[e.name]
+		last := "-"
+		if ts, err := wbo.ParseTimestamp(m.LastServer); err == nil && ts != 0 {
+			last = a.when(ts.Time())
+		}
+		tw.Add(nil, e.name, last, fmt.Sprint(m.PendingChanges))
+	}
+	return tw.Close()
 }
 
 func orDash(s string) string {

@@ -17,6 +17,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
+
+	"github.com/syncctl/syncctl/internal/output"
 )
 
 // Exit codes, documented in the README.
@@ -51,29 +53,29 @@ func main() {
 	os.Exit(exitCodeOf(err))
 }
 
+// maxErrorLine is the longest error line printed, in characters.
+const maxErrorLine = 300
+
 // oneLine keeps an error to one line: what went wrong and, for the common cases, what
 // to do about it.
 func oneLine(err error) string {
-	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	msg := strings.Join(strings.Fields(explain(err)), " ")
+	// One line a person reads: a longer one (a server's page of HTML, many joined
+	// errors) is cut; -vv logs the whole error.
+	if r := []rune(msg); len(r) > maxErrorLine {
+		msg = string(r[:maxErrorLine-1]) + "…"
+	}
 	switch exitCodeOf(err) {
 	case exitAuth:
 		if !strings.Contains(msg, "login") {
 			msg += " (check the secret and key, or run `syncctl login` again)"
 		}
 	case exitUnavailable:
-		msg += " (the server is down or busy; try again later)"
-	}
-	return msg
-}
-
-func isUsageError(err error) bool {
-	s := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires ", "invalid argument", "flag needs"} {
-		if strings.Contains(s, p) {
-			return true
+		if !strings.Contains(msg, "try again") && !strings.Contains(msg, "server is down") {
+			msg += " (the server is down or busy; try again later)"
 		}
 	}
-	return false
+	return msg
 }
 
 // app is what every command shares: configuration and the logger.
@@ -82,6 +84,10 @@ type app struct {
 	log zerolog.Logger
 	// stdin is standard input once a command reads lines of it (secrets, keys).
 	stdin *bufio.Reader
+	// format is -o, checked before any command runs.
+	format output.Format
+	// rotating is set by keys rotate: the one command an unfinished rotation allows.
+	rotating bool
 }
 
 func newRoot() *cobra.Command {
@@ -99,15 +105,20 @@ func newRoot() *cobra.Command {
 	pf.String("config", "", "config file (default $XDG_CONFIG_HOME/syncctl/config.toml)")
 	pf.String("log-level", "warn", "log level: debug, info, warn, error")
 	pf.CountP("verbose", "v", "more logging (-v info, -vv debug)")
-	pf.StringP("output", "o", "table", "output format: table or json")
+	pf.StringP("output", "o", "table", "output format: table, json, jsonl, csv or tsv")
+	pf.Bool("utc", false, "print times in UTC (default: local time, with its zone)")
+	pf.String("device-name", "", "how this device appears to your other devices (default \"syncctl on <host>\"; saved per profile at login)")
 	pf.String("profile", "", "account profile (default \"default\"; several accounts or servers each get one)")
-	root.AddCommand(newServeCmd(a), newVersionCmd(), newQuickstartCmd(a),
+	root.AddCommand(newServeCmd(a), newVersionCmd(a), newQuickstartCmd(a),
 		newLoginCmd(a), newLogoutCmd(a), newStatusCmd(a), newInfoCmd(a),
 		newLsCmd(a), newGetCmd(a), newPutCmd(a), newRmCmd(a), newSyncCmd(a),
 		newExportCmd(a), newImportCmd(a), newWipeCmd(a), newKeysCmd(a), newFreshStartCmd(a), newSendTabCmd(a),
 		newConformanceCmd(a), newDaemonCmd(a), newOfflineCmd(a),
 		newBookmarksCmd(a), newPasswordsCmd(a), newHistoryCmd(a), newTabsCmd(a),
 		newPushCmd(a), newPullCmd(a), newDirsCmd(a))
+	root.Version = versionString()
+	root.SetVersionTemplate("syncctl {{.Version}}\n")
+	contract(root)
 	return root
 }
 
@@ -130,10 +141,15 @@ func (a *app) init(cmd *cobra.Command) error {
 	}
 	if err := v.ReadInConfig(); err != nil {
 		var notFound viper.ConfigFileNotFoundError
-		if !errors.As(err, &notFound) && v.GetString("config") != "" {
-			return withCode(exitUsage, fmt.Errorf("config: %w", err))
+		if !errors.As(err, &notFound) {
+			return withCode(exitUsage, configError(v.ConfigFileUsed(), err))
 		}
 	}
+	format, err := output.Parse(v.GetString("output"))
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("-o: %w", err))
+	}
+	a.format = format
 	level, err := zerolog.ParseLevel(v.GetString("log-level"))
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("--log-level: %w", err))

@@ -106,8 +106,36 @@ type account struct {
 
 func (a *app) profileKey(k string) string { return "profiles." + a.profileName() + "." + k }
 
-// account opens the current profile: its config, its secrets and its local database.
+// account opens the current profile for a command that talks to the server: not while
+// the server's backoff lasts (exit 4), nor while a key rotation is unfinished (its
+// records are half under keys other devices cannot see yet).
 func (a *app) account(ctx context.Context) (*account, error) {
+	acct, err := a.offlineAccount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	flags, err := engine.SavedFlags(ctx, acct.db)
+	if err != nil {
+		acct.close()
+		return nil, err
+	}
+	switch {
+	case time.Now().Before(flags.BackoffUntil):
+		acct.close()
+		return nil, backoffUntil(flags.BackoffUntil)
+	case flags.RotatingKeys && !a.rotating:
+		acct.close()
+		return nil, errRotationUnfinished
+	}
+	return acct, nil
+}
+
+// errRotationUnfinished refuses commands while a key rotation is half done.
+var errRotationUnfinished = errors.New("a key rotation did not finish: run `syncctl keys rotate` to finish it first")
+
+// offlineAccount opens the current profile: its config, its secrets and its local
+// database, whatever the server asked.
+func (a *app) offlineAccount(ctx context.Context) (*account, error) {
 	all, err := loadSecrets()
 	if err != nil {
 		return nil, err
@@ -136,18 +164,51 @@ func (a *app) account(ctx context.Context) (*account, error) {
 		acct.fxa = sec.FxA
 	}
 	if err := os.MkdirAll(dataDir(), 0o700); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the data directory %s: %w", dataDir(), err)
 	}
-	if acct.db, err = sqlite.Open(filepath.Join(dataDir(), acct.profile+".db"), nil); err != nil {
-		return nil, err
+	path := filepath.Join(dataDir(), acct.profile+".db")
+	if acct.db, err = sqlite.Open(path, nil); err != nil {
+		return nil, fmt.Errorf("opening the local store %s: %w%s", path, err, writableHint(dataDir()))
 	}
 	acct.client = storage.New(storage.Options{Tokens: acct.tokens, Logger: &a.log})
 	return acct, nil
 }
 
+// close records what the server asked for (a backoff seen by this command holds for
+// the next one too), then releases the profile.
 func (acct *account) close() {
+	if acct.client != nil {
+		// A fresh context: the command's may be cancelled, and the backoff still counts.
+		if err := engine.SaveBackoff(context.Background(), acct.db, acct.client.Signals(), time.Now()); err != nil {
+			fmt.Fprintf(os.Stderr, "syncctl: saving the server's backoff: %v\n", err)
+		}
+	}
 	acct.lock.Release()
 	acct.db.Close()
+}
+
+// writableHint says what to do when a directory cannot be written.
+func writableHint(dir string) string {
+	f, err := os.CreateTemp(dir, ".syncctl-probe-*")
+	if err != nil {
+		return fmt.Sprintf(" (%s is not writable: fix its permissions, or set XDG_DATA_HOME to another directory)", dir)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return ""
+}
+
+// deviceName is how this device appears to the others: --device-name, the config's
+// device-name (per profile or global), else "syncctl on <host>".
+func (a *app) deviceName() string {
+	if n := a.v.GetString(a.profileKey("device-name")); n != "" {
+		return n
+	}
+	if n := a.v.GetString("device-name"); n != "" {
+		return n
+	}
+	host, _ := os.Hostname()
+	return "syncctl on " + host
 }
 
 // lockWait bounds how long a command waits for another syncctl to finish with the
@@ -188,10 +249,9 @@ func (acct *account) session(ctx context.Context, a *app, stderr io.Writer) (*en
 // unlockedSession is the profile's session without its lock: for reading its status,
 // which writes nothing.
 func (acct *account) unlockedSession(a *app) (*engine.Session, error) {
-	host, _ := os.Hostname()
 	return engine.NewSession(engine.Options{
 		Tokens: acct.tokens, SyncKey: acct.syncKey, State: acct.db, Engines: acct.registry(),
-		ClientName: "syncctl on " + host, Logger: &a.log, CredentialsID: acct.creds,
+		ClientName: a.deviceName(), Logger: &a.log, CredentialsID: acct.creds,
 	})
 }
 

@@ -104,7 +104,7 @@ func (a *app) quickstart(cmd *cobra.Command) error {
 		rep.DataDir = dir
 	}
 	out := cmd.OutOrStdout()
-	human := a.v.GetString("output") != "json"
+	human := !a.format.Machine()
 	say := func(format string, args ...any) {
 		line := fmt.Sprintf(format, args...)
 		rep.Steps = append(rep.Steps, line)
@@ -218,7 +218,13 @@ func (a *app) quickstart(cmd *cobra.Command) error {
 	}
 	rep.Converged = fmt.Sprint(rep.Devices["laptop"]) == fmt.Sprint(rep.Devices["phone"])
 	if !human {
-		return writeJSON(out, rep)
+		if err := a.one(cmd, rep, nil); err != nil {
+			return err
+		}
+		if !rep.Converged {
+			return fmt.Errorf("the devices did not converge")
+		}
+		return nil
 	}
 	printDevices(out, rep.Devices)
 	if rep.Converged {

@@ -8,14 +8,18 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/syncctl/syncctl/crypto"
 	"github.com/syncctl/syncctl/firefox"
+	"github.com/syncctl/syncctl/repository/remote"
 	"github.com/syncctl/syncctl/storage"
 	"github.com/syncctl/syncctl/transfer"
 	"github.com/syncctl/syncctl/wbo"
@@ -51,22 +55,19 @@ func newInfoCmd(a *app) *cobra.Command {
 			type row struct {
 				Collection string        `json:"collection"`
 				Count      int64         `json:"count"`
-				SizeKB     float64       `json:"size_kb"`
+				Bytes      int64         `json:"bytes"`
 				Modified   wbo.Timestamp `json:"modified"`
 			}
 			var rows []row
 			for name, ts := range colls {
-				rows = append(rows, row{name, counts[name], usage[name], ts})
+				rows = append(rows, row{name, counts[name], int64(usage[name] * 1024), ts})
 			}
 			sort.Slice(rows, func(i, j int) bool { return rows[i].Collection < rows[j].Collection })
-			if a.v.GetString("output") == "json" {
-				return writeJSON(cmd.OutOrStdout(), rows)
-			}
-			t := table(cmd.OutOrStdout(), "COLLECTION", "COUNT", "SIZE", "MODIFIED")
+			l := a.list(cmd, "COLLECTION", "COUNT", "SIZE", "MODIFIED")
 			for _, r := range rows {
-				t.row(r.Collection, fmt.Sprint(r.Count), fmt.Sprintf("%.1f KB", r.SizeKB), r.Modified.Time().UTC().Format("2006-01-02 15:04:05"))
+				l.Add(r, r.Collection, fmt.Sprint(r.Count), size(r.Bytes), a.when(r.Modified.Time()))
 			}
-			return t.flush()
+			return l.Close()
 		},
 	}
 }
@@ -76,13 +77,14 @@ func newInfoCmd(a *app) *cobra.Command {
 type shownRecord = transfer.Line
 
 // readCollection streams a collection's records, decrypted, to fn.
-func readCollection(cmd *cobra.Command, acct *account, keys *crypto.Keys, coll string, raw bool, fn func(shownRecord) error) error {
+func readCollection(cmd *cobra.Command, acct *account, keys *crypto.Keys, coll string, q storage.Query, raw bool, fn func(shownRecord) error) error {
 	var kb *crypto.KeyBundle
 	if encrypted(coll) && !raw {
 		kb = acct.bundle(keys, coll)
 	}
 	skipped := 0
-	_, err := acct.client.GetCollection(cmd.Context(), coll, storage.Query{Full: true, Sort: "oldest"}, func(r wbo.Record) error {
+	q.Full = true
+	_, err := acct.client.GetCollection(cmd.Context(), coll, q, func(r wbo.Record) error {
 		if kb != nil {
 			clear, err := kb.DecryptRecord(r)
 			if err != nil {
@@ -129,47 +131,77 @@ func newLsCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ls COLLECTION",
 		Short: "List a collection's records, decrypted",
-		Args:  cobra.ExactArgs(1),
+		Long: `List a collection's records, decrypted: newest first unless --sort says otherwise,
+without tombstones (deleted records) unless --include-deleted.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			q := storage.Query{Full: true, Sort: a.v.GetString("sort")}
+			if !slices.Contains([]string{"newest", "oldest", "index"}, q.Sort) {
+				return withCode(exitUsage, fmt.Errorf("--sort %q: want newest, oldest or index", q.Sort))
+			}
+			if s := a.v.GetString("since"); s != "" {
+				since, err := parseSince(s)
+				if err != nil {
+					return withCode(exitUsage, err)
+				}
+				q.Newer = wbo.TimestampOf(since)
+			}
+			limit := a.v.GetInt("limit")
+			if limit < 0 {
+				return withCode(exitUsage, fmt.Errorf("--limit %d: want 0 (no limit) or more", limit))
+			}
 			acct, keys, err := a.withKeys(cmd)
 			if err != nil {
 				return err
 			}
 			defer acct.close()
-			raw := a.v.GetBool("raw")
-			jsonOut := a.v.GetString("output") == "json"
-			var t *tableWriter
-			if !jsonOut {
-				t = table(cmd.OutOrStdout(), "ID", "MODIFIED", "SUMMARY")
-			} else {
-				fmt.Fprint(cmd.OutOrStdout(), "[")
-			}
+			deleted := a.v.GetBool("include-deleted")
+			l := a.list(cmd, "ID", "MODIFIED", "SUMMARY")
 			n := 0
-			err = readCollection(cmd, acct, keys, args[0], raw, func(r shownRecord) error {
-				if jsonOut {
-					if n > 0 {
-						fmt.Fprint(cmd.OutOrStdout(), ",")
-					}
-					b, _ := json.Marshal(r)
-					cmd.OutOrStdout().Write(b)
-				} else {
-					t.row(r.ID, r.Modified.Time().UTC().Format("2006-01-02 15:04:05"), summary(r.Payload))
+			errLimit := errors.New("limit reached")
+			err = readCollection(cmd, acct, keys, args[0], q, a.v.GetBool("raw"), func(r shownRecord) error {
+				if !deleted && wbo.IsTombstone(r.Payload) {
+					return nil
+				}
+				if limit > 0 && n == limit {
+					return errLimit
 				}
 				n++
-				return nil
+				return l.Add(r, r.ID, a.when(r.Modified.Time()), summary(r.Payload))
 			})
-			if jsonOut {
-				fmt.Fprintln(cmd.OutOrStdout(), "]")
-				return err
+			if errors.Is(err, errLimit) {
+				err = nil
 			}
-			if ferr := t.flush(); err == nil {
-				err = ferr
+			if cerr := l.Close(); err == nil {
+				err = cerr
 			}
 			return err
 		},
 	}
-	cmd.Flags().Bool("raw", false, "show the payloads as stored (ciphertext)")
+	f := cmd.Flags()
+	f.Bool("raw", false, "show the payloads as stored (ciphertext)")
+	f.Int("limit", 0, "at most this many records (0: all)")
+	f.String("sort", "newest", "newest, oldest or index (the server's sortindex)")
+	f.String("since", "", "only records modified since a duration ago (72h), a date (2026-11-01) or a server timestamp")
+	f.Bool("include-deleted", false, "list tombstones too")
 	return cmd
+}
+
+// parseSince reads a --since: a duration back from now, a date, an RFC 3339 time or a
+// server timestamp in seconds.
+func parseSince(s string) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	for _, layout := range []string{"2006-01-02", time.RFC3339} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 {
+		return time.UnixMilli(int64(f * 1000)), nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: a duration (72h), a date (2026-11-01), a time (RFC 3339) or a server timestamp", s)
 }
 
 // withKeys opens the account and, unless --raw, its crypto/keys.
@@ -201,15 +233,15 @@ func newGetCmd(a *app) *cobra.Command {
 			}
 			defer acct.close()
 			rec, err := acct.client.GetRecord(cmd.Context(), args[0], args[1])
+			if errors.Is(err, storage.ErrNotFound) {
+				return fmt.Errorf("%s/%s: no such record on the server (`syncctl ls %s` lists them)", args[0], args[1], args[0])
+			}
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
 			if a.v.GetBool("raw") {
-				var buf bytes.Buffer
-				json.Indent(&buf, rec.AppendJSON(nil), "", "  ")
-				fmt.Fprintln(out, buf.String())
-				return nil
+				env := json.RawMessage(rec.AppendJSON(nil))
+				return a.one(cmd, env, func(w io.Writer) error { return indentJSON(w, env) })
 			}
 			if args[0] == crypto.KeysCollection {
 				// Verified and opened with the sync key; shown as fingerprints, never keys.
@@ -229,16 +261,28 @@ func newGetCmd(a *app) *cobra.Command {
 					return err
 				}
 			}
-			var buf bytes.Buffer
-			if json.Indent(&buf, rec.Payload, "", "  ") != nil {
-				buf.Write(rec.Payload)
+			payload := json.RawMessage(rec.Payload)
+			if !json.Valid(payload) {
+				payload, _ = json.Marshal(string(rec.Payload))
 			}
-			fmt.Fprintln(out, buf.String())
-			return nil
+			line := shownRecord{Collection: args[0], ID: rec.ID, Modified: rec.Modified, SortIndex: rec.SortIndex, Payload: payload}
+			return a.one(cmd, line, func(w io.Writer) error { return indentJSON(w, payload) })
 		},
 	}
 	cmd.Flags().Bool("raw", false, "print the envelope as stored")
 	return cmd
+}
+
+// indentJSON prints JSON for people, two spaces a level.
+func indentJSON(w io.Writer, v json.RawMessage) error {
+	var buf bytes.Buffer
+	if json.Indent(&buf, v, "", "  ") != nil {
+		buf.Reset()
+		buf.Write(v)
+	}
+	buf.WriteByte('\n')
+	_, err := w.Write(buf.Bytes())
+	return err
 }
 
 func newPutCmd(a *app) *cobra.Command {
@@ -259,23 +303,41 @@ func newPutCmd(a *app) *cobra.Command {
 			}
 			var obj map[string]json.RawMessage
 			if err := json.Unmarshal(body, &obj); err != nil {
-				return withCode(exitUsage, fmt.Errorf("the record must be a JSON object: %w", err))
+				return withCode(exitUsage, fmt.Errorf("the record must be a JSON object: %s", jsonProblem(body, err)))
 			}
 			id := args[1]
 			if id == "new" {
 				id = wbo.NewGUID(nil) // 12 characters: a valid Places GUID
 			}
-			if args[0] == "bookmarks" {
-				if err := firefox.ValidBookmarkID(id); err != nil {
-					return withCode(exitUsage, fmt.Errorf("%w (or pass the id new to get one)", err))
-				}
-			}
 			obj["id"], _ = json.Marshal(id)
 			p, _ := json.Marshal(obj)
+			if err := firefox.Validate(args[0], id, p); err != nil {
+				hint := ""
+				if errors.Is(err, firefox.ErrBadBookmarkID) {
+					hint = " (or pass the id new to get one)"
+				}
+				return withCode(exitUsage, fmt.Errorf("%s%s", strings.TrimPrefix(err.Error(), "firefox: "), hint))
+			}
 			return a.write(cmd, args[0], wbo.Record{ID: id, Payload: p}, "written")
 		},
 	}
 	return cmd
+}
+
+// jsonProblem says what is wrong with a JSON text in a person's terms: where the syntax
+// breaks, or what it is instead of an object.
+func jsonProblem(body []byte, err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("invalid JSON at byte %d: %s", syntax.Offset, strings.TrimPrefix(syntax.Error(), "json: "))
+	case errors.As(err, &typ):
+		return fmt.Sprintf("got a JSON %s", typ.Value)
+	case len(bytes.TrimSpace(body)) == 0:
+		return "got nothing"
+	}
+	return err.Error()
 }
 
 func newRmCmd(a *app) *cobra.Command {
@@ -302,15 +364,24 @@ func (a *app) write(cmd *cobra.Command, coll string, rec wbo.Record, verb string
 	if err != nil {
 		return err
 	}
+	cfg, err := acct.client.Configuration(cmd.Context())
+	if err != nil {
+		return err
+	}
+	if err := remote.Uploadable(cfg, enc); err != nil {
+		return withCode(exitUsage, fmt.Errorf("%s/%s is too large for this server once encrypted (%s): a sync could never upload it", coll, rec.ID, size(int64(len(enc.Payload)))))
+	}
 	ts, err := acct.client.PutRecord(cmd.Context(), coll, enc, nil)
 	if err != nil {
 		return err
 	}
-	if a.v.GetString("output") == "json" {
-		return writeJSON(cmd.OutOrStdout(), map[string]any{"collection": coll, "id": rec.ID, "modified": ts})
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "%s %s/%s at %s\n", verb, coll, rec.ID, ts)
-	return nil
+	res := struct {
+		Collection string        `json:"collection"`
+		ID         string        `json:"id"`
+		Modified   wbo.Timestamp `json:"modified"`
+		Deleted    bool          `json:"deleted"`
+	}{coll, rec.ID, ts, wbo.IsTombstone(rec.Payload)}
+	return a.one(cmd, res, say("%s %s/%s at %s", verb, coll, rec.ID, a.when(ts.Time())))
 }
 
 // confirm asks on a terminal; elsewhere it needs --yes.
@@ -343,6 +414,9 @@ wipeAll command, delivered at their next sync).`,
 			if len(args) == 1 {
 				what = "the " + args[0] + " collection"
 			}
+			if a.v.GetBool("dry-run") {
+				return a.dryRunWipe(cmd, "wiping would delete", "nothing was deleted", args...)
+			}
 			if err := confirm(cmd, a.v.GetBool("yes"), "delete "+what); err != nil {
 				return err
 			}
@@ -359,10 +433,48 @@ wipeAll command, delivered at their next sync).`,
 			if _, err := s.Wipe(ctx, args...); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", what)
-			return nil
+			res := struct {
+				Wiped []string `json:"wiped"`
+			}{args}
+			if len(args) == 0 {
+				res.Wiped = []string{"*"}
+			}
+			return a.one(cmd, res, say("deleted %s", what))
 		},
 	}
 	cmd.Flags().Bool("yes", false, "do not ask")
+	cmd.Flags().Bool("dry-run", false, "delete nothing: count what would be deleted")
 	return cmd
+}
+
+// dryRunWipe says what a wipe of the named collections (all when none) would delete.
+func (a *app) dryRunWipe(cmd *cobra.Command, lead, tail string, colls ...string) error {
+	acct, err := a.account(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer acct.close()
+	counts, err := acct.client.InfoCollectionCounts(cmd.Context())
+	if err != nil {
+		return err
+	}
+	type coll struct {
+		Collection string `json:"collection"`
+		Records    int64  `json:"records"`
+	}
+	var would []coll
+	total := int64(0)
+	for name, n := range counts {
+		if len(colls) == 0 || slices.Contains(colls, name) {
+			would = append(would, coll{name, n})
+			total += n
+		}
+	}
+	sort.Slice(would, func(i, j int) bool { return would[i].Collection < would[j].Collection })
+	res := struct {
+		DryRun      bool   `json:"dry_run"`
+		Collections []coll `json:"collections"`
+		Records     int64  `json:"records"`
+	}{true, would, total}
+	return a.one(cmd, res, say("dry run: %s %s in %s; %s", lead, plural(int(total), "record", "records"), plural(len(would), "collection", "collections"), tail))
 }

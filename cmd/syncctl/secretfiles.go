@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 // secretValue is a secret given the ways that keep it off the command line: from the file
@@ -43,6 +44,26 @@ func (a *app) secretValue(cmd *cobra.Command, name string) (string, error) {
 		return "", withCode(exitUsage, fmt.Errorf("--%s -: no line on standard input", name))
 	}
 	return line, nil
+}
+
+// askSecret is a secret from secretValue's sources, else typed at the terminal without
+// echo (question on standard error), else a line of standard input when it is a pipe.
+// "" with no error means none was given.
+func (a *app) askSecret(cmd *cobra.Command, name, question string) (string, error) {
+	v, err := a.secretValue(cmd, name)
+	if err != nil || v != "" {
+		return v, err
+	}
+	if in, ok := cmd.InOrStdin().(*os.File); ok && term.IsTerminal(int(in.Fd())) {
+		fmt.Fprint(cmd.ErrOrStderr(), question)
+		b, err := term.ReadPassword(int(in.Fd()))
+		fmt.Fprintln(cmd.ErrOrStderr())
+		if err != nil {
+			return "", fmt.Errorf("reading the %s from the terminal: %w", name, err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return a.stdinLine(cmd)
 }
 
 // stdinLine reads one line of standard input; successive calls read successive lines,

@@ -69,11 +69,11 @@ Firefox Accounts login (syncctl login --fxa).`,
 				out = append(out, sent{d.Name, d.ID})
 				targets = append(targets, d.Name)
 			}
-			if a.v.GetString("output") == "json" {
-				return writeJSON(cmd.OutOrStdout(), out)
+			l := a.list(cmd, "SENT TO", "DEVICE ID")
+			for _, s := range out {
+				l.Add(s, s.Device, s.ID)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "sent to %s\n", strings.Join(targets, ", "))
-			return nil
+			return l.Close()
 		},
 	}
 	cmd.Flags().String("to", "", "the device to send to (name or id; default: every other device)")

@@ -5,11 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -86,7 +88,7 @@ func (a *app) serve(cmd *cobra.Command) error {
 		return err
 	}
 	defer srv.Close()
-	l, err := net.Listen("tcp", v.GetString("listen"))
+	l, err := listen(v.GetString("listen"))
 	if err != nil {
 		return err
 	}
@@ -94,19 +96,58 @@ func (a *app) serve(cmd *cobra.Command) error {
 	if p := v.GetString("public-url"); p != "" {
 		base = strings.TrimSuffix(p, "/")
 	}
-	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "syncctl serve: listening on %s (data in %s)\n", l.Addr(), dir)
-	fmt.Fprintf(out, "token endpoint: %s/1.0/sync/1.5\n", base)
 	names := make([]string, 0, len(users))
 	for n := range users {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	fmt.Fprintf(out, "users: %s\n", strings.Join(names, ", "))
+	started := struct {
+		Listening     string   `json:"listening"`
+		DataDir       string   `json:"data_dir"`
+		TokenEndpoint string   `json:"token_endpoint"`
+		Users         []string `json:"users"`
+	}{l.Addr().String(), dir, base + "/1.0/sync/1.5", names}
+	err = a.one(cmd, started, func(out io.Writer) error {
+		_, err := fmt.Fprintf(out, "syncctl serve: listening on %s (data in %s)\ntoken endpoint: %s\nusers: %s\n",
+			started.Listening, dir, started.TokenEndpoint, strings.Join(names, ", "))
+		return err
+	})
+	if err != nil {
+		return err
+	}
 	a.log.Info().Str("addr", l.Addr().String()).Str("data_dir", dir).Msg("serving")
 	err = srv.Serve(cmd.Context(), l)
 	a.log.Info().Msg("stopped")
 	return err
+}
+
+// listen opens the server's address, saying which flag is wrong and how: an address
+// that is not host:port is a usage error (2); one in use or not allowed is an error of
+// this machine (1), never "the server is down" (4).
+func listen(addr string) (net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("--listen %q: want host:port, like 127.0.0.1:8000", addr))
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return nil, withCode(exitUsage, fmt.Errorf("--listen %q: %q is not a port", addr, port))
+	}
+	l, err := net.Listen("tcp", addr)
+	switch {
+	case err == nil:
+		return l, nil
+	case errors.Is(err, syscall.EADDRINUSE):
+		return nil, withCode(exitError, fmt.Errorf("--listen %s: another program is listening there (stop it, or pick another port)", addr))
+	case errors.Is(err, syscall.EACCES):
+		return nil, withCode(exitError, fmt.Errorf("--listen %s: not allowed (ports below 1024 need privileges; pick a higher one)", addr))
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return nil, withCode(exitUsage, fmt.Errorf("--listen %s: %s is not an address of this machine", addr, host))
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return nil, withCode(exitUsage, fmt.Errorf("--listen %s: unknown host %q", addr, host))
+	}
+	return nil, withCode(exitError, fmt.Errorf("--listen %s: %w", addr, err))
 }
 
 // serveUsers merges --user flags, the [users] table and SYNCCTL_USERS. With no user at

@@ -2,13 +2,13 @@ package main
 
 import (
 	"bufio"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
+	"iter"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -16,6 +16,7 @@ import (
 
 	"github.com/syncctl/syncctl/crypto"
 	"github.com/syncctl/syncctl/firefox"
+	"github.com/syncctl/syncctl/storage"
 	"github.com/syncctl/syncctl/transfer"
 	"github.com/syncctl/syncctl/wbo"
 )
@@ -78,7 +79,7 @@ func (a *app) export(cmd *cobra.Command, colls []string) error {
 	switch format {
 	case "jsonl":
 		for _, c := range colls {
-			err = readCollection(cmd, acct, keys, c, false, func(r shownRecord) error {
+			err = readCollection(cmd, acct, keys, c, storage.Query{Sort: "oldest"}, false, func(r shownRecord) error {
 				b, _ := json.Marshal(r)
 				w.Write(append(b, '\n'))
 				p.add(1)
@@ -89,7 +90,20 @@ func (a *app) export(cmd *cobra.Command, colls []string) error {
 			}
 		}
 	case "csv":
-		err = exportCSV(cmd, acct, keys, colls[0], w)
+		var cw *transfer.CSVWriter
+		if cw, err = transfer.NewCSVWriter(w, colls[0]); err != nil {
+			return withCode(exitUsage, errors.New("--format csv is for passwords, bookmarks and history"))
+		}
+		err = readCollection(cmd, acct, keys, colls[0], storage.Query{Sort: "oldest"}, false, func(r shownRecord) error {
+			if werr := cw.Write(r); werr != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "syncctl: left out: %v\n", werr)
+			}
+			p.add(1)
+			return nil
+		})
+		if err == nil {
+			err = cw.Flush()
+		}
 	case "html":
 		if colls[0] != "bookmarks" {
 			return withCode(exitUsage, fmt.Errorf("--format html is for bookmarks"))
@@ -108,56 +122,11 @@ func (a *app) export(cmd *cobra.Command, colls []string) error {
 	return err
 }
 
-// csvColumns are the fields exported per collection, in Firefox's order where it has one.
-var csvColumns = map[string][]string{
-	"passwords": {"hostname", "username", "password", "formSubmitURL", "httpRealm", "usernameField", "passwordField", "timeCreated", "timePasswordChanged", "timeLastUsed", "timesUsed", "id"},
-	"bookmarks": {"id", "type", "title", "bmkUri", "parentid", "parentName", "keyword", "tags", "dateAdded"},
-	"history":   {"id", "histUri", "title", "visits"},
-}
-
-func exportCSV(cmd *cobra.Command, acct *account, keys *crypto.Keys, coll string, w io.Writer) error {
-	cols, ok := csvColumns[coll]
-	if !ok {
-		return withCode(exitUsage, fmt.Errorf("--format csv is for passwords, bookmarks and history"))
-	}
-	cw := csv.NewWriter(w)
-	cw.Write(cols)
-	err := readCollection(cmd, acct, keys, coll, false, func(r shownRecord) error {
-		var m map[string]any
-		if err := json.Unmarshal(r.Payload, &m); err != nil {
-			fmt.Fprintf(cmd.ErrOrStderr(), "syncctl: %s/%s left out: not a JSON object: %v\n", coll, r.ID, err)
-			return nil
-		}
-		if m["deleted"] == true {
-			return nil
-		}
-		row := make([]string, len(cols))
-		for i, c := range cols {
-			switch v := m[c].(type) {
-			case nil:
-			case string:
-				row[i] = v
-			case float64:
-				row[i] = fmt.Sprintf("%.0f", v)
-			default:
-				b, _ := json.Marshal(v)
-				row[i] = string(b)
-			}
-		}
-		return cw.Write(row)
-	})
-	cw.Flush()
-	if err == nil {
-		err = cw.Error()
-	}
-	return err
-}
-
 // exportBookmarksHTML writes the Netscape bookmark file format: the tree as firefox.Tree
 // reads it, under the roots menu, toolbar, unfiled and mobile, then what they do not reach.
 func exportBookmarksHTML(cmd *cobra.Command, acct *account, keys *crypto.Keys, w io.Writer) error {
 	items := map[string]*firefox.Bookmark{}
-	err := readCollection(cmd, acct, keys, "bookmarks", false, func(r shownRecord) error {
+	err := readCollection(cmd, acct, keys, "bookmarks", storage.Query{Sort: "oldest"}, false, func(r shownRecord) error {
 		if wbo.IsTombstone(r.Payload) {
 			return nil
 		}
@@ -174,81 +143,248 @@ func exportBookmarksHTML(cmd *cobra.Command, acct *account, keys *crypto.Keys, w
 	if err != nil {
 		return err
 	}
-	writeBookmarksHTML(w, firefox.NewTree(items))
-	return nil
-}
-
-// writeBookmarksHTML writes a tree in the Netscape bookmark file format.
-func writeBookmarksHTML(w io.Writer, tree *firefox.Tree) {
-	fmt.Fprint(w, "<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<META HTTP-EQUIV=\"Content-Type\" CONTENT=\"text/html; charset=UTF-8\">\n<TITLE>Bookmarks</TITLE>\n<H1>Bookmarks</H1>\n<DL><p>\n")
-	pad := func(depth int) string { return strings.Repeat("    ", depth+1) }
-	tree.Walk(firefox.Visitor{
-		Enter: func(b *firefox.Bookmark, depth int, _ bool) {
-			added := ""
-			if ms := b.AddedAt(); ms > 0 {
-				added = fmt.Sprintf(" ADD_DATE=\"%d\"", ms/1000)
-			}
-			title := html.EscapeString(firefox.DisplayTitle(b))
-			switch {
-			case firefox.IsFolder(b):
-				fmt.Fprintf(w, "%s<DT><H3%s>%s</H3>\n%s<DL><p>\n", pad(depth), added, title, pad(depth))
-			case b.Type == "separator":
-				fmt.Fprintf(w, "%s<HR>\n", pad(depth))
-			default:
-				uri := b.BmkURI
-				if uri == "" {
-					uri = b.SiteURI // a livemark: its site
-				}
-				fmt.Fprintf(w, "%s<DT><A HREF=\"%s\"%s>%s</A>\n", pad(depth), html.EscapeString(uri), added, title)
-			}
-		},
-		Leave: func(_ *firefox.Bookmark, depth int) { fmt.Fprintf(w, "%s</DL><p>\n", pad(depth)) },
-	})
-	fmt.Fprint(w, "</DL><p>\n")
+	return transfer.WriteBookmarksHTML(w, firefox.NewTree(items))
 }
 
 func newImportCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "import [FILE]",
-		Short: "Import JSON lines written by export: encrypt and upload them (- or no FILE: standard input)",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			in := cmd.InOrStdin()
-			if len(args) == 1 && args[0] != "-" {
-				f, err := os.Open(args[0])
+		Short: "Import an export (JSON lines, CSV or bookmarks.html): check, encrypt and upload it (- or no FILE: standard input)",
+		Long: `Import records: JSON lines written by export, a CSV of passwords, bookmarks or history
+(export --format csv, or Firefox's about:logins export), or a bookmarks.html from any
+browser. Every record is checked first (a valid Firefox record, small enough for this
+server once encrypted): if any is not, nothing is imported and the command says which.
+Bookmarks land in the account's tree beside what is there: the roots keep their
+children. meta, crypto and clients records are skipped: they belong to the exporting
+account.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return a.importFile(cmd, args) },
+	}
+	f := cmd.Flags()
+	f.String("format", "", "jsonl, csv or html (default: from the file's extension, else jsonl)")
+	f.String("collection", "", "with --format csv: passwords, bookmarks or history (default: from the header)")
+	f.Bool("dry-run", false, "check every record and count them; upload nothing")
+	return cmd
+}
+
+// importFile checks every record of the file, then uploads them: a file with one bad
+// record stores nothing.
+func (a *app) importFile(cmd *cobra.Command, args []string) error {
+	ctx := cmd.Context()
+	path := "-"
+	if len(args) == 1 {
+		path = args[0]
+	}
+	format := a.v.GetString("format")
+	if format == "" {
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".csv":
+			format = "csv"
+		case ".html", ".htm":
+			format = "html"
+		default:
+			format = "jsonl"
+		}
+	}
+	src, cleanup, err := a.importSource(cmd, path, format)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	acct, keys, err := a.withKeys(cmd)
+	if err != nil {
+		return err
+	}
+	defer acct.close()
+	cfg, err := acct.client.Configuration(ctx)
+	if err != nil {
+		return err
+	}
+	counts := map[string]int{}
+	var problems []string
+	bad := 0
+	for l, err := range src() {
+		if errors.Is(err, transfer.ErrNotAnExport) || errors.Is(err, transfer.ErrNoCSV) {
+			return withCode(exitUsage, err)
+		}
+		if err != nil {
+			return withCode(exitUsage, fmt.Errorf("%s: %w", path, err))
+		}
+		if l.Collection == "meta" || l.Collection == "crypto" || l.Collection == "clients" {
+			continue
+		}
+		if err := transfer.Check(cfg, acct.bundle(keys, l.Collection), l); err != nil {
+			bad++
+			if len(problems) < 10 {
+				problems = append(problems, strings.TrimPrefix(strings.TrimPrefix(err.Error(), "firefox: "), "transfer: "))
+			}
+			continue
+		}
+		counts[l.Collection]++
+	}
+	if bad > 0 {
+		for _, p := range problems {
+			fmt.Fprintf(cmd.ErrOrStderr(), "cannot import: %s\n", p)
+		}
+		return withCode(exitUsage, fmt.Errorf("%s of %s cannot be imported (listed above%s): nothing was imported",
+			plural(bad, "record", "records"), path, map[bool]string{true: ", the first 10", false: ""}[bad > 10]))
+	}
+	type collCount struct {
+		Collection string `json:"collection"`
+		Records    int    `json:"records"`
+	}
+	var per []collCount
+	total := 0
+	for c, n := range counts {
+		per = append(per, collCount{c, n})
+		total += n
+	}
+	sort.Slice(per, func(i, j int) bool { return per[i].Collection < per[j].Collection })
+	if a.v.GetBool("dry-run") {
+		res := struct {
+			DryRun      bool        `json:"dry_run"`
+			Records     int         `json:"records"`
+			Collections []collCount `json:"collections"`
+		}{true, total, per}
+		return a.one(cmd, res, say("dry run: %s in %s would be imported; all are valid; nothing was uploaded",
+			plural(total, "record", "records"), plural(len(per), "collection", "collections")))
+	}
+	p := newProgress(cmd, "importing")
+	res, err := transfer.ImportLines(ctx, src(), transfer.ImportOptions{
+		Client: acct.client, Bundle: func(c string) *crypto.KeyBundle { return acct.bundle(keys, c) }, OnStored: p.add,
+		OnRefused: func(c, id string, e error) {
+			fmt.Fprintf(cmd.ErrOrStderr(), "syncctl: %s/%s not imported: %s\n", c, id, explain(e))
+		},
+	})
+	p.done()
+	if err != nil {
+		return err
+	}
+	view := struct {
+		Imported    int      `json:"imported"`
+		Collections []string `json:"collections"`
+		Skipped     int      `json:"skipped"`
+		Refused     int      `json:"refused"`
+	}{res.Stored, res.Collections, res.Skipped, total - res.Stored}
+	err = a.one(cmd, view, func(out io.Writer) error {
+		fmt.Fprintf(out, "imported %s into %s", plural(res.Stored, "record", "records"), plural(len(res.Collections), "collection", "collections"))
+		if res.Skipped > 0 {
+			fmt.Fprintf(out, " (skipped %d of meta, crypto and clients: they belong to the exporting account)", res.Skipped)
+		}
+		_, err := fmt.Fprintln(out)
+		return err
+	})
+	if err == nil && view.Refused > 0 {
+		err = fmt.Errorf("the server refused %s (listed above)", plural(view.Refused, "record", "records"))
+	}
+	return err
+}
+
+// importSource opens what import reads, as something it can read twice (once to check,
+// once to upload): a file is opened again, standard input is kept in a private
+// temporary file, and CSV and HTML (small, and given new ids as they are read) are read
+// once into memory.
+func (a *app) importSource(cmd *cobra.Command, path, format string) (func() iter.Seq2[transfer.Line, error], func(), error) {
+	cleanup := func() {}
+	if path == "-" {
+		tmp, err := os.CreateTemp(dataDir(), ".import-*")
+		if err != nil {
+			if err := os.MkdirAll(dataDir(), 0o700); err != nil {
+				return nil, nil, err
+			}
+			if tmp, err = os.CreateTemp(dataDir(), ".import-*"); err != nil {
+				return nil, nil, err
+			}
+		}
+		cleanup = func() { os.Remove(tmp.Name()) }
+		_, err = io.Copy(tmp, cmd.InOrStdin())
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		path = tmp.Name()
+	}
+	open := func() (*os.File, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, withCode(exitUsage, err)
+		}
+		return f, nil
+	}
+	switch format {
+	case "jsonl":
+		return func() iter.Seq2[transfer.Line, error] {
+			return func(yield func(transfer.Line, error) bool) {
+				f, err := open()
 				if err != nil {
-					return err
+					yield(transfer.Line{}, err)
+					return
 				}
 				defer f.Close()
-				in = f
+				for l, err := range transfer.ReadLines(f) {
+					if !yield(l, err) {
+						return
+					}
+				}
 			}
-			acct, keys, err := a.withKeys(cmd)
-			if err != nil {
-				return err
+		}, cleanup, nil
+	case "csv", "html":
+		f, err := open()
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		defer f.Close()
+		var lines []transfer.Line
+		if format == "html" {
+			lines, err = transfer.ReadBookmarksHTML(f)
+		} else {
+			lines, err = readCSV(f, a.v.GetString("collection"))
+		}
+		if err != nil {
+			cleanup()
+			return nil, nil, withCode(exitUsage, err)
+		}
+		return func() iter.Seq2[transfer.Line, error] {
+			return func(yield func(transfer.Line, error) bool) {
+				for _, l := range lines {
+					if !yield(l, nil) {
+						return
+					}
+				}
 			}
-			defer acct.close()
-			p := newProgress(cmd, "importing")
-			res, err := transfer.Import(ctx, in, transfer.ImportOptions{
-				Client: acct.client, Bundle: func(c string) *crypto.KeyBundle { return acct.bundle(keys, c) }, OnStored: p.add,
-				OnRefused: func(c, id string, e error) {
-					fmt.Fprintf(cmd.ErrOrStderr(), "syncctl: %s/%s not imported: %v\n", c, id, e)
-				},
-			})
-			if errors.Is(err, transfer.ErrNotAnExport) {
-				return withCode(exitUsage, err)
-			}
-			if err != nil {
-				return err
-			}
-			total, order, skipped := res.Stored, res.Collections, res.Skipped
-			p.done()
-			fmt.Fprintf(cmd.OutOrStdout(), "imported %d records into %d collections", total, len(order))
-			if skipped > 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), " (skipped %d of meta, crypto and clients: they belong to the exporting account)", skipped)
-			}
-			fmt.Fprintln(cmd.OutOrStdout())
-			return nil
-		},
+		}, cleanup, nil
 	}
+	cleanup()
+	return nil, nil, withCode(exitUsage, fmt.Errorf("--format %q: want jsonl, csv or html", format))
+}
+
+// readCSV reads a CSV export; without --collection the header says which collection.
+func readCSV(r io.Reader, coll string) ([]transfer.Line, error) {
+	br := bufio.NewReader(r)
+	if coll == "" {
+		head, _ := br.Peek(4096)
+		first, _, _ := strings.Cut(string(head), "\n")
+		switch {
+		case strings.Contains(first, "hostname") || strings.Contains(first, "url") && strings.Contains(first, "password"):
+			coll = "passwords"
+		case strings.Contains(first, "bmkUri"):
+			coll = "bookmarks"
+		case strings.Contains(first, "histUri"):
+			coll = "history"
+		default:
+			return nil, errors.New("which collection is this CSV? pass --collection passwords, bookmarks or history")
+		}
+	}
+	var lines []transfer.Line
+	for l, err := range transfer.ReadCSV(br, coll) {
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, l)
+	}
+	return lines, nil
 }

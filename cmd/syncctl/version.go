@@ -1,7 +1,7 @@
 package main
 
 import (
-	"fmt"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
@@ -20,14 +20,19 @@ func versionString() string {
 	return "dev"
 }
 
-func newVersionCmd() *cobra.Command {
+func newVersionCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), "syncctl", versionString())
-			return err
+			v := struct {
+				Version string `json:"version"`
+				Go      string `json:"go"`
+				OS      string `json:"os"`
+				Arch    string `json:"arch"`
+			}{versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH}
+			return a.one(cmd, v, say("syncctl %s", v.Version))
 		},
 	}
 }

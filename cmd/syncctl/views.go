@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/syncctl/syncctl/firefox"
+	"github.com/syncctl/syncctl/storage"
 	"github.com/syncctl/syncctl/wbo"
 )
 
@@ -24,7 +25,7 @@ func readTyped[T any, P interface {
 	}
 	defer acct.close()
 	var out []P
-	err = readCollection(cmd, acct, keys, coll, false, func(r shownRecord) error {
+	err = readCollection(cmd, acct, keys, coll, storage.Query{Sort: "oldest"}, false, func(r shownRecord) error {
 		if wbo.IsTombstone(r.Payload) {
 			return nil
 		}
@@ -52,14 +53,39 @@ func newBookmarksCmd(a *app) *cobra.Command {
 			for _, b := range items {
 				byID[b.ID] = b
 			}
-			if a.v.GetString("output") == "json" {
-				return writeJSON(cmd.OutOrStdout(), items)
+			if a.format.Machine() {
+				return a.bookmarkRows(cmd, byID)
 			}
 			printTree(cmd.OutOrStdout(), byID)
 			return nil
 		},
 	})
 	return cmd
+}
+
+// bookmarkRows lists the bookmarks in tree order, for scripts: each with its folder
+// path and depth, the ones the roots do not reach marked as orphans.
+func (a *app) bookmarkRows(cmd *cobra.Command, byID map[string]*firefox.Bookmark) error {
+	type row struct {
+		ID       string   `json:"id"`
+		Type     string   `json:"type"`
+		Title    string   `json:"title"`
+		URL      string   `json:"url,omitempty"`
+		ParentID string   `json:"parent_id"`
+		Depth    int      `json:"depth"`
+		Tags     []string `json:"tags"`
+		Keyword  string   `json:"keyword,omitempty"`
+		Orphan   bool     `json:"orphan"`
+	}
+	l := a.list(cmd)
+	firefox.NewTree(byID).Walk(firefox.Visitor{Enter: func(b *firefox.Bookmark, depth int, orphan bool) {
+		r := row{ID: b.ID, Type: b.Type, Title: firefox.DisplayTitle(b), URL: b.BmkURI, ParentID: b.ParentID, Depth: depth, Tags: b.Tags, Orphan: orphan}
+		if b.Keyword != nil {
+			r.Keyword = *b.Keyword
+		}
+		l.Add(r)
+	}})
+	return l.Close()
 }
 
 // printTree prints the bookmark tree as firefox.Tree reads it, with the items the roots
@@ -100,7 +126,10 @@ func newPasswordsCmd(a *app) *cobra.Command {
 				return logins[i].Hostname+logins[i].Username < logins[j].Hostname+logins[j].Username
 			})
 			type row struct {
-				ID, Hostname, Username, Password string
+				ID       string `json:"id"`
+				Hostname string `json:"hostname"`
+				Username string `json:"username"`
+				Password string `json:"password"`
 			}
 			var rows []row
 			for _, l := range logins {
@@ -110,14 +139,11 @@ func newPasswordsCmd(a *app) *cobra.Command {
 				}
 				rows = append(rows, row{l.ID, l.Hostname, l.Username, pw})
 			}
-			if a.v.GetString("output") == "json" {
-				return writeJSON(cmd.OutOrStdout(), rows)
-			}
-			t := table(cmd.OutOrStdout(), "ORIGIN", "USERNAME", "PASSWORD")
+			l := a.list(cmd, "ORIGIN", "USERNAME", "PASSWORD")
 			for _, r := range rows {
-				t.row(r.Hostname, r.Username, r.Password)
+				l.Add(r, r.Hostname, r.Username, r.Password)
 			}
-			return t.flush()
+			return l.Close()
 		},
 	}
 	ls.Flags().Bool("show", false, "show the passwords")
@@ -145,9 +171,10 @@ func newHistoryCmd(a *app) *cobra.Command {
 				return err
 			}
 			type row struct {
-				URL, Title string
-				LastVisit  time.Time
-				Visits     int
+				URL       string    `json:"url"`
+				Title     string    `json:"title"`
+				LastVisit time.Time `json:"last_visit"`
+				Visits    int       `json:"visits"`
 			}
 			var rows []row
 			for _, h := range pages {
@@ -163,17 +190,14 @@ func newHistoryCmd(a *app) *cobra.Command {
 				if h.Title != nil {
 					title = *h.Title
 				}
-				rows = append(rows, row{h.HistURI, title, t, len(h.Visits)})
+				rows = append(rows, row{h.HistURI, title, t.UTC(), len(h.Visits)})
 			}
 			sort.Slice(rows, func(i, j int) bool { return rows[i].LastVisit.After(rows[j].LastVisit) })
-			if a.v.GetString("output") == "json" {
-				return writeJSON(cmd.OutOrStdout(), rows)
-			}
-			t := table(cmd.OutOrStdout(), "LAST VISIT", "VISITS", "TITLE", "URL")
+			l := a.list(cmd, "LAST VISIT", "VISITS", "TITLE", "URL")
 			for _, r := range rows {
-				t.row(r.LastVisit.UTC().Format("2006-01-02 15:04"), fmt.Sprint(r.Visits), truncate(r.Title, 40), r.URL)
+				l.Add(r, a.when(r.LastVisit), fmt.Sprint(r.Visits), truncate(r.Title, 40), r.URL)
 			}
-			return t.flush()
+			return l.Close()
 		},
 	}
 	ls.Flags().String("since", "", "only pages visited since a duration ago (72h) or a date (2026-11-01)")
@@ -191,20 +215,23 @@ func newTabsCmd(a *app) *cobra.Command {
 				return err
 			}
 			sort.Slice(devices, func(i, j int) bool { return devices[i].ClientName < devices[j].ClientName })
-			if a.v.GetString("output") == "json" {
-				return writeJSON(cmd.OutOrStdout(), devices)
+			type row struct {
+				Device   string `json:"device"`
+				DeviceID string `json:"device_id"`
+				Title    string `json:"title"`
+				URL      string `json:"url"`
 			}
-			t := table(cmd.OutOrStdout(), "DEVICE", "TITLE", "URL")
+			l := a.list(cmd, "DEVICE", "TITLE", "URL")
 			for _, d := range devices {
 				for _, tab := range d.Tabs {
 					url := ""
 					if len(tab.URLHistory) > 0 {
 						url = tab.URLHistory[0]
 					}
-					t.row(d.ClientName, truncate(tab.Title, 40), url)
+					l.Add(row{d.ClientName, d.ID, tab.Title, url}, d.ClientName, truncate(tab.Title, 40), url)
 				}
 			}
-			return t.flush()
+			return l.Close()
 		},
 	})
 	return cmd

@@ -28,6 +28,24 @@ func (r *Repository) limits(cfg storage.Configuration) limits {
 	}
 }
 
+// Uploadable says whether a sync with the default Options can ever upload rec to a
+// server with these limits (cfg with its defaults filled in): ErrRecordTooLarge if
+// not. A tool that writes a record outside a sync checks it first, so that no record
+// sits on a server, or pending on a device, that a sync would refuse for ever.
+func Uploadable(cfg storage.Configuration, rec wbo.Record) error {
+	l := New(Options{}).limits(cfg.WithDefaults())
+	return l.fits(rec.AppendJSON(nil), int64(len(rec.Payload)))
+}
+
+// fits checks one record, given its JSON and its payload size, against the limits.
+func (l limits) fits(recJSON []byte, size int64) error {
+	if size > l.recordPayload || size > l.postBytes || int64(len(recJSON))+3 > l.requestBytes {
+		limit := min(l.recordPayload, l.postBytes, l.requestBytes-3)
+		return fmt.Errorf("%w: %d bytes of payload, at most %d fit", storage.ErrRecordTooLarge, size, limit)
+	}
+	return nil
+}
+
 // post is the records of one POST and their sizes.
 type post struct {
 	recs         []wbo.Record
@@ -66,8 +84,8 @@ func plan(recs []wbo.Record, l limits, res *repository.StoreResult) [][]post {
 		rec.Modified = 0
 		buf = rec.AppendJSON(buf[:0])
 		jsonLen := int64(len(buf)) + 1 // the comma
-		if size > l.recordPayload || size > l.postBytes || jsonLen+2 > l.requestBytes {
-			res.Fail(rec.ID, fmt.Errorf("%w: %d bytes of payload", storage.ErrRecordTooLarge, size))
+		if err := l.fits(buf, size); err != nil {
+			res.Fail(rec.ID, err)
 			continue
 		}
 		if totRecs+1 > l.totalRecords || totByte+size > l.totalBytes {

@@ -1,4 +1,4 @@
-package main
+package transfer_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/syncctl/syncctl/firefox"
+	"github.com/syncctl/syncctl/transfer"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -52,6 +53,8 @@ func TestTheHTMLExportIsTheTree(t *testing.T) {
 		items[b.ID] = b
 	}
 	var out bytes.Buffer
-	writeBookmarksHTML(&out, firefox.NewTree(items))
+	if err := transfer.WriteBookmarksHTML(&out, firefox.NewTree(items)); err != nil {
+		t.Fatal(err)
+	}
 	golden(t, "bookmarks.html", out.Bytes())
 }
