@@ -280,9 +280,7 @@ func (s *Session) syncEngines(ctx context.Context, r *run) (string, error) {
 			if fixed, err = rp.Repair(ctx); err == nil && fixed > 0 {
 				var again synchronizer.Result
 				again, err = s.syncEngine(ctx, e, r.keys, nil)
-				res.Uploaded += again.Uploaded
-				res.Applied += again.Applied
-				res.Reconciled += again.Reconciled
+				res.Add(again) // what the repair pass refused counts as much as the first's
 			}
 		}
 		r.res.Engines[name] = EngineResult{Result: res, Err: err}

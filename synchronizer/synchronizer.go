@@ -61,6 +61,17 @@ type Result struct {
 	Duration   time.Duration //
 }
 
+// Add counts another pass's figures into r.
+func (r *Result) Add(o Result) {
+	r.Applied += o.Applied
+	r.Reconciled += o.Reconciled
+	r.Deduped += o.Deduped
+	r.Failed += o.Failed
+	r.Uploaded += o.Uploaded
+	r.Rejected += o.Rejected
+	r.Duration += o.Duration
+}
+
 // Synchronizer syncs one collection.
 type Synchronizer struct {
 	opts Options

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/syncctl/syncctl/blob"
@@ -75,18 +76,9 @@ func (b *bar) done() {
 	}
 }
 
-// size prints bytes for people: 1.5 MB.
-func size(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
+// size prints bytes for people, in SI units as du --si and most file managers do:
+// 2.0 MB, 352 kB.
+func size(n int64) string { return humanize.Bytes(uint64(max(n, 0))) }
 
 func newPushCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{

@@ -35,7 +35,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	bin = filepath.Join(dir, "syncctl")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	// SYNCCTL_E2E_BIN runs the tests against another build (an older commit's, to see a
+	// test fail on the code it was written against).
+	if other := os.Getenv("SYNCCTL_E2E_BIN"); other != "" {
+		bin = other
+	} else if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -48,6 +52,7 @@ func TestMain(m *testing.M) {
 type device struct {
 	t    *testing.T
 	home string
+	env  []string // more environment, KEY=VALUE
 }
 
 func newDevice(t *testing.T) *device { return &device{t: t, home: t.TempDir()} }
@@ -57,10 +62,23 @@ type result struct {
 	code           int
 }
 
+// command is syncctl with args on this device: its home, config and data directories,
+// and none of the SYNCCTL_ variables of the shell that runs the tests.
+func (d *device) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SYNCCTL_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "HOME="+d.home, "XDG_CONFIG_HOME="+filepath.Join(d.home, "config"), "XDG_DATA_HOME="+filepath.Join(d.home, "data"))
+	cmd.Env = append(cmd.Env, d.env...)
+	return cmd
+}
+
 func (d *device) runIn(stdin string, args ...string) result {
 	d.t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "HOME="+d.home, "XDG_CONFIG_HOME="+filepath.Join(d.home, "config"), "XDG_DATA_HOME="+filepath.Join(d.home, "data"))
+	cmd := d.command(args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -527,8 +545,7 @@ func TestTokenServerConformanceCommand(t *testing.T) {
 // start runs a long-lived syncctl command (the daemon) for a device.
 func (d *device) start(args ...string) *exec.Cmd {
 	d.t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "HOME="+d.home, "XDG_CONFIG_HOME="+filepath.Join(d.home, "config"), "XDG_DATA_HOME="+filepath.Join(d.home, "data"))
+	cmd := d.command(args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -65,6 +65,10 @@ func unreachable(err error) bool {
 // explain turns the errors people meet into one line that says what happened in their
 // terms, without Go types, URLs with tokens in them, or HTTP jargon where a word does.
 func explain(err error) string {
+	var h *hinted
+	if errors.As(err, &h) {
+		return h.Error()
+	}
 	var backoff *storage.BackoffError
 	var httpErr *storage.HTTPError
 	var dnsErr *net.DNSError
@@ -76,7 +80,7 @@ func explain(err error) string {
 		return fmt.Sprintf("cannot find the server %q (DNS: %s): check the address and the network", dnsErr.Name, dnsErr.Err)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Sprintf("cannot reach the server at %s: nothing is listening there", hostOf(err))
-	case unreachable(err) && errors.As(err, &urlErr) && !errors.As(err, &httpErr):
+	case unreachable(err) && !errors.As(err, &httpErr) && (errors.As(err, &urlErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)):
 		return fmt.Sprintf("the connection to %s broke off (%s): the server is down or restarting", hostOf(err), innermost(err))
 	case errors.As(err, &httpErr):
 		what := httpErr.Method + " " + pathOf(httpErr.URL)
@@ -141,3 +145,13 @@ func innermost(err error) string {
 
 // exitBackoff is the error for a command refused because the server asked for a pause.
 func backoffUntil(until time.Time) error { return &storage.BackoffError{Until: until} }
+
+// hinted is an error explained in a person's terms, with what to do around it, that
+// keeps its cause for the exit code.
+type hinted struct {
+	before, after string
+	err           error
+}
+
+func (h *hinted) Error() string { return h.before + explain(h.err) + h.after }
+func (h *hinted) Unwrap() error { return h.err }

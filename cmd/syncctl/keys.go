@@ -98,7 +98,7 @@ func (a *app) rotateKeys(cmd *cobra.Command) error {
 	res, err := s.RotateKeys(ctx, func(n int) { progress.add(n - done); done = n })
 	progress.done()
 	if err != nil {
-		return fmt.Errorf("the rotation stopped: %s; run `syncctl keys rotate` again to finish it", explain(err))
+		return &hinted{"the rotation stopped: ", "; run `syncctl keys rotate` again to finish it", err}
 	}
 	if res.Unreadable > 0 {
 		fmt.Fprintf(cmd.ErrOrStderr(), "syncctl: %s open with neither key and were left as they are\n", plural(res.Unreadable, "record", "records"))

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/syncctl/syncctl/crypto"
 	"github.com/syncctl/syncctl/engine"
 	"github.com/syncctl/syncctl/firefox"
+	"github.com/syncctl/syncctl/internal/localdb"
 	"github.com/syncctl/syncctl/internal/lockfile"
 	"github.com/syncctl/syncctl/repository/sqlite"
 	"github.com/syncctl/syncctl/storage"
@@ -168,6 +170,12 @@ func (a *app) offlineAccount(ctx context.Context) (*account, error) {
 	}
 	path := filepath.Join(dataDir(), acct.profile+".db")
 	if acct.db, err = sqlite.Open(path, nil); err != nil {
+		if errors.Is(err, localdb.ErrCannotOpen) {
+			var pathErr *fs.PathError
+			if errors.As(err, &pathErr) {
+				err = pathErr.Err // the system's reason: the path is said once, below
+			}
+		}
 		return nil, fmt.Errorf("opening the local store %s: %w%s", path, err, writableHint(dataDir()))
 	}
 	acct.client = storage.New(storage.Options{Tokens: acct.tokens, Logger: &a.log})

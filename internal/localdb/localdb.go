@@ -6,10 +6,16 @@ package localdb
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"os"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 )
+
+// ErrCannotOpen: the database file cannot be opened or created (a directory in its
+// place, no permission, a read-only disk); the error wraps the system's reason.
+var ErrCannotOpen = errors.New("localdb: cannot open the database file")
 
 // Open opens or creates the database at path and applies schema (which must be
 // idempotent: CREATE … IF NOT EXISTS). synchronous is SQLite's setting: "FULL" where a
@@ -17,9 +23,13 @@ import (
 func Open(path, schema, synchronous string) (*sql.DB, error) {
 	// Created owner-only before SQLite creates it with the umask's mode: these files
 	// hold sync state and, in one case, a cached storage token.
-	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
-		f.Close()
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		// Said here, by the system, rather than as SQLite's "unable to open database
+		// file (14)", which does not say why.
+		return nil, fmt.Errorf("%w: %w", ErrCannotOpen, err)
 	}
+	f.Close()
 	// temp_store(MEMORY): a multi-row upsert keeps a statement journal (to undo itself
 	// alone if it fails halfway); in a temporary file, as by default, it was half the cost
 	// of applying a first sync's records. It holds one statement's pages at most.

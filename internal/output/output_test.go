@@ -64,9 +64,9 @@ func TestNilSlicesAndMapsPrintEmpty(t *testing.T) {
 		M map[string]int `json:"m"`
 	}
 	type outer struct {
-		L   []inner        `json:"l"`
-		P   *inner         `json:"p"`
-		Any any            `json:"any"`
+		L   []inner         `json:"l"`
+		P   *inner          `json:"p"`
+		Any any             `json:"any"`
 		Raw json.RawMessage `json:"raw,omitempty"`
 		hid []int
 	}
