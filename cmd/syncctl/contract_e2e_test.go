@@ -416,3 +416,45 @@ func privateDir(t *testing.T) string {
 	}
 	return d
 }
+
+// The small things of a first day: times in the local zone (or --utc), sizes for people,
+// a device named as asked, counts in grammar.
+func TestTimesSizesNamesAndCountsReadWell(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, server.Options{}, nil)
+	a := newDevice(t)
+	a.env = []string{"TZ=Asia/Tokyo"}
+	r := a.run("login", "--server", srv.URL, "--user", "alice", "--secret", "alice-secret", "--device-name", "Work laptop", "-o", "json")
+	var login struct {
+		NewKey string `json:"new_key"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &login) != nil {
+		t.Fatalf("login: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	a.ok("put", "bookmarks", "aaaaaaaaaaaa", `{"type":"bookmark","parentid":"unfiled","bmkUri":"https://a.example","title":"`+strings.Repeat("x", 20_000)+`"}`)
+	if out := a.ok("ls", "bookmarks"); !strings.Contains(out, " JST ") {
+		t.Errorf("ls in Tokyo:\n%s", out)
+	}
+	if out := a.ok("ls", "bookmarks", "--utc"); !strings.Contains(out, " UTC ") {
+		t.Errorf("ls --utc:\n%s", out)
+	}
+	if out := a.ok("info"); !regexp.MustCompile(`bookmarks\s+5\s+2\d kB`).MatchString(out) {
+		t.Errorf("info sizes:\n%s", out)
+	}
+	a.ok("sync")
+	b := newDevice(t)
+	b.login(srv, "alice", login.NewKey)
+	var sync struct{ Devices []struct{ Name string } }
+	b.json(&sync, "sync")
+	if len(sync.Devices) != 1 || sync.Devices[0].Name != "Work laptop" {
+		t.Errorf("the other device: %+v", sync.Devices)
+	}
+	if out := a.ok("status"); !strings.Contains(out, "device    Work laptop") {
+		t.Errorf("status:\n%s", out)
+	}
+	export := filepath.Join(t.TempDir(), "e.jsonl")
+	os.WriteFile(export, []byte(`{"collection":"forms","id":"f1","payload":{"id":"f1","name":"q","value":"v"}}`+"\n"), 0o600)
+	if out := a.ok("import", export); strings.TrimSpace(out) != "imported 1 record into 1 collection" {
+		t.Errorf("import: %q", out)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -49,32 +48,23 @@ func concurrencyFlags(cmd *cobra.Command) {
 	cmd.Flags().Int("db-concurrency", 1, "local index operations at once")
 }
 
-// bar draws "stage  files/total  bytes/total" on standard error when it is a terminal.
-type bar struct {
-	out  io.Writer
-	last time.Time
-}
+// bar shows a push's or pull's stage on standard error when it is a terminal.
+type bar struct{ p *progress }
 
-func newBar(cmd *cobra.Command) *bar { return &bar{out: terminal(cmd)} }
+func newBar(cmd *cobra.Command) *bar { return &bar{newByteProgress(cmd)} }
 
 func (b *bar) update(p dirsync.Progress) {
-	if b.out == nil || time.Since(b.last) < 100*time.Millisecond {
-		return
+	label := fmt.Sprintf("%s %d/%d files", p.Stage, p.Files, p.TotalFiles)
+	if p.TotalFiles == 0 || b.p.narrow() {
+		label = p.Stage
 	}
-	b.last = time.Now()
-	const width = 24
-	filled := 0
-	if p.TotalBytes > 0 {
-		filled = int(min(p.Bytes, p.TotalBytes) * width / p.TotalBytes)
+	b.p.set(p.Stage, p.Bytes, p.TotalBytes)
+	if b.p.bar != nil {
+		b.p.bar.Describe(label)
 	}
-	fmt.Fprintf(b.out, "\r%-8s [%-*s] %d/%d files  %s/%s   ", p.Stage, width, strings.Repeat("=", filled), p.Files, p.TotalFiles, size(p.Bytes), size(p.TotalBytes))
 }
 
-func (b *bar) done() {
-	if b.out != nil && !b.last.IsZero() {
-		fmt.Fprint(b.out, "\r\033[K")
-	}
-}
+func (b *bar) done() { b.p.done() }
 
 // size prints bytes for people, in SI units as du --si and most file managers do:
 // 2.0 MB, 352 kB.

@@ -93,7 +93,7 @@ func (a *app) rotateKeys(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	progress := newProgress(cmd, "re-encrypting")
+	progress := newProgress(cmd, "re-encrypting", -1)
 	done := 0
 	res, err := s.RotateKeys(ctx, func(n int) { progress.add(n - done); done = n })
 	progress.done()

@@ -75,7 +75,7 @@ func (a *app) export(cmd *cobra.Command, colls []string) error {
 		return err
 	}
 	w := bufio.NewWriter(out)
-	p := newProgress(cmd, "exporting")
+	p := newProgress(cmd, "exporting", -1)
 	switch format {
 	case "jsonl":
 		for _, c := range colls {
@@ -249,7 +249,7 @@ func (a *app) importFile(cmd *cobra.Command, args []string) error {
 		return a.one(cmd, res, say("dry run: %s in %s would be imported; all are valid; nothing was uploaded",
 			plural(total, "record", "records"), plural(len(per), "collection", "collections")))
 	}
-	p := newProgress(cmd, "importing")
+	p := newProgress(cmd, "importing", int64(total))
 	res, err := transfer.ImportLines(ctx, src(), transfer.ImportOptions{
 		Client: acct.client, Bundle: func(c string) *crypto.KeyBundle { return acct.bundle(keys, c) }, OnStored: p.add,
 		OnRefused: func(c, id string, e error) {
