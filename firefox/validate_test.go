@@ -1,9 +1,11 @@
 package firefox_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/syncctl/syncctl/firefox"
 )
@@ -42,5 +44,31 @@ func TestValidateRefusesWhatFirefoxWouldDrop(t *testing.T) {
 		case c.wrong != "" && !errors.Is(err, firefox.ErrInvalidRecord) && !errors.Is(err, firefox.ErrBadBookmarkID):
 			t.Errorf("%s/%s: %v is not typed", c.coll, c.id, err)
 		}
+	}
+}
+
+func TestNewRecordsAreValid(t *testing.T) {
+	now := time.Now()
+	for coll, r := range map[string]firefox.Record{
+		"bookmarks": firefox.NewBookmark("T", "https://a.example/", "menu", now),
+		"passwords": firefox.NewLogin("https://a.example", "me", "pw", "https://a.example", "", now),
+		"forms":     firefox.NewFormEntry("q", "v"),
+	} {
+		p, err := firefox.Encode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id struct{ ID string }
+		json.Unmarshal(p, &id)
+		if err := firefox.Validate(coll, id.ID, p); err != nil {
+			t.Errorf("%s: %v\n%s", coll, err, p)
+		}
+	}
+	realm := firefox.NewLogin("https://a.example", "", "pw", "", "Realm", now)
+	if p, _ := firefox.Encode(realm); firefox.Validate("passwords", realm.ID, p) != nil || !strings.Contains(string(p), `"httpRealm":"Realm"`) || strings.Contains(string(p), "formSubmitURL") {
+		t.Errorf("an HTTP-auth login: %s", p)
+	}
+	if f := firefox.NewFolder("F", "toolbar", now); f.Children == nil {
+		t.Error("a new folder's children are nil")
 	}
 }

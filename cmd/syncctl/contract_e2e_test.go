@@ -458,3 +458,108 @@ func TestTimesSizesNamesAndCountsReadWell(t *testing.T) {
 		t.Errorf("import: %q", out)
 	}
 }
+
+// What ffsclient users expect: bookmarks, logins and form entries made, changed and
+// removed by name, each a record Firefox keeps, the tree kept whole; profiles listed,
+// switched and removed; man pages; completion of names.
+func TestRecordsProfilesManAndCompletion(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, server.Options{}, nil)
+	a := newDevice(t)
+	a.login(srv, "alice", "")
+	var folder, bm struct{ ID string }
+	a.json(&folder, "bookmarks", "add", "Reading", "--folder", "--parent", "toolbar")
+	a.json(&bm, "bookmarks", "add", "https://go.dev/", "--title", "Go", "--parent", folder.ID, "--tags", "lang,go")
+	tree := a.ok("bookmarks", "tree")
+	if !strings.Contains(tree, "Bookmarks Toolbar/\n  Reading/\n    Go <https://go.dev/>") {
+		t.Errorf("tree after add:\n%s", tree)
+	}
+	a.ok("bookmarks", "update", bm.ID, "--title", "The Go site", "--parent", "menu")
+	tree = a.ok("bookmarks", "tree")
+	if !strings.Contains(tree, "Bookmarks Menu/\n  The Go site <https://go.dev/>") || !strings.Contains(tree, "Reading/\n") || strings.Contains(tree, "Reading/\n    ") {
+		t.Errorf("tree after the move:\n%s", tree)
+	}
+	if r := a.run("bookmarks", "rm", "menu"); r.code != 2 {
+		t.Errorf("rm of a root: exit %d", r.code)
+	}
+	a.ok("bookmarks", "rm", bm.ID)
+	if tree = a.ok("bookmarks", "tree"); strings.Contains(tree, "Go site") {
+		t.Errorf("tree after rm:\n%s", tree)
+	}
+
+	var login struct{ ID string }
+	a.json(&login, "passwords", "add", "https://a.example", "--username", "me", "--password", "s3cret")
+	if out := a.ok("passwords", "ls", "--show"); !strings.Contains(out, login.ID) || !strings.Contains(out, "s3cret") {
+		t.Errorf("passwords ls:\n%s", out)
+	}
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte("n3w\n"), 0o600)
+	a.ok("passwords", "update", login.ID, "--password-file", pw)
+	if out := a.ok("get", "passwords", login.ID); !strings.Contains(out, `"password": "n3w"`) || !strings.Contains(out, `"formSubmitURL": "https://a.example"`) {
+		t.Errorf("after update: %s", out)
+	}
+	a.ok("passwords", "rm", login.ID)
+	if out := a.ok("passwords", "ls"); strings.Contains(out, "a.example") {
+		t.Errorf("after rm: %s", out)
+	}
+	if r := a.run("passwords", "add", "a.example", "--password", "x"); r.code != 2 || !strings.Contains(r.stderr, "want the origin") {
+		t.Errorf("a login for no origin: exit %d %s", r.code, r.stderr)
+	}
+	var entry struct{ ID string }
+	a.json(&entry, "forms", "add", "q", "golden gate")
+	if out := a.ok("forms", "ls"); !strings.Contains(out, "golden gate") {
+		t.Errorf("forms ls: %s", out)
+	}
+	a.ok("forms", "rm", entry.ID)
+	if out := a.ok("forms", "ls"); strings.Contains(out, "golden gate") {
+		t.Errorf("forms after rm: %s", out)
+	}
+
+	// Profiles.
+	bob := a.run("login", "--profile", "bob", "--server", srv.URL, "--user", "bob", "--secret", "bob-secret")
+	if bob.code != 0 {
+		t.Fatalf("login bob: %s", bob.stderr)
+	}
+	var ps []struct {
+		Name     string
+		Current  bool
+		LoggedIn bool `json:"logged_in"`
+	}
+	a.json(&ps, "profile", "ls")
+	if len(ps) != 2 || ps[0].Name != "bob" || ps[0].Current || !ps[1].Current || !ps[0].LoggedIn {
+		t.Errorf("profile ls: %+v", ps)
+	}
+	a.ok("profile", "use", "bob")
+	if out := a.ok("status"); !strings.Contains(out, "user      bob") {
+		t.Errorf("status after profile use: %s", out)
+	}
+	if r := a.run("profile", "use", "nobody"); r.code != 2 {
+		t.Errorf("use of an unknown profile: exit %d", r.code)
+	}
+	a.ok("profile", "rm", "bob", "--yes")
+	a.json(&ps, "profile", "ls")
+	if len(ps) != 1 || ps[0].Name != "default" {
+		t.Errorf("after rm: %+v", ps)
+	}
+	if _, err := os.Stat(filepath.Join(a.home, "data", "syncctl", "bob.db")); !os.IsNotExist(err) {
+		t.Errorf("bob's local data stayed: %v", err)
+	}
+
+	// Man pages and completion.
+	man := t.TempDir()
+	a.ok("man", man)
+	if b, err := os.ReadFile(filepath.Join(man, "syncctl-bookmarks-add.1")); err != nil || !strings.Contains(string(b), ".TH \"SYNCCTL\"") {
+		t.Errorf("man page: %v", err)
+	}
+	for args, want := range map[string]string{
+		"__complete ls ":        "bookmarks",
+		"__complete sync ":      "passwords",
+		"__complete --profile ": "default",
+		"__complete -o ":        "jsonl",
+	} {
+		fields := append(strings.Fields(args), "")
+		if out := a.ok(fields...); !strings.Contains(out, want+"\n") {
+			t.Errorf("%s: %s", args, out)
+		}
+	}
+}

@@ -115,7 +115,26 @@ func newRoot() *cobra.Command {
 		newExportCmd(a), newImportCmd(a), newWipeCmd(a), newKeysCmd(a), newFreshStartCmd(a), newSendTabCmd(a),
 		newConformanceCmd(a), newDaemonCmd(a), newOfflineCmd(a),
 		newBookmarksCmd(a), newPasswordsCmd(a), newHistoryCmd(a), newTabsCmd(a),
-		newPushCmd(a), newPullCmd(a), newDirsCmd(a))
+		newPushCmd(a), newPullCmd(a), newDirsCmd(a), newProfileCmd(a), newFormsCmd(a))
+	root.AddCommand(newManCmd(root))
+	root.RegisterFlagCompletionFunc("profile", a.completeProfiles)
+	root.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		var names []string
+		for _, f := range output.Formats {
+			names = append(names, string(f))
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	})
+	for _, path := range [][]string{{"ls"}, {"get"}, {"put"}, {"rm"}, {"wipe"}, {"export"}} {
+		if c, _, err := root.Find(path); err == nil {
+			c.ValidArgsFunction = a.completeCollections
+		}
+	}
+	for _, path := range [][]string{{"pull"}, {"dirs", "rm"}} {
+		if c, _, err := root.Find(path); err == nil {
+			c.ValidArgsFunction = a.completeDirs
+		}
+	}
 	root.Version = versionString()
 	root.SetVersionTemplate("syncctl {{.Version}}\n")
 	contract(root)

@@ -41,9 +41,9 @@ func readTyped[T any, P interface {
 }
 
 func newBookmarksCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "bookmarks", Short: "Bookmarks on the server, decrypted"}
-	cmd.AddCommand(&cobra.Command{
-		Use: "tree", Short: "Print the bookmark tree", Args: cobra.NoArgs,
+	cmd := &cobra.Command{Use: "bookmarks", Short: "Bookmarks on the server: the tree, and add, update, rm"}
+	tree := &cobra.Command{
+		Use: "tree", Short: "Print the bookmark tree (--ids: with each item's id)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			items, err := readTyped[firefox.Bookmark](cmd, a, "bookmarks")
 			if err != nil {
@@ -56,10 +56,13 @@ func newBookmarksCmd(a *app) *cobra.Command {
 			if a.format.Machine() {
 				return a.bookmarkRows(cmd, byID)
 			}
-			printTree(cmd.OutOrStdout(), byID)
+			printTree(cmd.OutOrStdout(), byID, a.v.GetBool("ids"))
 			return nil
 		},
-	})
+	}
+	tree.Flags().Bool("ids", false, "show each item's id (for bookmarks update and rm)")
+	cmd.AddCommand(tree)
+	addBookmarkCmds(a, cmd)
 	return cmd
 }
 
@@ -90,7 +93,7 @@ func (a *app) bookmarkRows(cmd *cobra.Command, byID map[string]*firefox.Bookmark
 
 // printTree prints the bookmark tree as firefox.Tree reads it, with the items the roots
 // do not reach under a heading of their own.
-func printTree(out io.Writer, byID map[string]*firefox.Bookmark) {
+func printTree(out io.Writer, byID map[string]*firefox.Bookmark, ids bool) {
 	headed := false
 	firefox.NewTree(byID).Walk(firefox.Visitor{Enter: func(b *firefox.Bookmark, depth int, orphan bool) {
 		if orphan {
@@ -101,6 +104,9 @@ func printTree(out io.Writer, byID map[string]*firefox.Bookmark) {
 			depth++
 		}
 		pad := strings.Repeat("  ", depth)
+		if ids {
+			pad += "[" + b.ID + "] "
+		}
 		switch b.Type {
 		case "folder", "livemark":
 			fmt.Fprintf(out, "%s%s/\n", pad, firefox.DisplayTitle(b))
@@ -113,7 +119,7 @@ func printTree(out io.Writer, byID map[string]*firefox.Bookmark) {
 }
 
 func newPasswordsCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "passwords", Short: "Saved logins on the server, decrypted"}
+	cmd := &cobra.Command{Use: "passwords", Short: "Saved logins on the server: ls, add, update, rm"}
 	ls := &cobra.Command{
 		Use: "ls", Short: "List logins (passwords hidden unless --show)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -139,15 +145,16 @@ func newPasswordsCmd(a *app) *cobra.Command {
 				}
 				rows = append(rows, row{l.ID, l.Hostname, l.Username, pw})
 			}
-			l := a.list(cmd, "ORIGIN", "USERNAME", "PASSWORD")
+			l := a.list(cmd, "ID", "ORIGIN", "USERNAME", "PASSWORD")
 			for _, r := range rows {
-				l.Add(r, r.Hostname, r.Username, r.Password)
+				l.Add(r, r.ID, r.Hostname, r.Username, r.Password)
 			}
 			return l.Close()
 		},
 	}
 	ls.Flags().Bool("show", false, "show the passwords")
 	cmd.AddCommand(ls)
+	addPasswordCmds(a, cmd)
 	return cmd
 }
 
