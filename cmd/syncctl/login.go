@@ -93,9 +93,14 @@ func (a *app) login(cmd *cobra.Command) error {
 	if u, err := url.Parse(server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return withCode(exitUsage, fmt.Errorf("--server %q: want a URL that starts with http:// or https://, like http://%s", server, strings.TrimPrefix(server, "//")))
 	}
-	master, err := a.secretValue(cmd, "master-secret")
-	if err != nil {
-		return err
+	// Only from login's own flags: SYNCCTL_MASTER_SECRET, exported for serve in the
+	// same shell, is the server's, not a way of logging in.
+	master := ""
+	var err error
+	if cmd.Flags().Changed("master-secret") || cmd.Flags().Changed("master-secret-file") {
+		if master, err = a.secretValue(cmd, "master-secret"); err != nil {
+			return err
+		}
 	}
 	sec := secrets{KeyID: a.v.GetString("key-id"), MasterSecret: master, UID: a.v.GetUint64("uid")}
 	if sec.MasterSecret == "" {
