@@ -32,10 +32,16 @@ func TestTheREADMEsCommandsAreTheCLIs(t *testing.T) {
 				if len(words) < 2 || words[0] != "syncctl" {
 					continue
 				}
+				for i, w := range words {
+					words[i], _, _ = strings.Cut(w, "|") // "bash|zsh": the first of the choices
+				}
 				cmd, rest, err := root.Find(words[1:])
 				if err != nil || cmd == root {
 					t.Errorf("README: %q: no such command (%v)", part, err)
 					continue
+				}
+				if cmd.HasSubCommands() && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+					t.Errorf("README: %q: `%s` has no subcommand %s", part, cmd.CommandPath(), rest[0])
 				}
 				for _, w := range rest {
 					name, _, _ := strings.Cut(strings.TrimLeft(w, "["), "=")
