@@ -33,6 +33,7 @@ var normalizers = []struct {
 	{regexp.MustCompile(`(client    )[A-Za-z0-9_-]{12}`), func(s string) string { return s[:10] + "IDIDIDIDIDID" }},
 	{regexp.MustCompile(`"(id|index)": "[A-Za-z0-9_-]{24,32}"`), func(s string) string { return s[:strings.Index(s, ":")] + `: "HASH"` }},
 	{regexp.MustCompile(`syncctl on [A-Za-z0-9.-]+`), func(string) string { return "syncctl on HOST" }},
+	{regexp.MustCompile(`\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}`), func(s string) string { return "{" + strings.Repeat("U", len(s)-2) + "}" }}, // new login ids
 	{regexp.MustCompile(`"go": "go[0-9.]+",\n  "os": "[a-z0-9]+",\n  "arch": "[a-z0-9]+"`), func(string) string { return `"go": "GO", "os": "OS", "arch": "ARCH"` }},
 }
 
@@ -85,6 +86,11 @@ func TestTheOutputOfEveryCommand(t *testing.T) {
 		both("keys"),
 		both("bookmarks", "tree"),
 		both("passwords", "ls"),
+		{[]string{"bookmarks", "add", "https://c.example/", "--title", "C page"}, []string{"bookmarks", "add", "https://d.example/", "--title", "D page"}},
+		{[]string{"passwords", "add", "https://b.example", "--username", "you", "--password", "pw"}, []string{"passwords", "add", "https://c.example", "--username", "you", "--password", "pw"}},
+		{[]string{"forms", "add", "q", "golden"}, []string{"forms", "add", "q", "gate"}},
+		both("forms", "ls"),
+		both("profile", "ls"),
 		both("history", "ls"),
 		both("tabs", "ls"),
 		both("keys", "rotate", "--dry-run"),
@@ -106,6 +112,8 @@ func TestTheOutputOfEveryCommand(t *testing.T) {
 		{[]string{"logout", "--yes"}, nil},
 	}
 	var table, js bytes.Buffer
+	made := map[string]string{}
+	newID := regexp.MustCompile(`(?:added|saved) [a-z]+/(\S+) at|"id": "([A-Za-z0-9_-]{12})",\n  "modified"`)
 	for _, s := range steps {
 		for _, run := range []struct {
 			args []string
@@ -123,6 +131,13 @@ func TestTheOutputOfEveryCommand(t *testing.T) {
 			if run.form == "json" {
 				checkJSON(t, args, r.stdout)
 			}
+			// The ids the add commands make are random: each gets a stable name.
+			for _, m := range newID.FindAllStringSubmatch(map[bool]string{true: r.stdout}[len(run.args) > 1 && run.args[1] == "add"], -1) {
+				id := m[1] + m[2]
+				if _, ok := made[id]; !ok && !strings.HasPrefix(id, "{") {
+					made[id] = fmt.Sprintf("new%09d", len(made)+1)
+				}
+			}
 			fmt.Fprintf(run.out, "$ syncctl %s\n%s\n", strings.Join(run.args, " "), r.stdout)
 		}
 	}
@@ -130,6 +145,9 @@ func TestTheOutputOfEveryCommand(t *testing.T) {
 		got := b.String()
 		got = strings.ReplaceAll(got, dir, "/DIR")
 		got = strings.ReplaceAll(got, d.home, "/HOME")
+		for id, name := range made {
+			got = strings.ReplaceAll(got, id, name)
+		}
 		// The host a push came from ends a table row, or is a JSON string.
 		host, _ := os.Hostname()
 		got = strings.ReplaceAll(got, "  "+host+"\n", "  HOST\n")
