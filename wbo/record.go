@@ -183,15 +183,20 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// NewGUID returns a Sync GUID: 9 random bytes as 12 URL-safe base64 characters.
-// rnd may be nil for crypto/rand.
+// NewGUID returns a Sync GUID: 9 random bytes as 12 URL-safe base64 characters, the
+// first never "-" (a command line would read such an id as a flag; Firefox's own ids
+// may still start with one, and work after "--"). rnd may be nil for crypto/rand.
 func NewGUID(rnd io.Reader) string {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
 	var b [9]byte
-	if _, err := io.ReadFull(rnd, b[:]); err != nil {
-		panic("wbo: random source failed: " + err.Error())
+	for {
+		if _, err := io.ReadFull(rnd, b[:]); err != nil {
+			panic("wbo: random source failed: " + err.Error())
+		}
+		if b[0]>>2 != 62 { // the first character is '-' for these six bits
+			return base64.RawURLEncoding.EncodeToString(b[:])
+		}
 	}
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -147,3 +147,11 @@ func TestNewGUIDIsTwelveURLSafeChars(t *testing.T) {
 		seen[g] = true
 	}
 }
+
+func TestNewGUIDsNeverStartWithADash(t *testing.T) {
+	for range 20000 {
+		if id := wbo.NewGUID(nil); len(id) != 12 || id[0] == '-' {
+			t.Fatalf("GUID %q", id)
+		}
+	}
+}

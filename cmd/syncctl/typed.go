@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 
 // writer writes typed Firefox records to the server, each checked as put checks.
 type writer struct {
+	last wbo.Timestamp // the server's time of the last write
 	a    *app
 	cmd  *cobra.Command
 	acct *account
@@ -36,20 +39,16 @@ func (a *app) writer(cmd *cobra.Command) (*writer, error) {
 		acct.close()
 		return nil, err
 	}
-	return &writer{a, cmd, acct, keys, cfg}, nil
+	return &writer{a: a, cmd: cmd, acct: acct, keys: keys, cfg: cfg}, nil
 }
 
 func (w *writer) close() { w.acct.close() }
 
-// read fetches and parses a record; a missing one (or a tombstone) is an error that
-// names it.
-func read[T any, P interface {
-	*T
-	firefox.Record
-}](w *writer, coll, id string) (P, error) {
-	enc, err := w.acct.client.GetRecord(w.cmd.Context(), coll, id)
+// Get is firefox.Records' read: the server's record, decrypted.
+func (w *writer) Get(ctx context.Context, coll, id string) ([]byte, error) {
+	enc, err := w.acct.client.GetRecord(ctx, coll, id)
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, fmt.Errorf("%s/%s: no such record on the server (`syncctl ls %s` lists them)", coll, id, coll)
+		return nil, fmt.Errorf("%w: %s/%s is not on the server (`syncctl ls %s` lists them)", firefox.ErrNoSuchRecord, coll, id, coll)
 	}
 	if err != nil {
 		return nil, err
@@ -59,9 +58,44 @@ func read[T any, P interface {
 		return nil, err
 	}
 	if wbo.IsTombstone(clear.Payload) {
-		return nil, fmt.Errorf("%s/%s was deleted", coll, id)
+		return nil, fmt.Errorf("%w: %s/%s was deleted", firefox.ErrNoSuchRecord, coll, id)
 	}
-	return firefox.Parse[T, P](clear.Payload)
+	return clear.Payload, nil
+}
+
+// Put is firefox.Records' write.
+func (w *writer) Put(_ context.Context, coll string, recs ...firefox.Record) error {
+	_, err := w.put(coll, recs...)
+	return err
+}
+
+// Delete is firefox.Records' tombstone.
+func (w *writer) Delete(_ context.Context, coll, id string) error {
+	_, err := w.tombstone(coll, id)
+	return err
+}
+
+// read fetches and parses a record.
+func read[T any, P interface {
+	*T
+	firefox.Record
+}](w *writer, coll, id string) (P, error) {
+	p, err := w.Get(w.cmd.Context(), coll, id)
+	if err != nil {
+		return nil, err
+	}
+	return firefox.Parse[T, P](p)
+}
+
+// editError is an Editor's refusal as the CLI says it: a usage error.
+func editError(err error) error {
+	if errors.Is(err, firefox.ErrRoot) || errors.Is(err, firefox.ErrNotAFolder) || errors.Is(err, firefox.ErrFolderNotEmpty) {
+		return withCode(exitUsage, errors.New(strings.TrimPrefix(err.Error(), "firefox: ")))
+	}
+	if errors.Is(err, firefox.ErrNoSuchRecord) {
+		return errors.New(strings.TrimPrefix(err.Error(), firefox.ErrNoSuchRecord.Error()+": "))
+	}
+	return err
 }
 
 // put checks and writes records in order; none is written unless all pass.
@@ -91,6 +125,7 @@ func (w *writer) put(coll string, recs ...firefox.Record) (wbo.Timestamp, error)
 		if ts, err = w.acct.client.PutRecord(w.cmd.Context(), coll, enc, nil); err != nil {
 			return 0, err
 		}
+		w.last = ts
 	}
 	return ts, nil
 }
@@ -101,7 +136,11 @@ func (w *writer) tombstone(coll, id string) (wbo.Timestamp, error) {
 	if err != nil {
 		return 0, err
 	}
-	return w.acct.client.PutRecord(w.cmd.Context(), coll, enc, nil)
+	ts, err := w.acct.client.PutRecord(w.cmd.Context(), coll, enc, nil)
+	if err == nil {
+		w.last = ts
+	}
+	return ts, err
 }
 
 // written reports a typed write as put does.
@@ -115,21 +154,6 @@ func (a *app) written(cmd *cobra.Command, verb, coll, id string, ts wbo.Timestam
 	return a.one(cmd, res, say("%s %s/%s at %s", verb, coll, id, a.when(ts.Time())))
 }
 
-// folder reads a folder, or makes the record of a root the account does not have yet.
-func folder(w *writer, id string) (*firefox.Bookmark, error) {
-	f, err := read[firefox.Bookmark](w, "bookmarks", id)
-	if err != nil && slices.Contains(firefox.RootIDs, id) && strings.Contains(err.Error(), "no such record") {
-		return &firefox.Bookmark{ID: id, Type: "folder", ParentID: firefox.RootID, Children: []string{}}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !firefox.IsFolder(f) {
-		return nil, withCode(exitUsage, fmt.Errorf("bookmarks/%s is a %s, not a folder", id, f.Type))
-	}
-	return f, nil
-}
-
 func addBookmarkCmds(a *app, cmd *cobra.Command) {
 	add := &cobra.Command{
 		Use:   "add URL",
@@ -141,37 +165,20 @@ func addBookmarkCmds(a *app, cmd *cobra.Command) {
 				return err
 			}
 			defer w.close()
-			parent, err := folder(w, a.v.GetString("parent"))
-			if err != nil {
-				return err
-			}
 			var b *firefox.Bookmark
 			if a.v.GetBool("folder") {
-				b = firefox.NewFolder(args[0], parent.ID, time.Now())
+				b = firefox.NewFolder(args[0], a.v.GetString("parent"), time.Now())
 			} else {
-				title := a.v.GetString("title")
-				if title == "" {
-					title = args[0]
-				}
-				b = firefox.NewBookmark(title, args[0], parent.ID, time.Now())
+				b = firefox.NewBookmark(cmp.Or(a.v.GetString("title"), args[0]), args[0], a.v.GetString("parent"), time.Now())
 				b.Tags = a.v.GetStringSlice("tags")
 				if k := a.v.GetString("keyword"); k != "" {
 					b.Keyword = &k
 				}
 			}
-			b.ParentName = firefox.DisplayTitle(parent)
-			parent.Children = append(parent.Children, b.ID)
-			// The item first, then the folder that lists it: a device that syncs
-			// between the two sees an item whose folder does not list it yet, which
-			// Firefox reads as the last child, rather than a child that does not exist.
-			if _, err := w.put("bookmarks", b); err != nil {
-				return err
+			if err := (firefox.Editor{R: w}).Add(cmd.Context(), b); err != nil {
+				return editError(err)
 			}
-			ts, err := w.put("bookmarks", parent)
-			if err != nil {
-				return err
-			}
-			return a.written(cmd, "added", "bookmarks", b.ID, ts, false)
+			return a.written(cmd, "added", "bookmarks", b.ID, w.last, false)
 		},
 	}
 	f := add.Flags()
@@ -191,47 +198,29 @@ func addBookmarkCmds(a *app, cmd *cobra.Command) {
 				return err
 			}
 			defer w.close()
-			b, err := read[firefox.Bookmark](w, "bookmarks", args[0])
-			if err != nil {
-				return err
-			}
-			changed := false
-			if cmd.Flags().Changed("title") {
-				b.Title, changed = a.v.GetString("title"), true
-			}
-			if cmd.Flags().Changed("url") {
-				b.BmkURI, changed = a.v.GetString("url"), true
-			}
-			if cmd.Flags().Changed("tags") {
-				b.Tags, changed = a.v.GetStringSlice("tags"), true
-			}
-			if cmd.Flags().Changed("keyword") {
-				k := a.v.GetString("keyword")
-				b.Keyword, changed = &k, true
-			}
-			var moves []firefox.Record
-			if p := a.v.GetString("parent"); cmd.Flags().Changed("parent") && p != b.ParentID {
-				from, err := folder(w, b.ParentID)
-				if err != nil {
-					return err
-				}
-				to, err := folder(w, p)
-				if err != nil {
-					return err
-				}
-				from.Children = slices.DeleteFunc(from.Children, func(c string) bool { return c == b.ID })
-				to.Children = append(to.Children, b.ID)
-				b.ParentID, b.ParentName, changed = to.ID, firefox.DisplayTitle(to), true
-				moves = append(moves, to, from)
-			}
-			if !changed {
+			flags := cmd.Flags()
+			if !flags.Changed("title") && !flags.Changed("url") && !flags.Changed("tags") && !flags.Changed("keyword") && !flags.Changed("parent") {
 				return withCode(exitUsage, errors.New("nothing to change: pass --title, --url, --tags, --keyword or --parent"))
 			}
-			ts, err := w.put("bookmarks", append([]firefox.Record{b}, moves...)...)
+			b, err := (firefox.Editor{R: w}).Update(cmd.Context(), args[0], a.v.GetString("parent"), func(b *firefox.Bookmark) {
+				if flags.Changed("title") {
+					b.Title = a.v.GetString("title")
+				}
+				if flags.Changed("url") {
+					b.BmkURI = a.v.GetString("url")
+				}
+				if flags.Changed("tags") {
+					b.Tags = a.v.GetStringSlice("tags")
+				}
+				if flags.Changed("keyword") {
+					k := a.v.GetString("keyword")
+					b.Keyword = &k
+				}
+			})
 			if err != nil {
-				return err
+				return editError(err)
 			}
-			return a.written(cmd, "updated", "bookmarks", b.ID, ts, false)
+			return a.written(cmd, "updated", "bookmarks", b.ID, w.last, false)
 		},
 	}
 	uf := update.Flags()
@@ -246,32 +235,15 @@ func addBookmarkCmds(a *app, cmd *cobra.Command) {
 		Short: "Delete a bookmark (or an empty folder) on every device",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if slices.Contains(firefox.RootIDs, args[0]) {
-				return withCode(exitUsage, fmt.Errorf("%s is a root: Firefox's roots cannot be deleted", args[0]))
-			}
 			w, err := a.writer(cmd)
 			if err != nil {
 				return err
 			}
 			defer w.close()
-			b, err := read[firefox.Bookmark](w, "bookmarks", args[0])
-			if err != nil {
-				return err
+			if err := (firefox.Editor{R: w}).Remove(cmd.Context(), args[0]); err != nil {
+				return editError(err)
 			}
-			if firefox.IsFolder(b) && len(b.Children) > 0 {
-				return withCode(exitUsage, fmt.Errorf("bookmarks/%s is a folder with %s: remove them first", b.ID, plural(len(b.Children), "item", "items")))
-			}
-			ts, err := w.tombstone("bookmarks", b.ID)
-			if err != nil {
-				return err
-			}
-			if parent, err := folder(w, b.ParentID); err == nil {
-				parent.Children = slices.DeleteFunc(parent.Children, func(c string) bool { return c == b.ID })
-				if ts, err = w.put("bookmarks", parent); err != nil {
-					return err
-				}
-			}
-			return a.written(cmd, "deleted", "bookmarks", b.ID, ts, true)
+			return a.written(cmd, "deleted", "bookmarks", args[0], w.last, true)
 		},
 	}
 	cmd.AddCommand(add, update, rm)
@@ -375,10 +347,8 @@ func (a *app) deleteTyped(cmd *cobra.Command, coll, id string) error {
 		return err
 	}
 	defer w.close()
-	if _, err := w.acct.client.GetRecord(cmd.Context(), coll, id); errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("%s/%s: no such record on the server (`syncctl ls %s` lists them)", coll, id, coll)
-	} else if err != nil {
-		return err
+	if _, err := w.Get(cmd.Context(), coll, id); err != nil {
+		return editError(err)
 	}
 	ts, err := w.tombstone(coll, id)
 	if err != nil {
