@@ -78,29 +78,13 @@ type shownRecord = transfer.Line
 
 // readCollection streams a collection's records, decrypted, to fn.
 func readCollection(cmd *cobra.Command, acct *account, keys *crypto.Keys, coll string, q storage.Query, raw bool, fn func(shownRecord) error) error {
-	var kb *crypto.KeyBundle
+	opts := transfer.ReadOptions{Query: q, OnUnreadable: func(id string, err error) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "syncctl: %s/%s skipped: %v\n", coll, id, err)
+	}}
 	if encrypted(coll) && !raw {
-		kb = acct.bundle(keys, coll)
+		opts.Bundle = acct.bundle(keys, coll)
 	}
-	skipped := 0
-	q.Full = true
-	_, err := acct.client.GetCollection(cmd.Context(), coll, q, func(r wbo.Record) error {
-		if kb != nil {
-			clear, err := kb.DecryptRecord(r)
-			if err != nil {
-				skipped++
-				fmt.Fprintf(cmd.ErrOrStderr(), "syncctl: %s/%s skipped: %v\n", coll, r.ID, err)
-				return nil
-			}
-			r = clear
-		}
-		payload := json.RawMessage(r.Payload)
-		if !json.Valid(payload) {
-			payload, _ = json.Marshal(string(r.Payload))
-		}
-		return fn(shownRecord{Collection: coll, ID: r.ID, Modified: r.Modified, SortIndex: r.SortIndex, Payload: payload})
-	})
-	return err
+	return transfer.Read(cmd.Context(), acct.client, coll, opts, fn)
 }
 
 // summary is a record's most telling field, for ls.

@@ -200,35 +200,21 @@ func (a *app) importFile(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	counts := map[string]int{}
-	var problems []string
-	bad := 0
-	for l, err := range src() {
-		if errors.Is(err, transfer.ErrNotAnExport) || errors.Is(err, transfer.ErrNoCSV) {
-			return withCode(exitUsage, err)
-		}
-		if err != nil {
-			return withCode(exitUsage, fmt.Errorf("%s: %w", path, err))
-		}
-		if l.Collection == "meta" || l.Collection == "crypto" || l.Collection == "clients" {
-			continue
-		}
-		if err := transfer.Check(cfg, acct.bundle(keys, l.Collection), l); err != nil {
-			bad++
-			if len(problems) < 10 {
-				problems = append(problems, strings.TrimPrefix(strings.TrimPrefix(err.Error(), "firefox: "), "transfer: "))
-			}
-			continue
-		}
-		counts[l.Collection]++
+	checked, err := transfer.CheckAll(src(), cfg, func(c string) *crypto.KeyBundle { return acct.bundle(keys, c) })
+	if errors.Is(err, transfer.ErrNotAnExport) || errors.Is(err, transfer.ErrNoCSV) {
+		return withCode(exitUsage, err)
 	}
-	if bad > 0 {
-		for _, p := range problems {
-			fmt.Fprintf(cmd.ErrOrStderr(), "cannot import: %s\n", p)
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("%s: %w", path, err))
+	}
+	if checked.Bad > 0 {
+		for _, p := range checked.Problems {
+			fmt.Fprintf(cmd.ErrOrStderr(), "cannot import: %s\n", strings.TrimPrefix(strings.TrimPrefix(p.Error(), "firefox: "), "transfer: "))
 		}
 		return withCode(exitUsage, fmt.Errorf("%s of %s cannot be imported (listed above%s): nothing was imported",
-			plural(bad, "record", "records"), path, map[bool]string{true: ", the first 10", false: ""}[bad > 10]))
+			plural(checked.Bad, "record", "records"), path, map[bool]string{true: ", the first 10", false: ""}[checked.Bad > 10]))
 	}
+	counts := checked.Records
 	type collCount struct {
 		Collection string `json:"collection"`
 		Records    int    `json:"records"`
