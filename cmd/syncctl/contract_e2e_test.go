@@ -563,3 +563,21 @@ func TestRecordsProfilesManAndCompletion(t *testing.T) {
 		}
 	}
 }
+
+// serve says where it listens in the format asked: one JSON object a script can read.
+func TestServeSaysWhereItListensAsJSON(t *testing.T) {
+	t.Parallel()
+	a := newDevice(t)
+	s := a.follow("serve", "--listen", "127.0.0.1:0", "--user", "u:s", "--data-dir", privateDir(t), "-o", "jsonl")
+	defer s.stop()
+	line := s.waitFor(t, `"listening"`)
+	var started struct {
+		Listening     string   `json:"listening"`
+		TokenEndpoint string   `json:"token_endpoint"`
+		Users         []string `json:"users"`
+	}
+	if err := json.Unmarshal([]byte(line), &started); err != nil || !strings.HasPrefix(started.Listening, "127.0.0.1:") ||
+		started.TokenEndpoint != "http://"+started.Listening+"/1.0/sync/1.5" || len(started.Users) != 1 {
+		t.Errorf("%s: %+v %v", line, started, err)
+	}
+}

@@ -109,6 +109,8 @@ func TestTheOutputOfEveryCommand(t *testing.T) {
 		both("offline", "pending"),
 		{[]string{"offline", "rm", "notes", "n2"}, nil},
 		{[]string{"offline", "sync"}, nil},
+		{[]string{"export", "bookmarks", "-f", filepath.Join(dir, "b.jsonl")}, []string{"export", "passwords", "--format", "csv", "-f", filepath.Join(dir, "p.csv")}},
+		{[]string{"man", filepath.Join(dir, "man")}, []string{"man", filepath.Join(dir, "man2")}},
 		{[]string{"logout", "--yes"}, nil},
 	}
 	var table, js bytes.Buffer

@@ -116,7 +116,7 @@ func newRoot() *cobra.Command {
 		newConformanceCmd(a), newDaemonCmd(a), newOfflineCmd(a),
 		newBookmarksCmd(a), newPasswordsCmd(a), newHistoryCmd(a), newTabsCmd(a),
 		newPushCmd(a), newPullCmd(a), newDirsCmd(a), newProfileCmd(a), newFormsCmd(a))
-	root.AddCommand(newManCmd(root))
+	root.AddCommand(newManCmd(a, root))
 	root.RegisterFlagCompletionFunc("profile", a.completeProfiles)
 	root.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		var names []string

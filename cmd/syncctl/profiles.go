@@ -183,7 +183,7 @@ func configFile() (*viper.Viper, string, error) {
 	return f, path, nil
 }
 
-func newManCmd(root *cobra.Command) *cobra.Command {
+func newManCmd(a *app, root *cobra.Command) *cobra.Command {
 	return &cobra.Command{
 		Use:   "man DIR",
 		Short: "Write a man page for every command into DIR (man -l DIR/syncctl.1 reads one)",
@@ -198,8 +198,11 @@ func newManCmd(root *cobra.Command) *cobra.Command {
 				return err
 			}
 			pages, _ := filepath.Glob(filepath.Join(args[0], "*.1"))
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s into %s\n", plural(len(pages), "man page", "man pages"), args[0])
-			return nil
+			res := struct {
+				Dir   string `json:"dir"`
+				Pages int    `json:"pages"`
+			}{args[0], len(pages)}
+			return a.one(cmd, res, say("wrote %s into %s", plural(len(pages), "man page", "man pages"), args[0]))
 		},
 	}
 }

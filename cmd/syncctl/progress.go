@@ -20,6 +20,7 @@ type progress struct {
 	bar   *progressbar.ProgressBar
 	bytes bool
 	total int64
+	count int // records so far
 }
 
 // newProgress counts records; total is -1 when unknown (a count and a rate, no bar).
@@ -79,6 +80,7 @@ func terminal(cmd *cobra.Command) io.Writer {
 }
 
 func (p *progress) add(n int) {
+	p.count += n
 	if p.bar != nil {
 		p.bar.Add(n)
 	}

@@ -119,7 +119,16 @@ func (a *app) export(cmd *cobra.Command, colls []string) error {
 	if cerr := closeOut(); err == nil {
 		err = cerr
 	}
-	return err
+	if err != nil || a.v.GetString("out") == "-" || a.v.GetString("out") == "" {
+		return err // the export itself went to standard output
+	}
+	res := struct {
+		File        string   `json:"file"`
+		Format      string   `json:"format"`
+		Collections []string `json:"collections"`
+		Records     int      `json:"records"`
+	}{a.v.GetString("out"), format, colls, p.count}
+	return a.one(cmd, res, say("exported %s of %s to %s", plural(p.count, "record", "records"), plural(len(colls), "collection", "collections"), res.File))
 }
 
 // exportBookmarksHTML writes the Netscape bookmark file format: the tree as firefox.Tree
