@@ -35,7 +35,7 @@ Firefox Accounts login (syncctl login --fxa).`,
 				return err
 			}
 			to := a.v.GetString("to")
-			var targets, names []string
+			var names []string
 			var chosen []fxa.Device
 			for _, d := range devices {
 				_, canReceive := d.AvailableCommands[fxa.CommandOpenURI]
@@ -67,7 +67,6 @@ Firefox Accounts login (syncctl login --fxa).`,
 					return fmt.Errorf("sending to %s: %w", d.Name, err)
 				}
 				out = append(out, sent{d.Name, d.ID})
-				targets = append(targets, d.Name)
 			}
 			l := a.list(cmd, "SENT TO", "DEVICE ID")
 			for _, s := range out {

@@ -68,7 +68,6 @@ func TestNilSlicesAndMapsPrintEmpty(t *testing.T) {
 		P   *inner          `json:"p"`
 		Any any             `json:"any"`
 		Raw json.RawMessage `json:"raw,omitempty"`
-		hid []int
 	}
 	v := outer{L: []inner{{}}, P: &inner{}, Any: []string(nil)}
 	var buf bytes.Buffer
