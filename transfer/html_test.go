@@ -2,34 +2,13 @@ package transfer_test
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/syncctl/syncctl/firefox"
+	"github.com/syncctl/syncctl/internal/golden"
 	"github.com/syncctl/syncctl/transfer"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// golden compares got with testdata/name, or rewrites it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from what was written:\n%s\n(run with -update if the change is meant)", path, got)
-	}
-}
 
 // TestTheHTMLExportIsTheTree: roots by Firefox's names, dates in either form, escaped
 // titles, items outside the tree kept.
@@ -56,5 +35,5 @@ func TestTheHTMLExportIsTheTree(t *testing.T) {
 	if err := transfer.WriteBookmarksHTML(&out, firefox.NewTree(items)); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "bookmarks.html", out.Bytes())
+	golden.File(t, filepath.Join("testdata", "bookmarks.html"), out.Bytes())
 }

@@ -3,7 +3,6 @@ package main_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,11 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/syncctl/syncctl/internal/golden"
 	"github.com/syncctl/syncctl/internal/servertest"
 	"github.com/syncctl/syncctl/server"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
 // normalizers replace what differs from run to run (ports, paths, times, random ids
 // and keys) with text of the same length, so that tables stay aligned as printed.
@@ -157,7 +155,7 @@ func TestTheOutputOfEveryCommand(t *testing.T) {
 		for _, n := range normalizers {
 			got = n.re.ReplaceAllStringFunc(got, n.with)
 		}
-		goldenFile(t, filepath.Join("testdata", "golden", name), []byte(got))
+		golden.File(t, filepath.Join("testdata", "golden", name), []byte(got))
 	}
 }
 
@@ -202,41 +200,4 @@ func checkJSON(t *testing.T, args []string, out string) {
 		}
 	}
 	walk(v, "")
-}
-
-// goldenFile compares got with the file at path, or rewrites it under -update.
-func goldenFile(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run with -update if the change is meant):\n%s", path, lineDiff(string(want), string(got)))
-	}
-}
-
-// lineDiff shows the lines that differ, with their numbers.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for i := 0; i < max(len(w), len(g)) && b.Len() < 4000; i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			fmt.Fprintf(&b, "%d:\n- %s\n+ %s\n", i+1, wl, gl)
-		}
-	}
-	return b.String()
 }

@@ -159,12 +159,7 @@ func addBookmarkCmds(a *app, cmd *cobra.Command) {
 		Use:   "add URL",
 		Short: "Add a bookmark (or with --folder, a folder named URL) as Firefox would",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := a.writer(cmd)
-			if err != nil {
-				return err
-			}
-			defer w.close()
+		RunE: a.writing(func(cmd *cobra.Command, args []string, w *writer) error {
 			var b *firefox.Bookmark
 			if a.v.GetBool("folder") {
 				b = firefox.NewFolder(args[0], a.v.GetString("parent"), time.Now())
@@ -179,7 +174,7 @@ func addBookmarkCmds(a *app, cmd *cobra.Command) {
 				return editError(err)
 			}
 			return a.written(cmd, "added", "bookmarks", b.ID, w.last, false)
-		},
+		}),
 	}
 	f := add.Flags()
 	f.String("title", "", "the title (default: the URL)")
@@ -192,12 +187,7 @@ func addBookmarkCmds(a *app, cmd *cobra.Command) {
 		Use:   "update ID",
 		Short: "Change a bookmark's title, URL, tags, keyword or folder",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := a.writer(cmd)
-			if err != nil {
-				return err
-			}
-			defer w.close()
+		RunE: a.writing(func(cmd *cobra.Command, args []string, w *writer) error {
 			flags := cmd.Flags()
 			if !flags.Changed("title") && !flags.Changed("url") && !flags.Changed("tags") && !flags.Changed("keyword") && !flags.Changed("parent") {
 				return withCode(exitUsage, errors.New("nothing to change: pass --title, --url, --tags, --keyword or --parent"))
@@ -221,7 +211,7 @@ func addBookmarkCmds(a *app, cmd *cobra.Command) {
 				return editError(err)
 			}
 			return a.written(cmd, "updated", "bookmarks", b.ID, w.last, false)
-		},
+		}),
 	}
 	uf := update.Flags()
 	uf.String("title", "", "the new title")
@@ -234,17 +224,12 @@ func addBookmarkCmds(a *app, cmd *cobra.Command) {
 		Use:   "rm ID",
 		Short: "Delete a bookmark (or an empty folder) on every device",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := a.writer(cmd)
-			if err != nil {
-				return err
-			}
-			defer w.close()
+		RunE: a.writing(func(cmd *cobra.Command, args []string, w *writer) error {
 			if err := (firefox.Editor{R: w}).Remove(cmd.Context(), args[0]); err != nil {
 				return editError(err)
 			}
 			return a.written(cmd, "deleted", "bookmarks", args[0], w.last, true)
-		},
+		}),
 	}
 	cmd.AddCommand(add, update, rm)
 }
@@ -298,12 +283,7 @@ authentication login instead.`,
 		Use:   "update ID",
 		Short: "Change a login's user name or password (--password-file, SYNCCTL_PASSWORD or a prompt)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := a.writer(cmd)
-			if err != nil {
-				return err
-			}
-			defer w.close()
+		RunE: a.writing(func(cmd *cobra.Command, args []string, w *writer) error {
 			l, err := read[firefox.Login](w, "passwords", args[0])
 			if err != nil {
 				return err
@@ -323,7 +303,7 @@ authentication login instead.`,
 				return err
 			}
 			return a.written(cmd, "updated", "passwords", l.ID, ts, false)
-		},
+		}),
 	}
 	uf := update.Flags()
 	uf.String("username", "", "the new user name")
@@ -383,19 +363,14 @@ func newFormsCmd(a *app) *cobra.Command {
 	}
 	add := &cobra.Command{
 		Use: "add FIELD VALUE", Short: "Add a form history entry (a value once typed into the field FIELD)", Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := a.writer(cmd)
-			if err != nil {
-				return err
-			}
-			defer w.close()
+		RunE: a.writing(func(cmd *cobra.Command, args []string, w *writer) error {
 			e := firefox.NewFormEntry(args[0], args[1])
 			ts, err := w.put("forms", e)
 			if err != nil {
 				return err
 			}
 			return a.written(cmd, "added", "forms", e.ID, ts, false)
-		},
+		}),
 	}
 	rm := &cobra.Command{
 		Use: "rm ID", Short: "Delete a form history entry on every device", Args: cobra.ExactArgs(1),
@@ -403,4 +378,16 @@ func newFormsCmd(a *app) *cobra.Command {
 	}
 	cmd.AddCommand(ls, add, rm)
 	return cmd
+}
+
+// writing runs a record command with a writer open on the account, closed after.
+func (a *app) writing(fn func(*cobra.Command, []string, *writer) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		w, err := a.writer(cmd)
+		if err != nil {
+			return err
+		}
+		defer w.close()
+		return fn(cmd, args, w)
+	}
 }
