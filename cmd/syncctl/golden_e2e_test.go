@@ -31,6 +31,7 @@ var normalizers = []struct {
 	{regexp.MustCompile(`(client    )[A-Za-z0-9_-]{12}`), func(s string) string { return s[:10] + "IDIDIDIDIDID" }},
 	{regexp.MustCompile(`"(id|index)": "[A-Za-z0-9_-]{24,32}"`), func(s string) string { return s[:strings.Index(s, ":")] + `: "HASH"` }},
 	{regexp.MustCompile(`syncctl on [A-Za-z0-9.-]+`), func(string) string { return "syncctl on HOST" }},
+	{regexp.MustCompile(`is ciphertext: [A-Za-z0-9+/=]+`), func(s string) string { return s[:15] + strings.Repeat("C", len(s)-15) }}, // quickstart's proof
 	{regexp.MustCompile(`\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}`), func(s string) string { return "{" + strings.Repeat("U", len(s)-2) + "}" }}, // new login ids
 	{regexp.MustCompile(`"go": "go[0-9.]+",\n  "os": "[a-z0-9]+",\n  "arch": "[a-z0-9]+"`), func(string) string { return `"go": "GO", "os": "OS", "arch": "ARCH"` }},
 }
@@ -67,6 +68,8 @@ func TestTheOutputOfEveryCommand(t *testing.T) {
 	both := func(args ...string) step { return step{args, args} }
 	steps := []step{
 		both("version"),
+		both("quickstart"),
+		both("conformance", "--list"),
 		{nil, []string{"login", "--server", srv.URL, "--user", "alice", "--secret", "alice-secret"}},
 		{[]string{"put", "bookmarks", "bmkaaaaaaaaa", bm("a", "A page")}, []string{"put", "bookmarks", "bmkbbbbbbbbb", bm("b", "B page")}},
 		{[]string{"put", "passwords", "{login-1}", `{"hostname":"https://a.example","formSubmitURL":"https://a.example","username":"me","password":"s3cret","usernameField":"u","passwordField":"p"}`}, nil},
@@ -163,6 +166,10 @@ func TestTheOutputOfEveryCommand(t *testing.T) {
 // collection names, record fields of the offline store) are not its keys.
 var snakeCase = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
+// dataKeyed are the maps keyed by data: engine names, quickstart's devices and their
+// record ids.
+var dataKeyed = regexp.MustCompile(`\.engines$|\.devices(\.[a-z]+)?$`)
+
 // nullable are the fields documented as null when unknown (a server with no quota);
 // every other null, a list's above all, is a bug.
 var nullable = map[string]bool{"quota_bytes": true, "quota_used_bytes": true}
@@ -182,7 +189,7 @@ func checkJSON(t *testing.T, args []string, out string) {
 		switch x := v.(type) {
 		case map[string]any:
 			for k, e := range x {
-				if !snakeCase.MatchString(k) && !strings.HasSuffix(path, ".engines") {
+				if !snakeCase.MatchString(k) && !dataKeyed.MatchString(path) {
 					t.Errorf("syncctl %s: key %s%s is not snake_case", strings.Join(args, " "), path, "."+k)
 				}
 				if k == "payload" {
