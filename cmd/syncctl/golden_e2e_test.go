@@ -31,7 +31,7 @@ var normalizers = []struct {
 	{regexp.MustCompile(`(client    )[A-Za-z0-9_-]{12}`), func(s string) string { return s[:10] + "IDIDIDIDIDID" }},
 	{regexp.MustCompile(`"(id|index)": "[A-Za-z0-9_-]{24,32}"`), func(s string) string { return s[:strings.Index(s, ":")] + `: "HASH"` }},
 	{regexp.MustCompile(`syncctl on [A-Za-z0-9.-]+`), func(string) string { return "syncctl on HOST" }},
-	{regexp.MustCompile(`is ciphertext: [A-Za-z0-9+/=]+`), func(s string) string { return s[:15] + strings.Repeat("C", len(s)-15) }}, // quickstart's proof
+	{regexp.MustCompile(`is ciphertext: [A-Za-z0-9+/=]+`), func(s string) string { return s[:15] + strings.Repeat("C", len(s)-15) }},                                     // quickstart's proof
 	{regexp.MustCompile(`\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}`), func(s string) string { return "{" + strings.Repeat("U", len(s)-2) + "}" }}, // new login ids
 	{regexp.MustCompile(`"go": "go[0-9.]+",\n  "os": "[a-z0-9]+",\n  "arch": "[a-z0-9]+"`), func(string) string { return `"go": "GO", "os": "OS", "arch": "ARCH"` }},
 }
