@@ -106,7 +106,7 @@ func BenchmarkTypedBookmarkIn(b *testing.B) {
 		}
 	}
 	measure(b, raw.decrypt, in)
-	if typed.BmkURI != "http://www.mozilla.com/en-US/firefox/customize/" || len(typed.Raw) != 11 {
+	if typed.BmkURI != "http://www.mozilla.com/en-US/firefox/customize/" || len(typed.Raw.Members()) != 11 {
 		b.Fatalf("parsed %+v", typed)
 	}
 }

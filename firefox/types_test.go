@@ -40,7 +40,7 @@ func TestRecordsRoundTripKeepingUnknownFields(t *testing.T) {
 
 	login := []byte(`{"id":"l1","hostname":"https://a","formSubmitURL":"","username":"u","password":"p","usernameField":"","passwordField":"","timeLastBreachAlertDismissed":5,"newerFirefoxField":{"x":[1,2]}}`)
 	l, err := firefox.Parse[firefox.Login](login)
-	if err != nil || l.Raw["timeLastBreachAlertDismissed"] == nil {
+	if err != nil || l.Raw.Member("timeLastBreachAlertDismissed") == nil {
 		t.Fatalf("%+v %v", l, err)
 	}
 	l.Password = "changed"
