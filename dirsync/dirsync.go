@@ -516,7 +516,7 @@ func (s *Syncer) Pull(ctx context.Context, name, dest string, opts PullOptions) 
 		written += e.Size
 		s.report(Progress{Stage: "write", Files: i + 1, TotalFiles: len(todo), Bytes: written})
 	}
-	if err := s.savePulled(dest, ix, failed, todo); err != nil {
+	if err := s.savePulled(dest, ix, pulled, failed, todo); err != nil {
 		return res, err
 	}
 	var errs []error
@@ -616,14 +616,10 @@ func (s *Syncer) loadPulled(dest string) (map[string]Entry, error) {
 }
 
 // savePulled remembers the index's files as written into dest, but for the ones this
-// pull meant to write and did not (they keep what was there, and the last record of it).
-func (s *Syncer) savePulled(dest string, ix Index, failed *FailedError, todo []Entry) error {
+// pull meant to write and did not: they keep prev's record (what the last pull wrote).
+func (s *Syncer) savePulled(dest string, ix Index, prev map[string]Entry, failed *FailedError, todo []Entry) error {
 	if s.opts.PulledDir == "" {
 		return nil
-	}
-	prev, err := s.loadPulled(dest)
-	if err != nil {
-		return err
 	}
 	notWritten := map[string]bool{}
 	for _, f := range failed.Files {

@@ -3,6 +3,7 @@ package transfer
 import (
 	"context"
 	"encoding/json"
+	"iter"
 
 	"github.com/syncctl/syncctl/crypto"
 	"github.com/syncctl/syncctl/storage"
@@ -63,7 +64,7 @@ type CheckResult struct {
 // CheckAll runs Check over every line, with bundle giving each collection's key: what
 // an import does before it stores anything. A line that is not a record ends it with
 // that error.
-func CheckAll(lines func(yield func(Line, error) bool), cfg storage.Configuration, bundle func(collection string) *crypto.KeyBundle) (CheckResult, error) {
+func CheckAll(lines iter.Seq2[Line, error], cfg storage.Configuration, bundle func(collection string) *crypto.KeyBundle) (CheckResult, error) {
 	res := CheckResult{Records: map[string]int{}}
 	for l, err := range lines {
 		if err != nil {
@@ -73,7 +74,7 @@ func CheckAll(lines func(yield func(Line, error) bool), cfg storage.Configuratio
 			res.Skipped++
 			continue
 		}
-		if err := Check(cfg, bundle(l.Collection), l); err != nil {
+		if _, err := Check(cfg, bundle(l.Collection), l); err != nil {
 			res.Bad++
 			if len(res.Problems) < 10 {
 				res.Problems = append(res.Problems, err)

@@ -173,7 +173,7 @@ func (a *app) listConformance(cmd *cobra.Command, opts conformance.Options) erro
 	}
 	out := cmd.OutOrStdout()
 	checked := 0
-	t := output.NewList(out, output.Table, "NO", "SECTION", "BEHAVIOUR", "CHECKED BY")
+	t := newTable(out, "NO", "SECTION", "BEHAVIOUR", "CHECKED BY")
 	for _, e := range cat {
 		by := strings.Join(e.Cases, ", ")
 		if e.NotApplicable != "" {
@@ -191,7 +191,7 @@ func (a *app) listConformance(cmd *cobra.Command, opts conformance.Options) erro
 		return err
 	}
 	fmt.Fprintf(out, "\n%d behaviours (../shared/conformance-cases.md): %d checked, %d not applicable to a live server\n\n", len(cat), checked, len(cat)-checked)
-	t = output.NewList(out, output.Table, "CASE", "LEVEL", "CLAUSE")
+	t = newTable(out, "CASE", "LEVEL", "CLAUSE")
 	for _, c := range conformance.Select(opts) {
 		t.Add(nil, c.ID, string(c.Level), c.Clause)
 	}

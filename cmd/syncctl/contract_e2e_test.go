@@ -224,9 +224,9 @@ func TestSyncCountsRecordsTheServerRefused(t *testing.T) {
 // with the account's keys, without syncctl's checks.
 func writeRaw(t *testing.T, srv *servertest.Server, user, key, coll, id, cleartext string) {
 	t.Helper()
-	c := srv.Client(user, storageOptions())
+	c := srv.Client(user, storage.Options{})
 	keys := accountKeys(t, c, key)
-	rec, err := keys.For(coll).EncryptRecord(wboRecord(id, cleartext), nil)
+	rec, err := keys.For(coll).EncryptRecord(wbo.Record{ID: id, Payload: []byte(cleartext)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,8 +380,6 @@ func (r *running) waitFor(t *testing.T, substr string) string {
 	}
 }
 
-func storageOptions() storage.Options { return storage.Options{} }
-
 // accountKeys opens the account's crypto/keys with its account key (hex).
 func accountKeys(t *testing.T, c *storage.Client, key string) *crypto.Keys {
 	t.Helper()
@@ -402,10 +400,6 @@ func accountKeys(t *testing.T, c *storage.Client, key string) *crypto.Keys {
 		t.Fatal(err)
 	}
 	return keys
-}
-
-func wboRecord(id, cleartext string) wbo.Record {
-	return wbo.Record{ID: id, Payload: []byte(cleartext)}
 }
 
 // privateDir is a temporary directory of mode 0700, as serve wants its data dir.

@@ -135,10 +135,11 @@ func TestTheOutputOfEveryCommand(t *testing.T) {
 				checkJSON(t, args, r.stdout)
 			}
 			// The ids the add commands make are random: each gets a stable name.
-			for _, m := range newID.FindAllStringSubmatch(map[bool]string{true: r.stdout}[len(run.args) > 1 && run.args[1] == "add"], -1) {
-				id := m[1] + m[2]
-				if _, ok := made[id]; !ok && !strings.HasPrefix(id, "{") {
-					made[id] = fmt.Sprintf("new%09d", len(made)+1)
+			if len(run.args) > 1 && run.args[1] == "add" {
+				for _, m := range newID.FindAllStringSubmatch(r.stdout, -1) {
+					if id := m[1] + m[2]; made[id] == "" && !strings.HasPrefix(id, "{") {
+						made[id] = fmt.Sprintf("new%09d", len(made)+1)
+					}
 				}
 			}
 			fmt.Fprintf(run.out, "$ syncctl %s\n%s\n", strings.Join(run.args, " "), r.stdout)

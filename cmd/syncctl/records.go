@@ -359,13 +359,7 @@ func (a *app) write(cmd *cobra.Command, coll string, rec wbo.Record, verb string
 	if err != nil {
 		return err
 	}
-	res := struct {
-		Collection string        `json:"collection"`
-		ID         string        `json:"id"`
-		Modified   wbo.Timestamp `json:"modified"`
-		Deleted    bool          `json:"deleted"`
-	}{coll, rec.ID, ts, wbo.IsTombstone(rec.Payload)}
-	return a.one(cmd, res, say("%s %s/%s at %s", verb, coll, rec.ID, a.when(ts.Time())))
+	return a.written(cmd, verb, coll, rec.ID, ts, wbo.IsTombstone(rec.Payload))
 }
 
 // confirm asks on a terminal; elsewhere it needs --yes.

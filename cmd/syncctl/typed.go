@@ -100,7 +100,7 @@ func editError(err error) error {
 
 // put checks and writes records in order; none is written unless all pass.
 func (w *writer) put(coll string, recs ...firefox.Record) (wbo.Timestamp, error) {
-	var lines []transfer.Line
+	var sealed []wbo.Record
 	for _, r := range recs {
 		p, err := firefox.Encode(r)
 		if err != nil {
@@ -110,18 +110,15 @@ func (w *writer) put(coll string, recs ...firefox.Record) (wbo.Timestamp, error)
 		if err := json.Unmarshal(p, &id); err != nil {
 			return 0, err
 		}
-		l := transfer.Line{Collection: coll, ID: id.ID, Payload: p}
-		if err := transfer.Check(w.cfg, w.acct.bundle(w.keys, coll), l); err != nil {
+		enc, err := transfer.Check(w.cfg, w.acct.bundle(w.keys, coll), transfer.Line{Collection: coll, ID: id.ID, Payload: p})
+		if err != nil {
 			return 0, withCode(exitUsage, errors.New(strings.TrimPrefix(strings.TrimPrefix(err.Error(), "firefox: "), "transfer: ")))
 		}
-		lines = append(lines, l)
+		sealed = append(sealed, enc)
 	}
 	var ts wbo.Timestamp
-	for _, l := range lines {
-		enc, err := w.acct.bundle(w.keys, coll).EncryptRecord(l.Record(), nil)
-		if err != nil {
-			return 0, err
-		}
+	for _, enc := range sealed {
+		var err error
 		if ts, err = w.acct.client.PutRecord(w.cmd.Context(), coll, enc, nil); err != nil {
 			return 0, err
 		}
