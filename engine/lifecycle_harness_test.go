@@ -19,6 +19,7 @@ import (
 
 	"github.com/syncctl/syncctl/crypto"
 	"github.com/syncctl/syncctl/engine"
+	"github.com/syncctl/syncctl/internal/pgtest"
 	"github.com/syncctl/syncctl/repository/sqlite"
 	"github.com/syncctl/syncctl/server"
 	"github.com/syncctl/syncctl/storage"
@@ -85,7 +86,7 @@ func (n *node) close() {
 }
 
 func (n *node) open() {
-	srv, err := server.New(server.Options{DataDir: n.dir, MasterSecret: masterSecret, PublicURL: n.url, Limits: lifecycleLimits, Now: n.now,
+	srv, err := server.New(server.Options{DataDir: n.dir, Database: pgtest.For(n.t, n.dir), MasterSecret: masterSecret, PublicURL: n.url, Limits: lifecycleLimits, Now: n.now,
 		Users: map[string]string{"alice": "alice-secret"}})
 	if err != nil {
 		n.t.Fatal(err)

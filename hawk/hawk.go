@@ -24,6 +24,9 @@ var (
 	ErrReplay    = errors.New("hawk: replayed nonce")
 	ErrBadHash   = errors.New("hawk: payload hash does not match the body")
 	ErrUnknownID = errors.New("hawk: unknown credentials")
+	// ErrNonceStore: the shared replay cache could not be asked (the request is neither
+	// accepted nor refused; a server answers it 503).
+	ErrNonceStore = errors.New("hawk: the shared nonce store failed")
 )
 
 // Artifacts are the request facts a MAC covers.

@@ -20,6 +20,11 @@ type Verifier struct {
 	// MaxNonces caps the replay cache (default DefaultMaxNonces); past it the oldest are
 	// forgotten early, which narrows replay protection, never authentication.
 	MaxNonces int
+	// Shared, if set, is a replay cache other servers share (several nodes behind one
+	// load balancer): it is asked after this verifier's own cache let a nonce through,
+	// with the nonce's hash and the unix second it can be forgotten at, and reports
+	// whether the nonce was new there too.
+	Shared func(key []byte, expiry int64) (fresh bool, err error)
 
 	mu      sync.Mutex
 	nonces  map[nonceKey]struct{}
@@ -112,7 +117,17 @@ func (v *Verifier) Verify(at Attributes, req Request, key []byte) error {
 	}
 	var k nonceKey
 	h.Sum(k[:0])
-	return v.remember(k, now)
+	if err := v.remember(k, now); err != nil || v.Shared == nil {
+		return err
+	}
+	fresh, err := v.Shared(k[:], now.Add(2*v.Skew).Unix())
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNonceStore, err)
+	}
+	if !fresh {
+		return ErrReplay
+	}
+	return nil
 }
 
 // remember records a nonce until no request carrying it can pass the clock check: its

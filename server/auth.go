@@ -46,6 +46,10 @@ func (s *Server) authenticate(req *request) bool {
 	if err == nil && int64(payload.UID) != req.uid {
 		err = ErrWrongUser
 	}
+	if errors.Is(err, hawk.ErrNonceStore) {
+		s.serverError(req, err)
+		return false
+	}
 	if err != nil {
 		s.log.Debug().Err(err).Str("path", req.r.URL.Path).Msg("auth failed")
 		req.w.Header().Set("WWW-Authenticate", "Hawk")

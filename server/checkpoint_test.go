@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncctl/syncctl/internal/pgtest"
 	"github.com/syncctl/syncctl/server"
 )
 
@@ -15,6 +16,7 @@ import (
 // them out of the WAL in the background, long before the WAL's own bound (10,000 pages)
 // would make a writer do it.
 func TestCommitsAreCheckpointedInTheBackground(t *testing.T) {
+	pgtest.SQLiteOnly(t)
 	t.Parallel()
 	dir := t.TempDir()
 	_, ts := startServer(t, server.Options{DataDir: dir})

@@ -103,7 +103,7 @@ func (q *collectionQuery) where(uid int64, coll string, now int64) (string, []an
 	b.WriteString(`uid = ? AND collection = ? AND expiry > ?`)
 	if q.ids != nil {
 		if len(q.ids) == 0 {
-			b.WriteString(` AND 0`)
+			b.WriteString(` AND FALSE`)
 		} else {
 			b.WriteString(` AND id IN (?` + strings.Repeat(`,?`, len(q.ids)-1) + `)`)
 			for _, id := range q.ids {
@@ -135,7 +135,7 @@ func (q *collectionQuery) where(uid int64, coll string, now int64) (string, []an
 // sortKey is the column the order sorts on; NULL sortindexes sort last, as in MySQL.
 func (q *collectionQuery) sortKey() string {
 	if q.sort == "index" {
-		return `IFNULL(sortindex, -2000000000)`
+		return `COALESCE(sortindex, -2000000000)`
 	}
 	return `modified`
 }
@@ -192,7 +192,7 @@ func (s *Server) getCollection(req *request) {
 		s.serverError(req, err)
 		return
 	}
-	collTS, err := queryTS(tx, `SELECT modified FROM collections WHERE uid = ? AND name = ?`, req.uid, req.collection)
+	collTS, err := s.st.queryTS(tx, `SELECT modified FROM collections WHERE uid = ? AND name = ?`, req.uid, req.collection)
 	if err != nil {
 		tx.Rollback()
 		s.serverError(req, err)
@@ -205,8 +205,8 @@ func (s *Server) getCollection(req *request) {
 	now := s.st.nowMs()
 	where, args := q.where(req.uid, req.collection, now)
 	n, next, err := s.pageSize(tx, &q, where, args)
-	tx.Rollback()
 	if err != nil {
+		tx.Rollback()
 		s.serverError(req, err)
 		return
 	}
@@ -222,7 +222,7 @@ func (s *Server) getCollection(req *request) {
 		h.Set("Content-Type", "application/json")
 	}
 	req.w.WriteHeader(http.StatusOK)
-	s.streamChunks(req, q, n, collTS, now, newlines)
+	s.streamChunks(req, q, n, collTS, now, newlines, tx)
 }
 
 // Chunks end at chunkRows records or once they hold chunkBytes.
@@ -232,12 +232,20 @@ const (
 )
 
 // streamChunks writes the n records of q, chunk by chunk, each chunk continuing from the
-// last key of the one before. Only records no newer than the collection's timestamp at
+// last key of the one before. The first chunk is read in first, the snapshot the count
+// came from, so that an answer of one chunk (most) is exactly that snapshot, whatever
+// commits meanwhile; first is released before anything is written. Later chunks get
+// snapshots of their own, and only records no newer than the collection's timestamp at
 // the start are sent: one changed meanwhile has moved in the order, and the client gets
 // it on its next sync (its modified is past the X-Last-Modified this answer carried).
 // A write or read error ends the body early; the client sees a truncated body, never a
 // wrong one.
-func (s *Server) streamChunks(req *request, q collectionQuery, n, collTS, now int64, newlines bool) {
+func (s *Server) streamChunks(req *request, q collectionQuery, n, collTS, now int64, newlines bool, first *tx) {
+	defer func() {
+		if first != nil {
+			first.Rollback()
+		}
+	}()
 	cols := `id`
 	if q.full {
 		cols = `id, modified, sortindex, payload`
@@ -246,11 +254,15 @@ func (s *Server) streamChunks(req *request, q collectionQuery, n, collTS, now in
 	if !newlines {
 		buf = append(buf, '[')
 	}
-	first := true
+	firstRow := true
 	for sent := int64(0); sent < n; {
 		where, args := q.where(req.uid, req.collection, now)
 		args = append(args, collTS, min(chunkRows, n-sent))
-		tx, err := s.st.readTx(req.r.Context())
+		tx, err := first, error(nil)
+		if first == nil {
+			tx, err = s.st.readTx(req.r.Context())
+		}
+		first = nil
 		if err != nil {
 			s.log.Error().Err(err).Msg("chunk")
 			return
@@ -263,7 +275,7 @@ func (s *Server) streamChunks(req *request, q collectionQuery, n, collTS, now in
 		}
 		got := 0
 		var last cursor
-		buf, got, last, err = appendRows(buf, rows, q.full, newlines, &first)
+		buf, got, last, err = appendRows(buf, rows, q.full, newlines, &firstRow)
 		rows.Close()
 		tx.Rollback()
 		if err != nil {
@@ -334,7 +346,7 @@ func appendRows(buf []byte, rows *sql.Rows, full, newlines bool, first *bool) ([
 // goes first), and finds where the next page starts. With a limit it reads only the
 // page's keys plus one, from the index, so paging through a large collection costs each
 // page its own size, not the collection's.
-func (s *Server) pageSize(tx *sql.Tx, q *collectionQuery, where string, args []any) (int64, *cursor, error) {
+func (s *Server) pageSize(tx *tx, q *collectionQuery, where string, args []any) (int64, *cursor, error) {
 	if !q.hasLimit {
 		var n int64
 		err := tx.QueryRow(`SELECT COUNT(*) FROM bsos WHERE `+where, args...).Scan(&n)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/syncctl/syncctl/hawk"
+	"github.com/syncctl/syncctl/internal/pgtest"
 	"github.com/syncctl/syncctl/server"
 )
 
@@ -21,6 +22,9 @@ func startServer(t testing.TB, opts server.Options) (*server.Server, *httptest.S
 	t.Helper()
 	if opts.DataDir == "" {
 		opts.DataDir = t.TempDir()
+	}
+	if opts.Database == "" {
+		opts.Database = pgtest.For(t, opts.DataDir) // "": SQLite in the data dir
 	}
 	if opts.Users == nil {
 		opts.Users = map[string]string{"alice": "alice-secret", "bob": "bob-secret"}
@@ -99,9 +103,19 @@ func (c *client) do(method, path, body string, headers ...string) reply {
 
 func (c *client) doURL(method, rawURL, body string, headers ...string) reply {
 	c.t.Helper()
-	req, err := http.NewRequest(method, rawURL, strings.NewReader(body))
+	r, err := c.send(method, rawURL, body, headers...)
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	return r
+}
+
+// send is doURL that returns the transport's error (for tests that break connections on
+// purpose); it never stops the test, so any goroutine may call it.
+func (c *client) send(method, rawURL, body string, headers ...string) (reply, error) {
+	req, err := http.NewRequest(method, rawURL, strings.NewReader(body))
+	if err != nil {
+		return reply{}, err
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
@@ -117,11 +131,14 @@ func (c *client) doURL(method, rawURL, body string, headers ...string) reply {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		c.t.Fatal(err)
+		return reply{}, err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return reply{status: resp.StatusCode, header: resp.Header, body: string(b)}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{status: resp.StatusCode, header: resp.Header, body: string(b)}, nil
 }
 
 // sign is a Hawk header for a request to rawURL, with a nonce no other request uses.

@@ -298,19 +298,31 @@ func (p preconditions) check(req *request, ts int64) bool {
 // its database's conflicts), and they are logged at error level once a minute, not once
 // a request. Anything else is a 500.
 func (s *Server) serverError(req *request, err error) {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		if kind, ok := transient[se.Code()&0xff]; ok {
-			if s.transientLog.allow(kind, s.opts.Now()) {
-				s.log.Error().Err(err).Str("condition", kind).Msg("the database cannot take writes now: answering 503 with Retry-After")
-			}
-			req.w.Header().Set("Retry-After", "60")
-			writeJSON(req.w, http.StatusServiceUnavailable, weaveUnknown)
-			return
+	if kind, ok := transientCondition(err); ok {
+		if s.transientLog.allow(kind, s.opts.Now()) {
+			s.log.Error().Err(err).Str("condition", kind).Msg("the database cannot take writes now: answering 503 with Retry-After")
 		}
+		retry := "60"
+		if kind == "database conflict" || kind == "database unreachable" || kind == "database unavailable" {
+			retry = "5" // a restarting or failing-over database: soon back
+		}
+		req.w.Header().Set("Retry-After", retry)
+		writeJSON(req.w, http.StatusServiceUnavailable, weaveUnknown)
+		return
 	}
 	s.log.Error().Err(err).Str("method", req.r.Method).Str("path", req.r.URL.Path).Msg("request failed")
 	writeJSON(req.w, http.StatusInternalServerError, weaveUnknown)
+}
+
+// transientCondition names a database error that passes (a full disk, a busy or
+// unreachable database), or reports false.
+func transientCondition(err error) (string, bool) {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		kind, ok := transient[se.Code()&0xff]
+		return kind, ok
+	}
+	return postgresTransient(err)
 }
 
 // transient are the SQLite result codes that say "not now" rather than "broken".

@@ -10,7 +10,7 @@ import (
 
 // infoView runs one info/* query in a snapshot, honouring the preconditions against the
 // storage timestamp, and writes body with X-Weave-Records = the number of members.
-func (s *Server) infoView(req *request, query func(tx *sql.Tx, now int64) ([]byte, int, error)) {
+func (s *Server) infoView(req *request, query func(tx *tx, now int64) ([]byte, int, error)) {
 	pre, ok := parsePreconditions(req)
 	if !ok {
 		return
@@ -21,7 +21,7 @@ func (s *Server) infoView(req *request, query func(tx *sql.Tx, now int64) ([]byt
 		return
 	}
 	defer tx.Rollback()
-	ts, err := queryTS(tx, `SELECT modified FROM users WHERE uid = ?`, req.uid)
+	ts, err := s.st.queryTS(tx, `SELECT modified FROM users WHERE uid = ?`, req.uid)
 	if err != nil {
 		s.serverError(req, err)
 		return
@@ -63,7 +63,7 @@ func jsonObject(rows *sql.Rows, value func(*sql.Rows) (string, []byte, error)) (
 }
 
 func (s *Server) infoCollections(req *request) {
-	s.infoView(req, func(tx *sql.Tx, _ int64) ([]byte, int, error) {
+	s.infoView(req, func(tx *tx, _ int64) ([]byte, int, error) {
 		rows, err := tx.Query(`SELECT name, modified FROM collections WHERE uid = ? ORDER BY name`, req.uid)
 		if err != nil {
 			return nil, 0, err
@@ -78,7 +78,7 @@ func (s *Server) infoCollections(req *request) {
 }
 
 func (s *Server) infoCounts(req *request) {
-	s.infoView(req, func(tx *sql.Tx, now int64) ([]byte, int, error) {
+	s.infoView(req, func(tx *tx, now int64) ([]byte, int, error) {
 		rows, err := tx.Query(`SELECT collection, COUNT(*) FROM bsos WHERE uid = ? AND expiry > ? GROUP BY collection ORDER BY collection`, req.uid, now)
 		if err != nil {
 			return nil, 0, err
@@ -98,8 +98,8 @@ func usageKB(bytes int64) []byte {
 }
 
 func (s *Server) infoUsage(req *request) {
-	s.infoView(req, func(tx *sql.Tx, now int64) ([]byte, int, error) {
-		rows, err := tx.Query(`SELECT collection, SUM(LENGTH(CAST(payload AS BLOB))) FROM bsos WHERE uid = ? AND expiry > ? GROUP BY collection ORDER BY collection`, req.uid, now)
+	s.infoView(req, func(tx *tx, now int64) ([]byte, int, error) {
+		rows, err := tx.Query(`SELECT collection, SUM(`+s.st.d.payloadBytes+`) FROM bsos WHERE uid = ? AND expiry > ? GROUP BY collection ORDER BY collection`, req.uid, now)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -113,9 +113,9 @@ func (s *Server) infoUsage(req *request) {
 }
 
 func (s *Server) infoQuota(req *request) {
-	s.infoView(req, func(tx *sql.Tx, now int64) ([]byte, int, error) {
+	s.infoView(req, func(tx *tx, now int64) ([]byte, int, error) {
 		var n sql.NullInt64
-		if err := tx.QueryRow(`SELECT SUM(LENGTH(CAST(payload AS BLOB))) FROM bsos WHERE uid = ? AND expiry > ?`, req.uid, now).Scan(&n); err != nil {
+		if err := tx.QueryRow(`SELECT SUM(`+s.st.d.payloadBytes+`) FROM bsos WHERE uid = ? AND expiry > ?`, req.uid, now).Scan(&n); err != nil {
 			return nil, 0, err
 		}
 		kb := usageKB(n.Int64)

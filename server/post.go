@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -306,13 +305,17 @@ func (w *writeTx) upsert(coll string, group []*bsoInput, hasSortindex, hasTTL bo
 		args = append(args, w.uid, coll, in.ID, sortindex, in.Payload, w.ts, now+ttl*1000)
 	}
 	// A record already there, and not expired, keeps what the item does not carry;
-	// an expired one is as good as absent (as in put). now is this call's integer.
+	// an expired one is as good as absent (as in put).
+	// now is a parameter, not a literal: a statement's text is then the same at every
+	// call of one shape and size, and PostgreSQL's connections prepare it once.
 	keepSortindex, keepExpiry := "excluded.sortindex", "excluded.expiry"
 	if !hasSortindex {
-		keepSortindex = fmt.Sprintf("CASE WHEN bsos.expiry > %d THEN bsos.sortindex END", now)
+		keepSortindex = "CASE WHEN bsos.expiry > ? THEN bsos.sortindex END"
+		args = append(args, now)
 	}
 	if !hasTTL {
-		keepExpiry = fmt.Sprintf("CASE WHEN bsos.expiry > %d THEN bsos.expiry ELSE excluded.expiry END", now)
+		keepExpiry = "CASE WHEN bsos.expiry > ? THEN bsos.expiry ELSE excluded.expiry END"
+		args = append(args, now)
 	}
 	q := `INSERT INTO bsos (uid, collection, id, sortindex, payload, modified, expiry) VALUES (?, ?, ?, ?, ?, ?, ?)` +
 		strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?)`, len(group)-1) +
@@ -331,11 +334,9 @@ func (w *writeTx) createBatch(coll string, lifetimeMs int64) (int64, error) {
 	if _, err := w.Exec(`DELETE FROM batches WHERE uid = ? AND expiry <= ?`, w.uid, now); err != nil {
 		return 0, err
 	}
-	r, err := w.Exec(`INSERT INTO batches (uid, collection, expiry) VALUES (?, ?, ?)`, w.uid, coll, w.st.nowMs()+lifetimeMs)
-	if err != nil {
-		return 0, err
-	}
-	return r.LastInsertId()
+	var id int64
+	err := w.QueryRow(`INSERT INTO batches (uid, collection, expiry) VALUES (?, ?, ?) RETURNING id`, w.uid, coll, w.st.nowMs()+lifetimeMs).Scan(&id)
+	return id, err
 }
 
 // batchExists: batches are scoped to their user and collection and die at expiry.

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -73,8 +75,15 @@ func (l Limits) withDefaults() Limits {
 
 // Options configure a Server. The zero value works except for DataDir.
 type Options struct {
-	// DataDir holds the SQLite database (required).
+	// DataDir holds the SQLite database (required unless Database is set), and the
+	// generated master secret's file.
 	DataDir string
+	// Database, if set, is a PostgreSQL URL (postgres://user@host:port/db?…): the records
+	// live there instead of in DataDir, and any number of servers on the same database
+	// serve the same users (see the README, "Growing beyond one machine"). Every such
+	// node needs the same MasterSecret; a node whose secret differs from the one the
+	// database was first used with refuses to start.
+	Database string
 	// MasterSecret signs tokens and derives Hawk keys (tokenlib). Empty: a random secret
 	// is made on first start and kept in the database.
 	MasterSecret string
@@ -131,9 +140,15 @@ type Server struct {
 
 // New opens (or creates) the database in opts.DataDir.
 func New(opts Options) (*Server, error) {
-	if opts.DataDir == "" {
+	if opts.DataDir == "" && opts.Database == "" {
 		return nil, errors.New("server: Options.DataDir is required")
 	}
+	if opts.Database != "" && opts.DataDir == "" && opts.MasterSecret == "" {
+		return nil, ErrNodeSecret
+	}
+	// On PostgreSQL, write timestamps come from the database's clock unless a test
+	// injects its own.
+	dbClock := opts.Now == nil
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -156,7 +171,7 @@ func New(opts Options) (*Server, error) {
 		}
 		seen[secret] = name
 	}
-	st, err := openStore(opts.DataDir, opts.Now)
+	st, err := openStore(opts.DataDir, opts.Database, opts.Now, dbClock)
 	if err != nil {
 		return nil, err
 	}
@@ -176,11 +191,53 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s.secret = token.NewSecret(master)
+	if err := s.checkNodeSecret(); err != nil {
+		st.close()
+		return nil, err
+	}
 	s.verifier = hawk.NewVerifier(opts.HawkSkew, opts.Now)
 	if opts.MaxNonces > 0 {
 		s.verifier.MaxNonces = opts.MaxNonces
 	}
+	if st.sharedNonces {
+		s.verifier.Shared = func(key []byte, expiry int64) (bool, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return st.rememberNonce(ctx, key, expiry)
+		}
+	}
 	return s, nil
+}
+
+// ErrNodeSecret: nodes on one database must sign tokens with one secret, and a node
+// with neither a data dir to keep a generated one in nor a secret given has none.
+var ErrNodeSecret = errors.New("server: a server on PostgreSQL needs the master secret every node shares (--master-secret or SYNCCTL_MASTER_SECRET), or a data dir to keep a generated one in")
+
+// ErrOtherSecret: this node's master secret is not the one the database was first
+// served with, so tokens of the other nodes would fail here and this node's there.
+var ErrOtherSecret = errors.New("server: this master secret is not the one the other nodes on this database use")
+
+// checkNodeSecret keeps a check value of the master secret (an HMAC under it, which
+// reveals nothing of it) in a shared database the first time, and refuses a secret whose
+// check value differs. On SQLite one process owns the file, and there is nothing to check.
+func (s *Server) checkNodeSecret() error {
+	if s.st.d == sqliteDialect {
+		return nil
+	}
+	m := hmac.New(sha256.New, s.secret.SigningKey())
+	m.Write([]byte("syncctl node secret check"))
+	check := hex.EncodeToString(m.Sum(nil))
+	if _, err := s.st.w.Exec(`INSERT INTO settings (key, value) VALUES ('secret_check', ?) ON CONFLICT (key) DO NOTHING`, check); err != nil {
+		return err
+	}
+	stored, err := s.st.setting("secret_check")
+	if err != nil {
+		return err
+	}
+	if stored != check {
+		return ErrOtherSecret
+	}
+	return nil
 }
 
 // masterSecretFile holds the generated master secret, 0600 beside the database.
@@ -237,6 +294,15 @@ func writePrivate(path string, b []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// Database names where the records are, for people: "sqlite" (in the data dir) or the
+// PostgreSQL server and database, without credentials.
+func (s *Server) Database() string {
+	if s.opts.Database == "" {
+		return "sqlite"
+	}
+	return "postgres://" + redactURL(s.opts.Database)
 }
 
 // Limits returns the limits in force.

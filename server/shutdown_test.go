@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncctl/syncctl/internal/pgtest"
 	"github.com/syncctl/syncctl/internal/race"
 
 	"github.com/syncctl/syncctl/server"
@@ -31,7 +32,15 @@ func TestMain(m *testing.M) {
 }
 
 func serveForTest(dir string) int {
-	srv, err := server.New(server.Options{DataDir: dir, MasterSecret: "shutdown test", Users: map[string]string{"alice": "alice-secret"}})
+	users := map[string]string{"alice": "alice-secret"}
+	if spec := os.Getenv("SYNCCTL_TEST_SERVE_USERS"); spec != "" {
+		users = map[string]string{}
+		for _, u := range strings.Split(spec, ",") {
+			name, secret, _ := strings.Cut(u, ":")
+			users[name] = secret
+		}
+	}
+	srv, err := server.New(server.Options{DataDir: dir, Database: os.Getenv("SYNCCTL_TEST_SERVE_DB"), MasterSecret: "shutdown test", Users: users})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -58,11 +67,19 @@ func serveForTest(dir string) int {
 // startProcess runs this test binary as a server on dir (addr "" picks a port).
 func startProcess(t *testing.T, dir, addr string) (*exec.Cmd, string) {
 	t.Helper()
+	return startNode(t, dir, addr, pgtest.For(t, dir), "")
+}
+
+// startNode runs this test binary as a server on dir and the database db ("": SQLite in
+// dir), with users ("name:secret,…"; "": alice).
+func startNode(t *testing.T, dir, addr, db, users string) (*exec.Cmd, string) {
+	t.Helper()
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SYNCCTL_TEST_SERVE_DIR="+dir, "SYNCCTL_TEST_SERVE_ADDR="+addr)
+	cmd.Env = append(os.Environ(), "SYNCCTL_TEST_SERVE_DIR="+dir, "SYNCCTL_TEST_SERVE_ADDR="+addr,
+		"SYNCCTL_TEST_SERVE_DB="+db, "SYNCCTL_TEST_SERVE_USERS="+users)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

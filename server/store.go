@@ -4,291 +4,97 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
-
 	"github.com/syncctl/syncctl/wbo"
 )
 
-const schema = `
-CREATE TABLE IF NOT EXISTS users (
-	uid      INTEGER PRIMARY KEY,
-	modified INTEGER NOT NULL            -- high-water mark of the user's timestamps, ms
-);
-CREATE TABLE IF NOT EXISTS collections (
-	uid      INTEGER NOT NULL,
-	name     TEXT    NOT NULL,
-	modified INTEGER NOT NULL,
-	PRIMARY KEY (uid, name)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS bsos (
-	uid        INTEGER NOT NULL,
-	collection TEXT    NOT NULL,
-	id         TEXT    NOT NULL,
-	sortindex  INTEGER,
-	modified   INTEGER NOT NULL,
-	expiry     INTEGER NOT NULL,
-	-- Last: a large payload spills into overflow pages, and SQLite reads a row's columns
-	-- in order, so any column after it would cost a walk through the whole payload.
-	payload    TEXT    NOT NULL,
-	PRIMARY KEY (uid, collection, id)
-); -- not WITHOUT ROWID: there the whole row is the b-tree key, and every seek past a
-   -- large payload would read all of it
--- id is in the index so that ORDER BY modified, id (every paged read) needs no sort.
-CREATE INDEX IF NOT EXISTS bsos_by_modified_id ON bsos (uid, collection, modified, id);
-DROP INDEX IF EXISTS bsos_by_modified;
-CREATE TABLE IF NOT EXISTS batches (
-	id         INTEGER PRIMARY KEY AUTOINCREMENT,
-	uid        INTEGER NOT NULL,
-	collection TEXT    NOT NULL,
-	expiry     INTEGER NOT NULL,
-	records    INTEGER NOT NULL DEFAULT 0, -- staged so far, and their payload bytes: kept
-	bytes      INTEGER NOT NULL DEFAULT 0  -- here, not summed over batch_bsos at every POST
-);
-CREATE TABLE IF NOT EXISTS batch_bsos (
-	batch         INTEGER NOT NULL,
-	seq           INTEGER NOT NULL,
-	id            TEXT    NOT NULL,
-	has_payload   INTEGER NOT NULL,
-	payload       TEXT,
-	has_sortindex INTEGER NOT NULL,
-	sortindex     INTEGER,
-	has_ttl       INTEGER NOT NULL,
-	ttl           INTEGER,
-	PRIMARY KEY (batch, seq)
-);
-CREATE TABLE IF NOT EXISTS accounts (
-	uid             INTEGER PRIMARY KEY AUTOINCREMENT,
-	name            TEXT    NOT NULL,
-	client_state    TEXT    NOT NULL,
-	keys_changed_at INTEGER NOT NULL,
-	created         INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS accounts_by_name ON accounts (name, uid);
--- The highest FxA generation seen per account name (retiredGeneration: retired).
-CREATE TABLE IF NOT EXISTS account_generations (name TEXT PRIMARY KEY, generation INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-`
-
-// privateFiles makes the data dir 0700 and the database files 0600, whatever they were:
-// they hold every user's (encrypted) data and the generated master secret's file.
-// SQLite creates its -wal and -shm files with the database file's mode, so the database
-// file is made before SQLite opens it. It returns the database's path, and the dir's
-// mode when it had to be narrowed (for a warning).
-func privateFiles(dir string) (path string, was os.FileMode, err error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", 0, err
-	}
-	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return "", 0, err
-		}
-		was = fi.Mode().Perm()
-	}
-	path = filepath.Join(dir, "syncstorage.db")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return "", 0, err
-	}
-	f.Close()
-	for _, p := range []string{path, path + "-wal", path + "-shm", filepath.Join(dir, masterSecretFile)} {
-		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return "", 0, err
-		}
-	}
-	return path, was, nil
-}
-
-// store is the SQLite database. Writes go through one connection under mu, which is what
-// serializes them and keeps timestamps strictly increasing; reads use a pool of
-// connections that see WAL snapshots, so they never see half of a write.
+// store is the database: an SQLite file (the default, one process) or PostgreSQL (any
+// number of nodes). Both run the same statements through the same code; what differs
+// is in the dialect and in how a write is serialized (see beginWrite).
 type store struct {
-	w, r *sql.DB
-	mu   sync.Mutex
-	now  func() time.Time
+	w, r db
+	d    *dialect
+	// mu is SQLite's one writer. PostgreSQL writes lock the user's row instead.
+	mu  sync.Mutex
+	now func() time.Time
+	// dbClock: write timestamps come from the database's clock, the one clock every node
+	// shares (PostgreSQL, unless a test injects its own clock).
+	dbClock bool
 	// issued is the highest write timestamp handed out (ms): a write may be 10 ms past the
 	// clock when one user writes faster, and the server's clock must never read behind it.
 	issued atomic.Int64
 	// narrowed is the data dir's mode before it was made 0700 (0: it was private).
 	narrowed os.FileMode
-	// The statements of a record write, prepared once on the write connection: a POST of
-	// 100 records, or a batch commit of 10,000, would otherwise parse them every time,
-	// with the write lock held.
+	// The statements of a record write, prepared once on SQLite's write connection: a POST
+	// of 100 records, or a batch commit of 10,000, would otherwise parse them every time,
+	// with the write lock held. (pgx caches prepared statements per connection itself.)
 	putSelect, putInsert *sql.Stmt
-	// checkpoints copies the WAL into the database file on its own connection, off the
-	// write lock (see checkpointer); commits counts the commits it has not yet seen.
+	// checkpoints copies SQLite's WAL into the database file on its own connection, off
+	// the write lock (see checkpointer); commits counts the commits it has not yet seen.
 	checkpoints *sql.DB
 	commits     atomic.Int64
-	stop        chan struct{}
-	stopped     sync.WaitGroup
+	// The background loops (checkpointer, purges) run until stop is closed.
+	stop    chan struct{}
+	stopped sync.WaitGroup
+	// sharedNonces: the Hawk replay cache is (also) kept in the database, so that a request
+	// replayed to another node is refused there too.
+	sharedNonces bool
 }
 
 const (
 	putSelectSQL = `SELECT payload, sortindex, modified, expiry FROM bsos WHERE uid = ? AND collection = ? AND id = ? AND expiry > ?`
-	putInsertSQL = `INSERT OR REPLACE INTO bsos (uid, collection, id, sortindex, payload, modified, expiry) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	putInsertSQL = `INSERT INTO bsos (uid, collection, id, sortindex, payload, modified, expiry) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (uid, collection, id) DO UPDATE SET sortindex = excluded.sortindex, payload = excluded.payload,
+		modified = excluded.modified, expiry = excluded.expiry`
 )
 
-func openStore(dir string, now func() time.Time) (*store, error) {
-	path, was, err := privateFiles(dir)
-	if err != nil {
-		return nil, err
+// openStore opens the SQLite database in dir, or the PostgreSQL database at url when
+// url is not empty.
+func openStore(dir, url string, now func() time.Time, dbClock bool) (*store, error) {
+	if url != "" {
+		return openPostgres(url, now, dbClock)
 	}
-	// mmap lets every connection read pages from the OS page cache without a syscall
-	// each; a large collection GET touches many pages. temp_store(MEMORY) keeps a
-	// multi-row upsert's statement journal out of a temporary file.
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=mmap_size(1073741824)&_pragma=temp_store(MEMORY)"
-	// The writer checkpoints itself only once the WAL holds 10,000 pages (40 MB), a
-	// bound for when the checkpointer falls behind; SQLite's 1,000 would put a
-	// checkpoint inside every few commits, with the write lock held.
-	w, err := sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint(10000)&_txlock=immediate")
-	if err != nil {
-		return nil, err
+	return openSQLite(dir, now)
+}
+
+func newStore(d *dialect, w, r *sql.DB, now func() time.Time) *store {
+	return &store{d: d, w: db{pool: w, d: d}, r: db{pool: r, d: d}, now: now, stop: make(chan struct{})}
+}
+
+// prepare prepares the record write's statements on SQLite's write connection.
+func (st *store) prepare() (err error) {
+	if st.putSelect, err = st.w.Prepare(putSelectSQL); err == nil {
+		st.putInsert, err = st.w.Prepare(putInsertSQL)
 	}
-	w.SetMaxOpenConns(1)
-	if err := migrate(w); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("server: migrating the database: %w", err)
-	}
-	if _, err := w.Exec(schema); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("server: schema: %w", err)
-	}
-	if err := addBatchTotals(w); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("server: migrating the database: %w", err)
-	}
-	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
-	if err != nil {
-		w.Close()
-		return nil, err
-	}
-	r.SetMaxOpenConns(8)
-	r.SetMaxIdleConns(8) // keep them: opening one costs a schema read and its own page cache
-	st := &store{w: w, r: r, now: now, narrowed: was}
-	if st.putSelect, err = w.Prepare(putSelectSQL); err == nil {
-		st.putInsert, err = w.Prepare(putInsertSQL)
-	}
-	if err != nil {
-		st.close()
-		return nil, fmt.Errorf("server: preparing statements: %w", err)
-	}
-	if st.checkpoints, err = sql.Open("sqlite", dsn); err != nil {
-		st.close()
-		return nil, err
-	}
-	st.checkpoints.SetMaxOpenConns(1)
-	st.stop = make(chan struct{})
+	return err
+}
+
+// background runs loop until the store closes.
+func (st *store) background(loop func(stop <-chan struct{})) {
 	st.stopped.Add(1)
-	go st.checkpointer(checkpointEvery)
-	return st, nil
-}
-
-// checkpointEvery is how often the checkpointer looks for new commits.
-const checkpointEvery = 50 * time.Millisecond
-
-// checkpointer runs a passive checkpoint whenever commits happened since the last: it
-// copies committed pages from the WAL into the database file while writers go on
-// appending (a passive checkpoint takes no lock a writer or reader waits for), on a
-// core the write lock does not hold. Errors are left to the next round and to the
-// writer's own checkpoint at 10,000 pages.
-func (st *store) checkpointer(every time.Duration) {
-	defer st.stopped.Done()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-st.stop:
-			return
-		case <-t.C:
-			if st.commits.Swap(0) > 0 {
-				st.checkpoints.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
-			}
-		}
-	}
-}
-
-// migrate moves a database made by an earlier version to the current layout: records
-// in a rowid table with the payload last (the first layout made reads of large records
-// slow). It is a no-op on a new or current database.
-func migrate(w *sql.DB) error {
-	var ddl string
-	err := w.QueryRow(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'bsos'`).Scan(&ddl)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil || !strings.Contains(ddl, "WITHOUT ROWID") {
-		return err
-	}
-	tx, err := w.Begin()
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	for _, stmt := range []string{
-		`DROP INDEX IF EXISTS bsos_by_modified`,
-		`DROP INDEX IF EXISTS bsos_by_modified_id`,
-		`ALTER TABLE bsos RENAME TO bsos_v1`,
-		`ALTER TABLE batch_bsos RENAME TO batch_bsos_v1`,
-		schema,
-		`INSERT INTO bsos (uid, collection, id, sortindex, modified, expiry, payload)
-			SELECT uid, collection, id, sortindex, modified, expiry, payload FROM bsos_v1`,
-		`INSERT INTO batch_bsos SELECT * FROM batch_bsos_v1`,
-		`DROP TABLE bsos_v1`,
-		`DROP TABLE batch_bsos_v1`,
-	} {
-		if _, err := tx.Exec(stmt); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
-}
-
-// addBatchTotals gives a batches table made before it kept its running totals the two
-// columns, filled from what the open batches have staged.
-func addBatchTotals(w *sql.DB) error {
-	var ddl string
-	if err := w.QueryRow(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'batches'`).Scan(&ddl); err != nil {
-		return err
-	}
-	if strings.Contains(ddl, "records") {
-		return nil
-	}
-	tx, err := w.Begin()
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	for _, stmt := range []string{
-		`ALTER TABLE batches ADD COLUMN records INTEGER NOT NULL DEFAULT 0`,
-		`ALTER TABLE batches ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0`,
-		`UPDATE batches SET
-			records = (SELECT COUNT(*) FROM batch_bsos WHERE batch = batches.id),
-			bytes = (SELECT COALESCE(SUM(LENGTH(CAST(payload AS BLOB))), 0) FROM batch_bsos WHERE batch = batches.id)`,
-	} {
-		if _, err := tx.Exec(stmt); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
+	go func() {
+		defer st.stopped.Done()
+		loop(st.stop)
+	}()
 }
 
 func (st *store) close() error {
-	if st.stop != nil {
-		close(st.stop)
-		st.stopped.Wait()
+	close(st.stop)
+	st.stopped.Wait()
+	if st.checkpoints != nil {
 		st.checkpoints.Close()
 	}
 	for _, stmt := range []*sql.Stmt{st.putSelect, st.putInsert} {
 		if stmt != nil {
 			stmt.Close()
 		}
+	}
+	if st.r.pool == st.w.pool {
+		return st.w.Close()
 	}
 	return errors.Join(st.r.Close(), st.w.Close())
 }
@@ -302,7 +108,7 @@ func (st *store) clock() wbo.Timestamp { return wbo.Timestamp(max(st.nowMs(), st
 
 // writeTx is one write at one timestamp for one user.
 type writeTx struct {
-	*sql.Tx
+	*tx
 	st  *store
 	uid int64
 	ts  int64 // this write's timestamp, ms
@@ -316,37 +122,83 @@ type writeTx struct {
 	ended bool
 }
 
-// beginWrite takes the write lock, opens a transaction and picks the write's timestamp:
-// now (or the last timestamp issued, if a burst ran ahead of the clock), or 10 ms past the
-// user's last write if that is not later.
+// lock and unlock hold SQLite's one writer; on PostgreSQL, writers lock rows instead.
+func (st *store) lock() {
+	if st.d == sqliteDialect {
+		st.mu.Lock()
+	}
+}
+
+func (st *store) unlock() {
+	if st.d == sqliteDialect {
+		st.mu.Unlock()
+	}
+}
+
+// lockUserSQL makes sure the user has a row and locks it until the transaction ends
+// (an upsert that changes nothing still locks), returning the user's last timestamp and
+// the database's clock, truncated to the protocol's 10 ms. Every write of a user begins
+// with it, so a user's writes are serialized whichever node they reach, and nothing
+// else of the user is locked first: no two writes can deadlock.
+const lockUserSQL = `INSERT INTO users (uid, modified) VALUES (?, 0)
+	ON CONFLICT (uid) DO UPDATE SET modified = users.modified
+	RETURNING modified, CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 100) AS BIGINT) * 10`
+
+// beginWrite takes the write lock (SQLite's writer, or the user's row), opens a
+// transaction and picks the write's timestamp: now (or the last timestamp this node
+// issued, if a burst ran ahead of the clock), or 10 ms past the user's last write if
+// that is not later. Timestamps are strictly increasing per user on every database;
+// on PostgreSQL "now" is the database's clock, shared by every node.
 func (st *store) beginWrite(ctx context.Context, uid int64) (*writeTx, error) {
-	st.mu.Lock()
-	tx, err := st.w.BeginTx(ctx, nil)
+	st.lock()
+	t, err := st.w.begin(ctx, nil)
 	if err != nil {
-		st.mu.Unlock()
+		st.unlock()
 		return nil, err
 	}
-	var last int64
-	err = tx.QueryRowContext(ctx, `SELECT modified FROM users WHERE uid = ?`, uid).Scan(&last)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		tx.Rollback()
-		st.mu.Unlock()
+	var last, now int64
+	if st.d == sqliteDialect {
+		err = t.QueryRow(`SELECT modified FROM users WHERE uid = ?`, uid).Scan(&last)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = nil
+		}
+	} else {
+		err = t.QueryRow(lockUserSQL, uid).Scan(&last, &now)
+	}
+	if err != nil {
+		t.Rollback()
+		st.unlock()
 		return nil, err
 	}
-	// Never before a timestamp already issued, to anyone: then a write's timestamp is at
-	// or past the server clock every response reports, and is what its own response says.
-	ts := max(st.nowMs(), st.issued.Load())
+	if !st.dbClock {
+		now = st.nowMs()
+	}
+	// Never before a timestamp already issued here: then a write's timestamp is at or
+	// past the server clock every response of this node reports, and is what its own
+	// response says.
+	ts := max(now, st.issued.Load())
 	if ts <= last {
 		ts = last + 10
 	}
-	st.issued.Store(ts) // under mu: the only writer
-	return &writeTx{Tx: tx, st: st, uid: uid, ts: ts}, nil
+	st.observe(ts)
+	return &writeTx{tx: t, st: st, uid: uid, ts: ts}, nil
+}
+
+// observe raises the highest timestamp issued or seen to ts (nodes on one database see
+// each other's writes, and must not report a clock behind them).
+func (st *store) observe(ts int64) {
+	for {
+		cur := st.issued.Load()
+		if ts <= cur || st.issued.CompareAndSwap(cur, ts) {
+			return
+		}
+	}
 }
 
 // commit records the timestamp as the user's high-water mark and commits.
 func (w *writeTx) commit() error {
 	w.ended = true
-	defer w.st.mu.Unlock()
+	defer w.st.unlock()
 	w.st.commits.Add(1)
 	if w.keepTS {
 		return w.Commit()
@@ -365,7 +217,7 @@ func (w *writeTx) rollback() {
 	}
 	w.ended = true
 	w.Rollback() // ErrTxDone if the cancelled context already rolled it back
-	w.st.mu.Unlock()
+	w.st.unlock()
 }
 
 func (w *writeTx) collectionTS(coll string) (int64, error) {
@@ -416,10 +268,16 @@ func (w *writeTx) put(coll string, in *bsoInput) error {
 		modified  int64
 		expiry    int64
 	)
-	if w.sel == nil {
-		w.sel, w.ins = w.Stmt(w.st.putSelect), w.Stmt(w.st.putInsert)
+	var row *sql.Row
+	if w.st.putSelect == nil {
+		row = w.QueryRow(putSelectSQL, w.uid, coll, in.ID, w.st.nowMs())
+	} else {
+		if w.sel == nil {
+			w.sel, w.ins = w.Stmt(w.st.putSelect), w.Stmt(w.st.putInsert)
+		}
+		row = w.sel.QueryRow(w.uid, coll, in.ID, w.st.nowMs())
 	}
-	err := w.sel.QueryRow(w.uid, coll, in.ID, w.st.nowMs()).Scan(&payload, &sortindex, &modified, &expiry)
+	err := row.Scan(&payload, &sortindex, &modified, &expiry)
 	exists := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
@@ -446,18 +304,24 @@ func (w *writeTx) put(coll string, in *bsoInput) error {
 	if in.HasPayload || in.HasSortIndex {
 		modified = w.ts
 	}
-	_, err = w.ins.Exec(w.uid, coll, in.ID, sortindex, payload, modified, expiry)
+	if w.ins == nil {
+		_, err = w.Exec(putInsertSQL, w.uid, coll, in.ID, sortindex, payload, modified, expiry)
+	} else {
+		_, err = w.ins.Exec(w.uid, coll, in.ID, sortindex, payload, modified, expiry)
+	}
 	return err
 }
 
 // readTx is a consistent snapshot for one read request.
-func (st *store) readTx(ctx context.Context) (*sql.Tx, error) {
-	return st.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+func (st *store) readTx(ctx context.Context) (*tx, error) {
+	return st.r.begin(ctx, st.d.readOptions)
 }
 
-func queryTS(tx *sql.Tx, q string, args ...any) (int64, error) {
+// queryTS reads one timestamp (0 when there is no row), and observes it (see observe).
+func (st *store) queryTS(t *tx, q string, args ...any) (int64, error) {
 	var ts int64
-	err := tx.QueryRow(q, args...).Scan(&ts)
+	err := t.QueryRow(q, args...).Scan(&ts)
+	st.observe(ts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -474,8 +338,8 @@ func (st *store) setting(key string) (string, error) {
 }
 
 func (st *store) deleteSetting(key string) error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.lock()
+	defer st.unlock()
 	_, err := st.w.Exec(`DELETE FROM settings WHERE key = ?`, key)
 	return err
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/syncctl/syncctl/internal/pgtest"
 )
 
 // A client that gives up mid-write cancels the request's context, and database/sql then
@@ -13,7 +15,8 @@ import (
 // later write and token request waits forever.
 func TestCancelledWriteReleasesTheWriteLock(t *testing.T) {
 	t.Parallel()
-	st, err := openStore(t.TempDir(), time.Now)
+	dir := t.TempDir()
+	st, err := openStore(dir, pgtest.For(t, dir), time.Now, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +28,7 @@ func TestCancelledWriteReleasesTheWriteLock(t *testing.T) {
 	}
 	cancel()
 	for i := 0; ; i++ { // until database/sql has ended the transaction itself
-		if _, err := w.ExecContext(context.Background(), `SELECT 1`); errors.Is(err, sql.ErrTxDone) {
+		if _, err := w.tx.tx.ExecContext(context.Background(), `SELECT 1`); errors.Is(err, sql.ErrTxDone) {
 			break
 		}
 		if i == 500 {

@@ -143,7 +143,7 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		}
 		auth.clientState = strings.ToLower(cs)
 	}
-	uid, kca, err := s.allocate(name, auth)
+	uid, kca, err := s.allocate(r.Context(), name, auth)
 	var refused *tokenRefusal
 	switch {
 	case errors.As(err, &refused):
@@ -189,7 +189,7 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		"id": id, "key": key, "uid": uid,
 		"api_endpoint":   fmt.Sprintf("%s/1.5/%d", node, uid),
 		"duration":       int64(duration / time.Second),
-		"hashed_fxa_uid": hashedUID, "hashalg": "sha256", "node_type": "sqlite",
+		"hashed_fxa_uid": hashedUID, "hashalg": "sha256", "node_type": s.st.d.name,
 	})
 }
 
@@ -266,8 +266,8 @@ const retiredGeneration = math.MaxInt64
 // hex uid) as Mozilla's tokenserver does for a deleted account. Their data stays until
 // the operator removes it.
 func (s *Server) RetireUser(fxaUID string) error {
-	s.st.mu.Lock()
-	defer s.st.mu.Unlock()
+	s.st.lock()
+	defer s.st.unlock()
 	_, err := s.st.w.Exec(`INSERT INTO account_generations (name, generation) VALUES (?, ?)
 		ON CONFLICT (name) DO UPDATE SET generation = excluded.generation`, "fxa:"+fxaUID, int64(retiredGeneration))
 	return err
@@ -277,29 +277,46 @@ func (s *Server) RetireUser(fxaUID string) error {
 // the same uid while the client state stays, a new one (fresh storage) for a new state.
 // It refuses what Mozilla's tokenserver refuses: a generation or keys_changed_at going
 // back, keys_changed_at beyond the generation, a new client state without a newer
-// generation and keys_changed_at, and a client state used before.
-func (s *Server) allocate(name string, a authData) (uid, kca int64, err error) {
-	s.st.mu.Lock()
-	defer s.st.mu.Unlock()
+// generation and keys_changed_at, and a client state used before. It runs in one
+// transaction that first locks the account name's row, so that two nodes answering the
+// same account at once cannot both allocate.
+func (s *Server) allocate(ctx context.Context, name string, a authData) (uid, kca int64, err error) {
+	s.st.lock()
+	defer s.st.unlock()
+	t, err := s.st.w.begin(ctx, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer t.Rollback()
+	uid, kca, err = s.allocateIn(t, name, a)
+	if err != nil {
+		return 0, 0, err
+	}
+	return uid, kca, t.Commit()
+}
+
+func (s *Server) allocateIn(t *tx, name string, a authData) (uid, kca int64, err error) {
 	var (
 		state      string
 		changed    int64
 		generation int64
 	)
-	err = s.st.w.QueryRow(`SELECT uid, client_state, keys_changed_at FROM accounts WHERE name = ? ORDER BY uid DESC LIMIT 1`, name).Scan(&uid, &state, &changed)
+	// The lock: an upsert that changes nothing, returning the generation (0: none seen).
+	if err := t.QueryRow(`INSERT INTO account_generations (name, generation) VALUES (?, 0)
+		ON CONFLICT (name) DO UPDATE SET generation = account_generations.generation RETURNING generation`, name).Scan(&generation); err != nil {
+		return 0, 0, err
+	}
+	err = t.QueryRow(`SELECT uid, client_state, keys_changed_at FROM accounts WHERE name = ? ORDER BY uid DESC LIMIT 1`, name).Scan(&uid, &state, &changed)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, err
 	}
 	exists := err == nil
-	if err := s.st.w.QueryRow(`SELECT generation FROM account_generations WHERE name = ?`, name).Scan(&generation); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, err
-	}
 	if generation == retiredGeneration {
 		return 0, 0, errGeneration
 	}
 	if exists {
 		var used int
-		if err := s.st.w.QueryRow(`SELECT COUNT(*) FROM accounts WHERE name = ? AND client_state = ? AND uid <> ?`, name, a.clientState, uid).Scan(&used); err != nil {
+		if err := t.QueryRow(`SELECT COUNT(*) FROM accounts WHERE name = ? AND client_state = ? AND uid <> ?`, name, a.clientState, uid).Scan(&used); err != nil {
 			return 0, 0, err
 		}
 		if err := checkKeys(a, state, changed, generation, used > 0); err != nil {
@@ -307,26 +324,21 @@ func (s *Server) allocate(name string, a authData) (uid, kca int64, err error) {
 		}
 	}
 	if a.generation > generation {
-		if _, err := s.st.w.Exec(`INSERT INTO account_generations (name, generation) VALUES (?, ?)
-			ON CONFLICT (name) DO UPDATE SET generation = excluded.generation`, name, a.generation); err != nil {
+		if _, err := t.Exec(`UPDATE account_generations SET generation = ? WHERE name = ?`, a.generation, name); err != nil {
 			return 0, 0, err
 		}
 	}
 	if exists && state == a.clientState {
 		if a.keysChangedAt > changed {
-			if _, err := s.st.w.Exec(`UPDATE accounts SET keys_changed_at = ? WHERE uid = ?`, a.keysChangedAt, uid); err != nil {
+			if _, err := t.Exec(`UPDATE accounts SET keys_changed_at = ? WHERE uid = ?`, a.keysChangedAt, uid); err != nil {
 				return 0, 0, err
 			}
 			changed = a.keysChangedAt
 		}
 		return uid, changed, nil
 	}
-	res, err := s.st.w.Exec(`INSERT INTO accounts (name, client_state, keys_changed_at, created) VALUES (?, ?, ?, ?)`,
-		name, a.clientState, a.keysChangedAt, s.opts.Now().UnixMilli())
-	if err != nil {
-		return 0, 0, err
-	}
-	uid, err = res.LastInsertId()
+	err = t.QueryRow(`INSERT INTO accounts (name, client_state, keys_changed_at, created) VALUES (?, ?, ?, ?) RETURNING uid`,
+		name, a.clientState, a.keysChangedAt, s.opts.Now().UnixMilli()).Scan(&uid)
 	return uid, a.keysChangedAt, err
 }
 

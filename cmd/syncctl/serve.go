@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/syncctl/syncctl/server"
@@ -39,6 +41,7 @@ the same secret work here.`,
 	f := cmd.Flags()
 	f.String("listen", "127.0.0.1:8000", "address to listen on")
 	f.String("data-dir", "", "where the database lives (default $XDG_DATA_HOME/syncctl/server)")
+	f.String("db", "", "keep the records in PostgreSQL at this URL (postgres://user@host:5432/db; password in PGPASSWORD or ~/.pgpass) instead of the SQLite file; every node on it serves the same users")
 	f.String("master-secret", "", "token signing secret (shows in ps: prefer --master-secret-file or SYNCCTL_MASTER_SECRET)")
 	f.String("master-secret-file", "", "read the token signing secret from this file")
 	f.StringArray("user", nil, "a user as name:secret (repeatable; shows in ps: prefer --users-file)")
@@ -50,6 +53,60 @@ the same secret work here.`,
 	f.String("public-url", "", "base URL clients reach the server at, e.g. behind a proxy (default: from each request)")
 	f.String("oauth-verify-url", "", "let Firefox Accounts users in: verify their OAuth tokens at this FxA /v1/oauth/verify URL")
 	f.Bool("test-hooks", false, "enable /__testhooks__/fault for client tests (never in production)")
+	cmd.AddCommand(newServeMigrateCmd(a))
+	return cmd
+}
+
+func newServeMigrateCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "migrate --from DIR --to URL",
+		Short: "Move the embedded server's SQLite data to PostgreSQL",
+		Long: `Copy every account, record and timestamp of the SQLite server in --from (its data dir,
+or its syncstorage.db) to the PostgreSQL database at --to. Uids are kept, so clients carry on
+with their tokens once the server runs with --db and the same master secret.
+
+Stop the SQLite server first. The copy can be stopped at any point and run again: it takes up
+where it stopped, and a second run after a finished one changes nothing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			from, _ := cmd.Flags().GetString("from")
+			to, _ := cmd.Flags().GetString("to")
+			if from == "" || to == "" {
+				return withCode(exitUsage, errors.New("missing --from DIR and --to URL (usage: syncctl serve migrate --from DIR --to URL)"))
+			}
+			if filepath.Base(from) == "syncstorage.db" {
+				from = filepath.Dir(from)
+			}
+			bar := newProgress(cmd, "copying", -1)
+			copied := int64(0)
+			stats, err := server.Migrate(cmd.Context(), from, to, func(s server.MigrateStats) {
+				bar.add(int(s.Copied - copied))
+				copied = s.Copied
+			})
+			bar.done()
+			switch {
+			case errors.Is(err, server.ErrNoSource):
+				return withCode(exitUsage, fmt.Errorf("--from %s: no syncctl serve data there (no syncstorage.db)", from))
+			case errors.Is(err, server.ErrDestinationInUse):
+				return withCode(exitError, fmt.Errorf("--to: %w (migrate into an empty database)", err))
+			case err != nil && unreachable(err):
+				return withCode(exitUnavailable, &hinted{before: "--to: PostgreSQL does not answer: ", err: err})
+			case err != nil:
+				return err
+			}
+			return a.one(cmd, stats, func(out io.Writer) error {
+				verb := "copied"
+				if stats.Resumed {
+					verb = "resumed: copied"
+				}
+				_, err := fmt.Fprintf(out, "%s %s of %s (%s, %s) to %s\n", verb, plural(int(stats.Copied), "record", "records"),
+					humanize.Comma(stats.Records), plural(int(stats.Accounts), "account", "accounts"), plural(int(stats.Users), "user", "users"), redacted(to))
+				return err
+			})
+		},
+	}
+	cmd.Flags().String("from", "", "the SQLite server's data dir (or its syncstorage.db)")
+	cmd.Flags().String("to", "", "the PostgreSQL URL (postgres://user@host:5432/db)")
 	return cmd
 }
 
@@ -58,6 +115,10 @@ func (a *app) serve(cmd *cobra.Command) error {
 	dir := v.GetString("data-dir")
 	if dir == "" {
 		dir = filepath.Join(dataDir(), "server")
+	}
+	dbURL := v.GetString("db")
+	if dbURL != "" && !strings.HasPrefix(dbURL, "postgres://") && !strings.HasPrefix(dbURL, "postgresql://") {
+		return withCode(exitUsage, fmt.Errorf("--db %q: want a PostgreSQL URL, like postgres://syncctl@127.0.0.1:5432/syncctl (SQLite needs no --db: it is the default, in --data-dir)", dbURL))
 	}
 	users, err := serveUsers(a, dir)
 	if err != nil {
@@ -73,6 +134,7 @@ func (a *app) serve(cmd *cobra.Command) error {
 	}
 	srv, err := server.New(server.Options{
 		DataDir:        dir,
+		Database:       dbURL,
 		MasterSecret:   master,
 		Conns:          server.ConnLimits{PerAddress: v.GetInt("max-conns-per-address"), Stall: v.GetDuration("stall-timeout")},
 		MaxNonces:      v.GetInt("max-nonces"),
@@ -84,7 +146,14 @@ func (a *app) serve(cmd *cobra.Command) error {
 		TestHooks:      v.GetBool("test-hooks"),
 		Logger:         &a.log,
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, server.ErrNodeSecret), errors.Is(err, server.ErrBadDatabaseURL):
+		return withCode(exitUsage, err)
+	case errors.Is(err, server.ErrOtherSecret):
+		return withCode(exitError, fmt.Errorf("%w: give this node the same --master-secret-file as the others", err))
+	case err != nil && dbURL != "" && unreachable(err):
+		return withCode(exitUnavailable, &hinted{before: "--db: PostgreSQL does not answer: ", err: err})
+	case err != nil:
 		return err
 	}
 	defer srv.Close()
@@ -104,12 +173,17 @@ func (a *app) serve(cmd *cobra.Command) error {
 	started := struct {
 		Listening     string   `json:"listening"`
 		DataDir       string   `json:"data_dir"`
+		Database      string   `json:"database"`
 		TokenEndpoint string   `json:"token_endpoint"`
 		Users         []string `json:"users"`
-	}{l.Addr().String(), dir, base + "/1.0/sync/1.5", names}
+	}{l.Addr().String(), dir, srv.Database(), base + "/1.0/sync/1.5", names}
 	err = a.one(cmd, started, func(out io.Writer) error {
-		_, err := fmt.Fprintf(out, "syncctl serve: listening on %s (data in %s)\ntoken endpoint: %s\nusers: %s\n",
-			started.Listening, dir, started.TokenEndpoint, strings.Join(names, ", "))
+		where := "data in " + dir
+		if dbURL != "" {
+			where = "records in " + started.Database
+		}
+		_, err := fmt.Fprintf(out, "syncctl serve: listening on %s (%s)\ntoken endpoint: %s\nusers: %s\n",
+			started.Listening, where, started.TokenEndpoint, strings.Join(names, ", "))
 		return err
 	})
 	if err != nil {
@@ -198,4 +272,13 @@ func serveUsers(a *app, dir string) (map[string]string, error) {
 		return nil, err
 	}
 	return map[string]string{"local": strings.TrimSpace(string(b))}, nil
+}
+
+// redacted is a database URL without its password, for output.
+func redacted(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return "(the --to URL)"
+	}
+	return u.Redacted()
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/syncctl/syncctl/internal/pgtest"
 	"github.com/syncctl/syncctl/server"
 	"github.com/syncctl/syncctl/storage"
 )
@@ -26,6 +27,10 @@ func Start(t testing.TB, opts server.Options, wrap func(http.Handler) http.Handl
 	t.Helper()
 	if opts.DataDir == "" {
 		opts.DataDir = t.TempDir()
+	}
+	if opts.Database == "" {
+		// With SYNCCTL_TEST_POSTGRES set, every server of the tests runs on PostgreSQL.
+		opts.Database = pgtest.For(t, opts.DataDir)
 	}
 	if opts.Users == nil {
 		opts.Users = map[string]string{"alice": "alice-secret", "bob": "bob-secret", "carol": "carol-secret"}
