@@ -101,7 +101,7 @@ func openPostgres(url string, now func() time.Time, dbClock bool) (*store, error
 	st := newStore(postgresDialect, pool, pool, now)
 	st.dbClock = dbClock
 	st.sharedNonces = true
-	st.background(func(stop <-chan struct{}) { st.purgeNonces(stop, time.Minute) })
+	st.every(time.Minute, st.purgeNonces)
 	return st, nil
 }
 
@@ -145,19 +145,10 @@ func (st *store) rememberNonce(ctx context.Context, key []byte, expiry int64) (f
 }
 
 // purgeNonces forgets the nonces no request can carry any more (their timestamps are
-// past the skew window), every interval: the table holds about two skew windows of
+// past the skew window); it runs every minute: the table holds about two skew windows of
 // requests. Every node purges; the deletes are idempotent.
-func (st *store) purgeNonces(stop <-chan struct{}, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			st.w.Exec(`DELETE FROM hawk_nonces WHERE expiry < ?`, st.now().Unix())
-		}
-	}
+func (st *store) purgeNonces() {
+	st.w.Exec(`DELETE FROM hawk_nonces WHERE expiry < ?`, st.now().Unix())
 }
 
 // postgresTransient names the PostgreSQL conditions that say "not now" rather than

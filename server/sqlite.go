@@ -101,26 +101,17 @@ func privateFiles(dir string) (path string, was os.FileMode, err error) {
 	return path, was, nil
 }
 
-// checkpointEvery is how often the checkpointer looks for new commits.
+// checkpointEvery is how often checkpoint looks for new commits.
 const checkpointEvery = 50 * time.Millisecond
 
-// checkpointer runs a passive checkpoint whenever commits happened since the last: it
+// checkpoint runs a passive checkpoint if commits happened since the last: it
 // copies committed pages from the WAL into the database file while writers go on
 // appending (a passive checkpoint takes no lock a writer or reader waits for), on a
 // core the write lock does not hold. Errors are left to the next round and to the
 // writer's own checkpoint at 10,000 pages.
-func (st *store) checkpointer(stop <-chan struct{}, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			if st.commits.Swap(0) > 0 {
-				st.checkpoints.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
-			}
-		}
+func (st *store) checkpoint() {
+	if st.commits.Swap(0) > 0 {
+		st.checkpoints.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
 	}
 }
 
@@ -203,7 +194,7 @@ func openSQLite(dir string, now func() time.Time) (*store, error) {
 	// multi-row upsert's statement journal out of a temporary file.
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=mmap_size(1073741824)&_pragma=temp_store(MEMORY)"
 	// The writer checkpoints itself only once the WAL holds 10,000 pages (40 MB), a
-	// bound for when the checkpointer falls behind; SQLite's 1,000 would put a
+	// bound for when checkpoint falls behind; SQLite's 1,000 would put a
 	// checkpoint inside every few commits, with the write lock held.
 	w, err := sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint(10000)&_txlock=immediate")
 	if err != nil {
@@ -240,6 +231,6 @@ func openSQLite(dir string, now func() time.Time) (*store, error) {
 		return nil, err
 	}
 	st.checkpoints.SetMaxOpenConns(1)
-	st.background(func(stop <-chan struct{}) { st.checkpointer(stop, checkpointEvery) })
+	st.every(checkpointEvery, st.checkpoint)
 	return st, nil
 }

@@ -34,10 +34,10 @@ type store struct {
 	// with the write lock held. (pgx caches prepared statements per connection itself.)
 	putSelect, putInsert *sql.Stmt
 	// checkpoints copies SQLite's WAL into the database file on its own connection, off
-	// the write lock (see checkpointer); commits counts the commits it has not yet seen.
+	// the write lock (see checkpoint); commits counts the commits it has not yet seen.
 	checkpoints *sql.DB
 	commits     atomic.Int64
-	// The background loops (checkpointer, purges) run until stop is closed.
+	// The background jobs (checkpoint, purgeNonces) run until stop is closed (see every).
 	stop    chan struct{}
 	stopped sync.WaitGroup
 	// sharedNonces: the Hawk replay cache is (also) kept in the database, so that a request
@@ -73,12 +73,21 @@ func (st *store) prepare() (err error) {
 	return err
 }
 
-// background runs loop until the store closes.
-func (st *store) background(loop func(stop <-chan struct{})) {
+// every runs job at each interval until the store closes.
+func (st *store) every(interval time.Duration, job func()) {
 	st.stopped.Add(1)
 	go func() {
 		defer st.stopped.Done()
-		loop(st.stop)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-st.stop:
+				return
+			case <-t.C:
+				job()
+			}
+		}
 	}()
 }
 
