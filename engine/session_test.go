@@ -440,3 +440,46 @@ func TestThreeDevicesConverge(t *testing.T) {
 		t.Errorf("a %v\nb %v\nc %v", devs[0].texts(), devs[1].texts(), devs[2].texts())
 	}
 }
+
+// The real token server's node assignment, end to end: a device syncs to the node it was
+// given; the operator retires that node (takes it off the token server's list, and it
+// answers 401); the device's next sync learns its new node from a fresh token, starts
+// over there and uploads everything it has.
+func TestARetiredNodeSendsItsUsersToANewNode(t *testing.T) {
+	t.Parallel()
+	const secret = "nodes"
+	a := servertest.Start(t, server.Options{MasterSecret: secret}, nil)
+	b := servertest.Start(t, server.Options{MasterSecret: secret}, nil)
+	frontDir := t.TempDir()
+	front := servertest.Start(t, server.Options{DataDir: frontDir, MasterSecret: secret, Nodes: []string{a.URL}}, nil)
+	tokens := front.Tokens("alice")
+	dev := newDevice(t, front, "a", deviceOpts{tokens: tokens})
+	dev.write("n1", "survives the move")
+	dev.sync()
+	tok, err := tokens.Token(context.Background(), false)
+	if err != nil || !strings.HasPrefix(tok.APIEndpoint, a.URL+"/") {
+		t.Fatalf("the token's node: %q (%v), want %s", tok.APIEndpoint, err, a.URL)
+	}
+
+	moved := servertest.Start(t, server.Options{DataDir: frontDir, MasterSecret: secret, Nodes: []string{b.URL}}, nil)
+	tokens.URL = moved.URL
+	a.Retire()
+	if _, err := dev.session.Sync(context.Background()); !errors.Is(err, storage.ErrNodeReassigned) {
+		t.Fatalf("the first sync after the move: %v, want ErrNodeReassigned", err)
+	}
+	res := dev.sync()
+	if !res.FreshStart || res.Engines["notes"].Uploaded != 1 {
+		t.Fatalf("on the new node: %v %+v", res.Stages, res.Engines["notes"])
+	}
+	onB := storage.New(storage.Options{Tokens: tokens})
+	var ids []string
+	if _, err := onB.GetCollection(context.Background(), "notes", storage.Query{}, func(r wbo.Record) error {
+		ids = append(ids, r.ID)
+		return nil
+	}); err != nil || len(ids) != 1 || ids[0] != "n1" {
+		t.Fatalf("notes on the new node: %v %v", ids, err)
+	}
+	if tok, _ := tokens.Token(context.Background(), false); !strings.HasPrefix(tok.APIEndpoint, b.URL+"/") {
+		t.Fatalf("the new token's node: %q, want %s", tok.APIEndpoint, b.URL)
+	}
+}

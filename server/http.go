@@ -80,6 +80,10 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 		}
 	case len(parts) == 3 && parts[0] == "1.0":
 		unsupportedToken(w, parts)
+	case len(parts) >= 2 && parts[0] == "1.5" && s.retired.Load():
+		// A retired node: the client's token is for storage that has moved.
+		w.Header().Set("WWW-Authenticate", "Hawk")
+		writeJSON(w, http.StatusUnauthorized, weaveUnknown)
 	case len(parts) >= 2 && parts[0] == "1.5" && uidPattern.MatchString(parts[1]):
 		s.routeStorage(w, r, parts[2:])
 	default:

@@ -99,9 +99,9 @@ func ownDestination(dst *store, dir string) error {
 	return nil
 }
 
-// copyAccounts copies the small tables in one transaction: accounts (uids kept, the uid
-// sequence moved past them), generations, users' and collections' timestamps (the
-// later of the two sides kept).
+// copyAccounts copies the small tables in one transaction: accounts (uids and nodes
+// kept, the uid sequence moved past them), storage nodes, generations, users' and
+// collections' timestamps (the later of the two sides kept).
 func copyAccounts(ctx context.Context, src, dst *store, stats *MigrateStats) error {
 	t, err := dst.w.begin(ctx, nil)
 	if err != nil {
@@ -114,9 +114,13 @@ func copyAccounts(ctx context.Context, src, dst *store, stats *MigrateStats) err
 		n        *int64
 	}
 	for _, tb := range []table{
-		{`SELECT uid, name, client_state, keys_changed_at, created FROM accounts`,
-			`INSERT INTO accounts (uid, name, client_state, keys_changed_at, created) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (uid) DO UPDATE SET client_state = excluded.client_state, keys_changed_at = excluded.keys_changed_at`, 5, &stats.Accounts},
+		{`SELECT uid, name, client_state, keys_changed_at, created, node FROM accounts`,
+			`INSERT INTO accounts (uid, name, client_state, keys_changed_at, created, node) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (uid) DO UPDATE SET client_state = excluded.client_state, keys_changed_at = excluded.keys_changed_at,
+			node = excluded.node`, 6, &stats.Accounts},
+		{`SELECT url, retired, users FROM nodes`,
+			`INSERT INTO nodes (url, retired, users) VALUES (?, ?, ?)
+			ON CONFLICT (url) DO UPDATE SET retired = excluded.retired, users = excluded.users`, 3, nil},
 		{`SELECT name, generation FROM account_generations`,
 			`INSERT INTO account_generations (name, generation) VALUES (?, ?)
 			ON CONFLICT (name) DO UPDATE SET generation = GREATEST(account_generations.generation, excluded.generation)`, 2, nil},

@@ -72,6 +72,8 @@ CREATE TABLE IF NOT EXISTS accounts (
 );
 CREATE INDEX IF NOT EXISTS accounts_by_name ON accounts (name, uid);
 CREATE TABLE IF NOT EXISTS account_generations (name TEXT PRIMARY KEY, generation BIGINT NOT NULL);
+ALTER TABLE accounts ADD COLUMN IF NOT EXISTS node TEXT NOT NULL DEFAULT '';
+CREATE TABLE IF NOT EXISTS nodes (url TEXT PRIMARY KEY, retired INTEGER NOT NULL DEFAULT 0, users BIGINT NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 -- The Hawk replay cache every node shares: a hash of (id, nonce, ts) until it expires.
 CREATE TABLE IF NOT EXISTS hawk_nonces (key BYTEA PRIMARY KEY, expiry BIGINT NOT NULL);
@@ -102,6 +104,7 @@ func openPostgres(url string, now func() time.Time, dbClock bool) (*store, error
 	st.dbClock = dbClock
 	st.sharedNonces = true
 	st.every(time.Minute, st.purgeNonces)
+	st.every(purgeEvery, func() { st.purgeExpired() })
 	return st, nil
 }
 

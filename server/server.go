@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,6 +98,16 @@ type Options struct {
 	// PublicURL is the base of the api_endpoint the token endpoint hands out, e.g.
 	// "https://sync.example.com" behind a proxy. Empty: taken from each request's Host.
 	PublicURL string
+	// Nodes, if set, are the storage nodes (base URLs of servers with the same
+	// MasterSecret) the token endpoint spreads users over, as Mozilla's tokenserver does:
+	// a new user goes to the node with the fewest, and stays there. A node no longer
+	// listed is retired: its users move, at their next token request, to a listed node
+	// under a new uid (fresh storage; their clients resync, as after Mozilla's node
+	// reassignment).
+	Nodes []string
+	// Retired makes this server a retired storage node: every storage request is answered
+	// 401, so that clients fetch a new token and learn their new node.
+	Retired bool
 	// Limits are advertised in info/configuration and enforced; zero fields get defaults.
 	Limits Limits
 	// TokenDuration is the token lifetime (default 1 h, as the tokenserver).
@@ -134,6 +145,8 @@ type Server struct {
 	guard    atomic.Pointer[guardedListener]
 	guesses  *failureLimiter // token endpoint, per client address
 	refusals *failureLimiter // token endpoint, per account
+	// retired: storage requests are answered 401 (Options.Retired, Retire).
+	retired atomic.Bool
 	// transientLog keeps a full disk from logging once per request.
 	transientLog onceAMinute
 }
@@ -161,6 +174,15 @@ func New(opts Options) (*Server, error) {
 	if opts.BatchLifetime <= 0 {
 		opts.BatchLifetime = 2 * time.Hour
 	}
+	nodes := make([]string, 0, len(opts.Nodes))
+	for _, n := range opts.Nodes {
+		u, err := url.Parse(n)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("%w: %q", ErrBadNode, n)
+		}
+		nodes = append(nodes, strings.TrimSuffix(n, "/"))
+	}
+	opts.Nodes = nodes
 	seen := map[string]string{}
 	for name, secret := range opts.Users {
 		if secret == "" {
@@ -195,6 +217,11 @@ func New(opts Options) (*Server, error) {
 		st.close()
 		return nil, err
 	}
+	s.retired.Store(opts.Retired)
+	if err := s.syncNodes(); err != nil {
+		st.close()
+		return nil, fmt.Errorf("server: the node list: %w", err)
+	}
 	s.verifier = hawk.NewVerifier(opts.HawkSkew, opts.Now)
 	if opts.MaxNonces > 0 {
 		s.verifier.MaxNonces = opts.MaxNonces
@@ -208,6 +235,9 @@ func New(opts Options) (*Server, error) {
 	}
 	return s, nil
 }
+
+// ErrBadNode: a storage node of Options.Nodes is not an http(s) URL.
+var ErrBadNode = errors.New("server: a storage node must be an http:// or https:// URL")
 
 // ErrNodeSecret: nodes on one database must sign tokens with one secret, and a node
 // with neither a data dir to keep a generated one in nor a secret given has none.
@@ -295,6 +325,10 @@ func writePrivate(path string, b []byte) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+// Retire makes this server a retired storage node from now on (see Options.Retired):
+// its clients are sent for a token, which names their new node.
+func (s *Server) Retire() { s.retired.Store(true) }
 
 // Database names where the records are, for people: "sqlite" (in the data dir) or the
 // PostgreSQL server and database, without credentials.

@@ -69,6 +69,9 @@ CREATE TABLE IF NOT EXISTS accounts (
 CREATE INDEX IF NOT EXISTS accounts_by_name ON accounts (name, uid);
 -- The highest FxA generation seen per account name (retiredGeneration: retired).
 CREATE TABLE IF NOT EXISTS account_generations (name TEXT PRIMARY KEY, generation INTEGER NOT NULL);
+-- The storage nodes the token endpoint assigns users to (Options.Nodes), with how many
+-- users each holds now; a node no longer configured is retired, and its users move.
+CREATE TABLE IF NOT EXISTS nodes (url TEXT PRIMARY KEY, retired INTEGER NOT NULL DEFAULT 0, users INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `
 
@@ -213,6 +216,10 @@ func openSQLite(dir string, now func() time.Time) (*store, error) {
 		w.Close()
 		return nil, fmt.Errorf("server: migrating the database: %w", err)
 	}
+	if err := addAccountNodes(w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("server: migrating the database: %w", err)
+	}
 	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
@@ -232,5 +239,17 @@ func openSQLite(dir string, now func() time.Time) (*store, error) {
 	}
 	st.checkpoints.SetMaxOpenConns(1)
 	st.every(checkpointEvery, st.checkpoint)
+	st.every(purgeEvery, func() { st.purgeExpired() })
 	return st, nil
+}
+
+// addAccountNodes gives an accounts table made before users were spread over nodes its
+// node column ("": the server itself).
+func addAccountNodes(w *sql.DB) error {
+	var n int
+	if err := w.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('accounts') WHERE name = 'node'`).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	_, err := w.Exec(`ALTER TABLE accounts ADD COLUMN node TEXT NOT NULL DEFAULT ''`)
+	return err
 }

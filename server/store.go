@@ -352,3 +352,51 @@ func (st *store) deleteSetting(key string) error {
 	_, err := st.w.Exec(`DELETE FROM settings WHERE key = ?`, key)
 	return err
 }
+
+// purgeEvery is how often expired records and abandoned batches are deleted.
+const purgeEvery = time.Hour
+
+// purgeChunk rows go per statement, so that SQLite's writer is never held long;
+// purgeChunks bounds one run (the rest waits for the next).
+const (
+	purgeChunk  = 1000
+	purgeChunks = 1000
+)
+
+// purgeExpired deletes records past their TTL and batches past their lifetime. Nothing
+// reads them (every query asks for expiry > now), but they would take disk and quota
+// forever. It returns how many records went.
+func (st *store) purgeExpired() (int64, error) {
+	now := st.nowMs()
+	var purged int64
+	for range purgeChunks {
+		n, err := st.deleteChunk(`DELETE FROM bsos WHERE (uid, collection, id) IN
+			(SELECT uid, collection, id FROM bsos WHERE expiry <= ? LIMIT ?)`, now, purgeChunk)
+		purged += n
+		if err != nil || n < purgeChunk {
+			break
+		}
+	}
+	for _, q := range []string{
+		`DELETE FROM batch_bsos WHERE batch IN (SELECT id FROM batches WHERE expiry <= ?)`,
+		`DELETE FROM batches WHERE expiry <= ?`,
+	} {
+		if _, err := st.deleteChunk(q, now); err != nil {
+			return purged, err
+		}
+	}
+	return purged, nil
+}
+
+// deleteChunk runs one delete under SQLite's writer lock (PostgreSQL's rows lock
+// themselves), and returns the rows it deleted.
+func (st *store) deleteChunk(q string, args ...any) (int64, error) {
+	st.lock()
+	defer st.unlock()
+	r, err := st.w.Exec(q, args...)
+	if err != nil {
+		return 0, err
+	}
+	st.commits.Add(1)
+	return r.RowsAffected()
+}

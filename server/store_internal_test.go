@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -53,5 +54,46 @@ func TestCancelledWriteReleasesTheWriteLock(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the write lock was never released")
+	}
+}
+
+// Records past their TTL and batches past their lifetime are deleted, not only hidden:
+// they would take disk forever. Live records stay.
+func TestExpiredRecordsArePurged(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	clock := func() time.Time { return now }
+	dir := t.TempDir()
+	st, err := openStore(dir, pgtest.For(t, dir), clock, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	w, err := st.beginWrite(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ttl := range []int64{60, 60, 3600} {
+		in := bsoInput{ID: fmt.Sprint("r", i), HasPayload: true, Payload: "p", HasTTL: true, TTLSet: true, TTL: ttl}
+		if err := w.put("tabs", &in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.createBatch("tabs", 1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.commit(); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Minute)
+	purged, err := st.purgeExpired()
+	if err != nil || purged != 2 {
+		t.Fatalf("purged %d (%v), want the 2 expired records", purged, err)
+	}
+	var records, batches int
+	st.r.QueryRow(`SELECT COUNT(*) FROM bsos`).Scan(&records)
+	st.r.QueryRow(`SELECT COUNT(*) FROM batches`).Scan(&batches)
+	if records != 1 || batches != 0 {
+		t.Fatalf("left: %d records, %d batches; want the live record only", records, batches)
 	}
 }

@@ -143,7 +143,8 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		}
 		auth.clientState = strings.ToLower(cs)
 	}
-	uid, kca, err := s.allocate(r.Context(), name, auth)
+	al, err := s.allocate(r.Context(), name, auth)
+	uid, kca := al.uid, al.kca
 	var refused *tokenRefusal
 	switch {
 	case errors.As(err, &refused):
@@ -163,7 +164,10 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 	if d, err := strconv.ParseUint(r.URL.Query().Get("duration"), 10, 32); err == nil && time.Duration(d)*time.Second <= duration {
 		duration = time.Duration(d) * time.Second
 	}
-	node := s.opts.PublicURL
+	node := al.node
+	if node == "" {
+		node = s.opts.PublicURL
+	}
 	if node == "" {
 		scheme := "http"
 		if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
@@ -280,66 +284,168 @@ func (s *Server) RetireUser(fxaUID string) error {
 // generation and keys_changed_at, and a client state used before. It runs in one
 // transaction that first locks the account name's row, so that two nodes answering the
 // same account at once cannot both allocate.
-func (s *Server) allocate(ctx context.Context, name string, a authData) (uid, kca int64, err error) {
+func (s *Server) allocate(ctx context.Context, name string, a authData) (_ allocation, err error) {
 	s.st.lock()
 	defer s.st.unlock()
 	t, err := s.st.w.begin(ctx, nil)
 	if err != nil {
-		return 0, 0, err
+		return allocation{}, err
 	}
 	defer t.Rollback()
-	uid, kca, err = s.allocateIn(t, name, a)
+	al, err := s.allocateIn(t, name, a)
 	if err != nil {
-		return 0, 0, err
+		return allocation{}, err
 	}
-	return uid, kca, t.Commit()
+	return al, t.Commit()
 }
 
-func (s *Server) allocateIn(t *tx, name string, a authData) (uid, kca int64, err error) {
+// allocation is where a token sends a user: their uid, the keys_changed_at it is under,
+// and the storage node that holds it ("": this server).
+type allocation struct {
+	uid, kca int64
+	node     string
+}
+
+func (s *Server) allocateIn(t *tx, name string, a authData) (allocation, error) {
 	var (
+		uid        int64
 		state      string
 		changed    int64
 		generation int64
+		node       string
 	)
 	// The lock: an upsert that changes nothing, returning the generation (0: none seen).
 	if err := t.QueryRow(`INSERT INTO account_generations (name, generation) VALUES (?, 0)
 		ON CONFLICT (name) DO UPDATE SET generation = account_generations.generation RETURNING generation`, name).Scan(&generation); err != nil {
-		return 0, 0, err
+		return allocation{}, err
 	}
-	err = t.QueryRow(`SELECT uid, client_state, keys_changed_at FROM accounts WHERE name = ? ORDER BY uid DESC LIMIT 1`, name).Scan(&uid, &state, &changed)
+	err := t.QueryRow(`SELECT uid, client_state, keys_changed_at, node FROM accounts WHERE name = ? ORDER BY uid DESC LIMIT 1`, name).Scan(&uid, &state, &changed, &node)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, err
+		return allocation{}, err
 	}
 	exists := err == nil
 	if generation == retiredGeneration {
-		return 0, 0, errGeneration
+		return allocation{}, errGeneration
 	}
 	if exists {
 		var used int
 		if err := t.QueryRow(`SELECT COUNT(*) FROM accounts WHERE name = ? AND client_state = ? AND uid <> ?`, name, a.clientState, uid).Scan(&used); err != nil {
-			return 0, 0, err
+			return allocation{}, err
 		}
 		if err := checkKeys(a, state, changed, generation, used > 0); err != nil {
-			return 0, 0, err
+			return allocation{}, err
 		}
 	}
 	if a.generation > generation {
 		if _, err := t.Exec(`UPDATE account_generations SET generation = ? WHERE name = ?`, a.generation, name); err != nil {
-			return 0, 0, err
+			return allocation{}, err
 		}
 	}
+	kca := a.keysChangedAt
 	if exists && state == a.clientState {
 		if a.keysChangedAt > changed {
 			if _, err := t.Exec(`UPDATE accounts SET keys_changed_at = ? WHERE uid = ?`, a.keysChangedAt, uid); err != nil {
-				return 0, 0, err
+				return allocation{}, err
 			}
 			changed = a.keysChangedAt
 		}
-		return uid, changed, nil
+		active, err := s.nodeActive(t, node)
+		if err != nil || active {
+			return allocation{uid: uid, kca: changed, node: node}, err
+		}
+		// The user's node is retired (or the user predates the node list): they move to
+		// a node in service, under a new uid, with fresh storage. Their clients see a new
+		// api_endpoint, and resync everything, as after Mozilla's node reassignment.
+		kca = changed
 	}
-	err = t.QueryRow(`INSERT INTO accounts (name, client_state, keys_changed_at, created) VALUES (?, ?, ?, ?) RETURNING uid`,
-		name, a.clientState, a.keysChangedAt, s.opts.Now().UnixMilli()).Scan(&uid)
-	return uid, a.keysChangedAt, err
+	if exists { // the user's latest uid is no longer on its node
+		if _, err := t.Exec(`UPDATE nodes SET users = users - 1 WHERE url = ? AND users > 0`, node); err != nil {
+			return allocation{}, err
+		}
+	}
+	node, err = s.pickNode(t)
+	if err != nil {
+		return allocation{}, err
+	}
+	err = t.QueryRow(`INSERT INTO accounts (name, client_state, keys_changed_at, created, node) VALUES (?, ?, ?, ?, ?) RETURNING uid`,
+		name, a.clientState, kca, s.opts.Now().UnixMilli(), node).Scan(&uid)
+	return allocation{uid: uid, kca: kca, node: node}, err
+}
+
+// nodeActive reports whether node (an account's) is where the user may stay: with no
+// node list, this server (""); with one, a node on it.
+func (s *Server) nodeActive(t *tx, node string) (bool, error) {
+	if len(s.opts.Nodes) == 0 {
+		return node == "", nil
+	}
+	var n int
+	err := t.QueryRow(`SELECT COUNT(*) FROM nodes WHERE url = ? AND retired = 0`, node).Scan(&n)
+	return n > 0, err
+}
+
+// pickNode assigns a new user to the node in service holding the fewest users (the
+// first by URL among equals), and counts them there; "" with no node list.
+func (s *Server) pickNode(t *tx) (string, error) {
+	if len(s.opts.Nodes) == 0 {
+		return "", nil
+	}
+	var node string
+	if err := t.QueryRow(`SELECT url FROM nodes WHERE retired = 0 ORDER BY users, url LIMIT 1`+s.st.d.forUpdate).Scan(&node); err != nil {
+		return "", err
+	}
+	_, err := t.Exec(`UPDATE nodes SET users = users + 1 WHERE url = ?`, node)
+	return node, err
+}
+
+// syncNodes makes the nodes table what Options.Nodes says: the listed nodes in
+// service, every other node retired (its users move at their next token request).
+func (s *Server) syncNodes() error {
+	if len(s.opts.Nodes) == 0 {
+		return nil
+	}
+	s.st.lock()
+	defer s.st.unlock()
+	t, err := s.st.w.begin(context.Background(), nil)
+	if err != nil {
+		return err
+	}
+	defer t.Rollback()
+	if _, err := t.Exec(`UPDATE nodes SET retired = 1`); err != nil {
+		return err
+	}
+	for _, n := range s.opts.Nodes {
+		if _, err := t.Exec(`INSERT INTO nodes (url, retired, users) VALUES (?, 0, 0) ON CONFLICT (url) DO UPDATE SET retired = 0`, n); err != nil {
+			return err
+		}
+	}
+	return t.Commit()
+}
+
+// NodeUsers is a storage node and the users the token endpoint has assigned to it.
+type NodeUsers struct {
+	URL     string `json:"url"`
+	Users   int64  `json:"users"`
+	Retired bool   `json:"retired"`
+}
+
+// Nodes lists the storage nodes the token endpoint assigns users to, retired ones too.
+func (s *Server) Nodes() ([]NodeUsers, error) {
+	rows, err := s.st.r.pool.Query(`SELECT url, users, retired FROM nodes ORDER BY url`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []NodeUsers
+	for rows.Next() {
+		var n NodeUsers
+		var retired int
+		if err := rows.Scan(&n.URL, &n.Users, &retired); err != nil {
+			return nil, err
+		}
+		n.Retired = retired != 0
+		out = append(out, n)
+	}
+	return out, rows.Err()
 }
 
 // checkKeys applies the rules in syncstorage-rs's order to a known user: its current

@@ -113,6 +113,7 @@ func TestEveryExitCodeAsDocumented(t *testing.T) {
 		{"a server without a scheme", newDevice(t), []string{"login", "--server", "127.0.0.1:8000", "--secret", "x"}, "", 2, "want a URL that starts with http:// or https://, like http://127.0.0.1:8000", 0},
 		{"serve --db that is not PostgreSQL", a, []string{"serve", "--db", "mysql://db/sync", "--user", "u:s", "--data-dir", privateDir(t)}, "", 2, "--db \"mysql://db/sync\": want a PostgreSQL URL", 0},
 		{"serve --db where nothing listens", a, []string{"serve", "--db", "postgres://u@127.0.0.1:1/sync", "--master-secret", "m", "--user", "u:s", "--data-dir", privateDir(t)}, "", 4, "--db: PostgreSQL does not answer", 0},
+		{"serve --node that is not a URL", a, []string{"serve", "--node", "ftp://x", "--user", "u:s", "--data-dir", privateDir(t)}, "", 2, "a storage node must be an http:// or https:// URL", 0},
 		{"serve migrate without --to", a, []string{"serve", "migrate", "--from", privateDir(t)}, "", 2, "missing --from DIR and --to URL", 0},
 		{"serve migrate from no server's data", a, []string{"serve", "migrate", "--from", privateDir(t), "--to", "postgres://u@127.0.0.1:1/sync"}, "", 2, "no syncctl serve data there", 0},
 		{"serve --listen nonsense", a, []string{"serve", "--listen", "nonsense", "--user", "u:s", "--data-dir", privateDir(t)}, "", 2, "--listen \"nonsense\": want host:port", 0},

@@ -52,6 +52,8 @@ the same secret work here.`,
 	f.Int("token-failures", 10, "failed authentications per client address (and refused key claims per account) a minute before 429")
 	f.String("public-url", "", "base URL clients reach the server at, e.g. behind a proxy (default: from each request)")
 	f.String("oauth-verify-url", "", "let Firefox Accounts users in: verify their OAuth tokens at this FxA /v1/oauth/verify URL")
+	f.StringArray("node", nil, "a storage node (URL of a syncctl serve with the same master secret) to spread users over (repeatable); a node dropped from the list is retired and its users move")
+	f.Bool("retired", false, "serve as a retired storage node: answer 401 to every storage request, so clients ask for their new node")
 	f.Bool("test-hooks", false, "enable /__testhooks__/fault for client tests (never in production)")
 	cmd.AddCommand(newServeMigrateCmd(a))
 	return cmd
@@ -135,6 +137,8 @@ func (a *app) serve(cmd *cobra.Command) error {
 	srv, err := server.New(server.Options{
 		DataDir:        dir,
 		Database:       dbURL,
+		Nodes:          nodeFlags(v.Get("node")),
+		Retired:        v.GetBool("retired"),
 		MasterSecret:   master,
 		Conns:          server.ConnLimits{PerAddress: v.GetInt("max-conns-per-address"), Stall: v.GetDuration("stall-timeout")},
 		MaxNonces:      v.GetInt("max-nonces"),
@@ -147,7 +151,7 @@ func (a *app) serve(cmd *cobra.Command) error {
 		Logger:         &a.log,
 	})
 	switch {
-	case errors.Is(err, server.ErrNodeSecret), errors.Is(err, server.ErrBadDatabaseURL):
+	case errors.Is(err, server.ErrNodeSecret), errors.Is(err, server.ErrBadDatabaseURL), errors.Is(err, server.ErrBadNode):
 		return withCode(exitUsage, err)
 	case errors.Is(err, server.ErrOtherSecret):
 		return withCode(exitError, fmt.Errorf("%w: give this node the same --master-secret-file as the others", err))
@@ -171,19 +175,36 @@ func (a *app) serve(cmd *cobra.Command) error {
 	}
 	sort.Strings(names)
 	started := struct {
-		Listening     string   `json:"listening"`
-		DataDir       string   `json:"data_dir"`
-		Database      string   `json:"database"`
-		TokenEndpoint string   `json:"token_endpoint"`
-		Users         []string `json:"users"`
-	}{l.Addr().String(), dir, srv.Database(), base + "/1.0/sync/1.5", names}
+		Listening     string             `json:"listening"`
+		DataDir       string             `json:"data_dir"`
+		Database      string             `json:"database"`
+		TokenEndpoint string             `json:"token_endpoint"`
+		Users         []string           `json:"users"`
+		Nodes         []server.NodeUsers `json:"nodes"`
+		Retired       bool               `json:"retired"`
+	}{l.Addr().String(), dir, srv.Database(), base + "/1.0/sync/1.5", names, nil, v.GetBool("retired")}
+	if started.Nodes, err = srv.Nodes(); err != nil {
+		return err
+	}
 	err = a.one(cmd, started, func(out io.Writer) error {
 		where := "data in " + dir
 		if dbURL != "" {
 			where = "records in " + started.Database
 		}
+		if started.Retired {
+			where += "; retired: every storage request is answered 401"
+		}
 		_, err := fmt.Fprintf(out, "syncctl serve: listening on %s (%s)\ntoken endpoint: %s\nusers: %s\n",
 			started.Listening, where, started.TokenEndpoint, strings.Join(names, ", "))
+		for _, n := range started.Nodes {
+			state := plural(int(n.Users), "user", "users")
+			if n.Retired {
+				state += ", retired"
+			}
+			if err == nil {
+				_, err = fmt.Fprintf(out, "storage node: %s (%s)\n", n.URL, state)
+			}
+		}
 		return err
 	})
 	if err != nil {
@@ -281,4 +302,19 @@ func redacted(dbURL string) string {
 		return "(the --to URL)"
 	}
 	return u.Redacted()
+}
+
+// nodeFlags is the --node list (flags or the config file's node = [...]).
+func nodeFlags(v any) []string {
+	switch n := v.(type) {
+	case []string:
+		return n
+	case []any:
+		out := make([]string, 0, len(n))
+		for _, x := range n {
+			out = append(out, fmt.Sprint(x))
+		}
+		return out
+	}
+	return nil
 }
