@@ -390,7 +390,7 @@ func (s *Server) pickNode(t *tx) (string, error) {
 		return "", nil
 	}
 	var node string
-	if err := t.QueryRow(`SELECT url FROM nodes WHERE retired = 0 ORDER BY users, url LIMIT 1`+s.st.d.forUpdate).Scan(&node); err != nil {
+	if err := t.QueryRow(`SELECT url FROM nodes WHERE retired = 0 ORDER BY users, url LIMIT 1` + s.st.d.forUpdate).Scan(&node); err != nil {
 		return "", err
 	}
 	_, err := t.Exec(`UPDATE nodes SET users = users + 1 WHERE url = ?`, node)
