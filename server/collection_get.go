@@ -283,6 +283,7 @@ func (s *Server) streamChunks(req *request, q collectionQuery, n, collTS, now in
 			return
 		}
 		sent += int64(got)
+		s.metrics.recordsOut.Add(float64(got))
 		if got == 0 {
 			break
 		}

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -47,9 +49,18 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	w := &weaveWriter{ResponseWriter: rw, start: s.st.clock()}
+	body := &countingBody{ReadCloser: r.Body}
+	r.Body = body
+	s.metrics.inFlight.Inc()
 	defer func() {
-		s.log.Debug().Str("method", r.Method).Str("path", r.URL.Path).Int("status", w.status).
-			Dur("took", time.Since(start)).Msg("request")
+		s.metrics.inFlight.Dec()
+		if w.status == 0 {
+			w.status = http.StatusOK
+		}
+		took := time.Since(start)
+		method := knownMethod(r.Method)
+		s.metrics.observe(w.route, method, w.status, took, body.n, w.bytes)
+		s.accessLog(r, w, method, took, body.n)
 	}()
 	setCORS(w, r)
 	if r.Method == http.MethodOptions {
@@ -71,17 +82,21 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case len(parts) == 1 && (parts[0] == "__heartbeat__" || parts[0] == "__lbheartbeat__"):
+		w.route = "heartbeat"
 		s.heartbeat(w, r)
 	case len(parts) == 1 && parts[0] == "__version__":
+		w.route = "version"
 		writeJSON(w, http.StatusOK, map[string]string{"name": "syncctl", "source": "https://github.com/syncctl/syncctl", "version": Version})
 	case len(parts) == 3 && parts[0] == "1.0" && parts[1] == "sync" && parts[2] == "1.5":
+		w.route = "token"
 		if allow(w, r, "GET") {
-			s.tokenEndpoint(w, r)
+			s.metrics.tokens.WithLabelValues(s.tokenEndpoint(w, r)).Inc()
 		}
 	case len(parts) == 3 && parts[0] == "1.0":
 		unsupportedToken(w, parts)
 	case len(parts) >= 2 && parts[0] == "1.5" && s.retired.Load():
 		// A retired node: the client's token is for storage that has moved.
+		w.route = "retired"
 		w.Header().Set("WWW-Authenticate", "Hawk")
 		writeJSON(w, http.StatusUnauthorized, weaveUnknown)
 	case len(parts) >= 2 && parts[0] == "1.5" && uidPattern.MatchString(parts[1]):
@@ -94,9 +109,11 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 // Version is the server's version string, set by the build.
 var Version = "dev"
 
-func (s *Server) routeStorage(w http.ResponseWriter, r *http.Request, rest []string) {
+func (s *Server) routeStorage(w *weaveWriter, r *http.Request, rest []string) {
 	uid, _ := strconv.ParseInt(strings.Split(strings.Trim(r.URL.Path, "/"), "/")[1], 10, 64)
 	req := &request{w: w, r: r, uid: uid, query: r.URL.Query()}
+	w.uid = uid
+	w.route = storageRoute(rest)
 	switch {
 	case len(rest) == 0:
 		if allow(w, r, "DELETE") && s.authenticate(req) {
@@ -219,6 +236,11 @@ type weaveWriter struct {
 	http.ResponseWriter
 	start  wbo.Timestamp
 	status int
+	// For the metrics and the access log: the route's template, the uid of a storage
+	// request, the body bytes written.
+	route string
+	uid   int64
+	bytes int64
 }
 
 func (w *weaveWriter) WriteHeader(status int) {
@@ -239,7 +261,9 @@ func (w *weaveWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 // Flush lets streamed collection GETs reach the client as they go.
@@ -303,6 +327,7 @@ func (p preconditions) check(req *request, ts int64) bool {
 // a request. Anything else is a 500.
 func (s *Server) serverError(req *request, err error) {
 	if kind, ok := transientCondition(err); ok {
+		s.metrics.transient.WithLabelValues(kind).Inc()
 		if s.transientLog.allow(kind, s.opts.Now()) {
 			s.log.Error().Err(err).Str("condition", kind).Msg("the database cannot take writes now: answering 503 with Retry-After")
 		}
@@ -349,4 +374,69 @@ func (o *onceAMinute) allow(kind string, now time.Time) bool {
 	}
 	o.last[kind] = now
 	return true
+}
+
+// storageRoute is the template of a storage path (after /1.5/{uid}), for metrics and
+// logs: the collection's name stays out, as it may be an engine of the user's own.
+func storageRoute(rest []string) string {
+	switch {
+	case len(rest) == 0:
+		return "storage_root"
+	case len(rest) == 1 && rest[0] == "__heartbeat__":
+		return "heartbeat"
+	case len(rest) == 2 && rest[0] == "info":
+		switch rest[1] {
+		case "collections", "quota", "collection_usage", "collection_counts", "configuration":
+			return "info_" + rest[1]
+		}
+	case len(rest) == 1 && rest[0] == "storage":
+		return "storage_root"
+	case len(rest) == 2 && rest[0] == "storage":
+		return "collection"
+	case len(rest) == 3 && rest[0] == "storage":
+		return "record"
+	}
+	return "other"
+}
+
+// knownMethod keeps the method label bounded: a client may send any token as a method.
+func knownMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}
+
+// countingBody counts the request body bytes a handler reads.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// accessLog writes one line per request: the route's template (never the path, which
+// holds the uid, nor the query), the status, the time taken, the bytes both ways and a
+// keyed hash of the uid (which tells one user's requests apart and names no one). At
+// info level, or debug with Options.QuietAccessLog.
+func (s *Server) accessLog(r *http.Request, w *weaveWriter, method string, took time.Duration, in int64) {
+	level := zerolog.InfoLevel
+	if s.opts.QuietAccessLog {
+		level = zerolog.DebugLevel
+	}
+	e := s.log.WithLevel(level)
+	if e == nil {
+		return
+	}
+	e = e.Str("method", method).Str("route", w.route).Int("status", w.status).Dur("took", took).
+		Int64("bytes_in", in).Int64("bytes_out", w.bytes)
+	if w.uid != 0 {
+		e = e.Str("user", s.metricsHash("uid:" + strconv.FormatInt(w.uid, 10))[:12])
+	}
+	e.Msg("request")
 }

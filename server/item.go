@@ -37,6 +37,7 @@ func (s *Server) getItem(req *request) {
 	}
 	setLastModified(req.w, modified)
 	writeRaw(req.w, http.StatusOK, rec.AppendJSON(nil))
+	s.metrics.recordsOut.Inc()
 }
 
 func (s *Server) putItem(req *request) {
@@ -195,6 +196,12 @@ func (s *Server) write(req *request, pre preconditions, resource func(*writeTx) 
 	if err := w.commit(); err != nil {
 		s.serverError(req, err)
 		return nil, false
+	}
+	if !w.keepTS {
+		s.metrics.recordsIn.Add(float64(w.written))
+	}
+	if w.batchCommitted {
+		s.metrics.batchCommits.Inc()
 	}
 	return w, true
 }

@@ -196,6 +196,7 @@ func (s *Server) postCollection(req *request) {
 			status = http.StatusAccepted
 		case postCommit:
 			err = w.commitBatch(batchID, req.collection, items, res)
+			w.batchCommitted = err == nil
 		}
 		if err != nil {
 			return err
@@ -235,6 +236,7 @@ func (w *writeTx) putAll(coll string, items []bsoInput, res *postResult) error {
 
 // putEach writes items in order, as put does one by one: set-based when bulk allows.
 func (w *writeTx) putEach(coll string, items []bsoInput) error {
+	w.written += len(items)
 	if bulk(items) {
 		return w.putMany(coll, items)
 	}

@@ -129,8 +129,10 @@ type Options struct {
 	MaxNonces int
 	// Now is the clock (tests inject one).
 	Now func() time.Time
-	// Logger gets one line per request; nil is silent.
+	// Logger gets one line per request (the access log, at info); nil is silent.
 	Logger *zerolog.Logger
+	// QuietAccessLog puts the access log at debug level.
+	QuietAccessLog bool
 }
 
 // Server is the embedded SyncStorage server. Use Handler with any http.Server, or Serve.
@@ -145,6 +147,7 @@ type Server struct {
 	guard    atomic.Pointer[guardedListener]
 	guesses  *failureLimiter // token endpoint, per client address
 	refusals *failureLimiter // token endpoint, per account
+	metrics  *metrics
 	// retired: storage requests are answered 401 (Options.Retired, Retire).
 	retired atomic.Bool
 	// transientLog keeps a full disk from logging once per request.
@@ -176,11 +179,11 @@ func New(opts Options) (*Server, error) {
 	}
 	nodes := make([]string, 0, len(opts.Nodes))
 	for _, n := range opts.Nodes {
-		u, err := url.Parse(n)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("%w: %q", ErrBadNode, n)
+		n, err := nodeURL(n)
+		if err != nil {
+			return nil, err
 		}
-		nodes = append(nodes, strings.TrimSuffix(n, "/"))
+		nodes = append(nodes, n)
 	}
 	opts.Nodes = nodes
 	seen := map[string]string{}
@@ -226,6 +229,8 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxNonces > 0 {
 		s.verifier.MaxNonces = opts.MaxNonces
 	}
+	s.metrics = newMetrics(s)
+	st.metrics = s.metrics
 	if st.sharedNonces {
 		s.verifier.Shared = func(key []byte, expiry int64) (bool, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -238,6 +243,15 @@ func New(opts Options) (*Server, error) {
 
 // ErrBadNode: a storage node of Options.Nodes is not an http(s) URL.
 var ErrBadNode = errors.New("server: a storage node must be an http:// or https:// URL")
+
+// nodeURL is a storage node's base URL as the nodes table keeps it.
+func nodeURL(n string) (string, error) {
+	u, err := url.Parse(n)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%w: %q", ErrBadNode, n)
+	}
+	return strings.TrimSuffix(n, "/"), nil
+}
 
 // ErrNodeSecret: nodes on one database must sign tokens with one secret, and a node
 // with neither a data dir to keep a generated one in nor a secret given has none.

@@ -40,6 +40,7 @@ type store struct {
 	// The background jobs (checkpoint, purgeNonces) run until stop is closed (see every).
 	stop    chan struct{}
 	stopped sync.WaitGroup
+	metrics *metrics // nil outside a Server (a migration)
 	// sharedNonces: the Hawk replay cache is (also) kept in the database, so that a request
 	// replayed to another node is refused there too.
 	sharedNonces bool
@@ -125,6 +126,11 @@ type writeTx struct {
 	keepTS bool
 	// sel and ins are the store's put statements bound to this transaction, on first use.
 	sel, ins *sql.Stmt
+	// For the metrics: records written, whether a batch was committed, when the write
+	// asked for the lock and when it had it.
+	written        int
+	batchCommitted bool
+	asked, began   time.Time
 	// ended: commit or rollback has run and released the write lock. Kept here, not
 	// inferred from sql.ErrTxDone: database/sql also ends a transaction on its own when
 	// the request's context is cancelled, and the lock must still be released then.
@@ -159,6 +165,7 @@ const lockUserSQL = `INSERT INTO users (uid, modified) VALUES (?, 0)
 // that is not later. Timestamps are strictly increasing per user on every database;
 // on PostgreSQL "now" is the database's clock, shared by every node.
 func (st *store) beginWrite(ctx context.Context, uid int64) (*writeTx, error) {
+	asked := time.Now()
 	st.lock()
 	t, err := st.w.begin(ctx, nil)
 	if err != nil {
@@ -190,7 +197,11 @@ func (st *store) beginWrite(ctx context.Context, uid int64) (*writeTx, error) {
 		ts = last + 10
 	}
 	st.observe(ts)
-	return &writeTx{tx: t, st: st, uid: uid, ts: ts}, nil
+	w := &writeTx{tx: t, st: st, uid: uid, ts: ts, asked: asked, began: time.Now()}
+	if st.metrics != nil {
+		st.metrics.writeWait.Add(w.began.Sub(asked).Seconds())
+	}
+	return w, nil
 }
 
 // observe raises the highest timestamp issued or seen to ts (nodes on one database see
@@ -208,6 +219,7 @@ func (st *store) observe(ts int64) {
 func (w *writeTx) commit() error {
 	w.ended = true
 	defer w.st.unlock()
+	defer w.held()
 	w.st.commits.Add(1)
 	if w.keepTS {
 		return w.Commit()
@@ -226,7 +238,15 @@ func (w *writeTx) rollback() {
 	}
 	w.ended = true
 	w.Rollback() // ErrTxDone if the cancelled context already rolled it back
+	w.held()
 	w.st.unlock()
+}
+
+// held counts the time the write held the database.
+func (w *writeTx) held() {
+	if w.st.metrics != nil {
+		w.st.metrics.writeHeld.Add(time.Since(w.began).Seconds())
+	}
 }
 
 func (w *writeTx) collectionTS(coll string) (int64, error) {

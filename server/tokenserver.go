@@ -70,11 +70,13 @@ type authData struct {
 // bearer token is verified at OAuthVerifyURL, must carry the oldsync scope and must come
 // with X-KeyID. The generation, keys_changed_at and client-state rules are
 // syncstorage-rs's (tokenserver extractors), so a client sees the same refusals.
-func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
+// It returns the answer's outcome for the metrics: issued, throttled, invalid (no
+// credentials anyone issued), refused (the keys rules) or error.
+func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) (outcome string) {
 	addr := clientAddress(r)
 	if wait := s.guesses.wait(addr); wait > 0 {
 		tooMany(w, wait)
-		return
+		return "throttled"
 	}
 	header := r.Header.Get("Authorization")
 	scheme, secret, ok := strings.Cut(header, " ")
@@ -83,11 +85,11 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 	case header == "" || !ok || secret == "":
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		tokenError(w, http.StatusUnauthorized, "error", "body", "", "Unauthorized")
-		return
+		return "invalid"
 	case !strings.EqualFold(scheme, "Bearer"):
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		tokenError(w, http.StatusUnauthorized, "error", "body", "", "Unsupported")
-		return
+		return "invalid"
 	}
 	name, fxaUID := "", ""
 	for n, sec := range s.opts.Users {
@@ -110,11 +112,11 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		tokenError(w, http.StatusUnauthorized, "invalid-credentials", "body", "", "Unauthorized")
-		return
+		return "invalid"
 	}
 	if wait := s.refusals.wait(name); wait > 0 {
 		tooMany(w, wait)
-		return
+		return "throttled"
 	}
 	if fxaUID == "" {
 		fxaUID = fmt.Sprintf("%x", sha256.Sum256([]byte(name)))[:32]
@@ -122,24 +124,24 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 	v := r.Header.Get("X-KeyID")
 	if v == "" && oauth {
 		tokenError(w, http.StatusUnauthorized, "invalid-key-id", "header", "", "Missing X-KeyID header")
-		return
+		return "refused"
 	}
 	if v != "" {
 		kid, err := parseKeyID(v)
 		if err != nil {
 			tokenError(w, http.StatusUnauthorized, "invalid-credentials", "body", "", "Unauthorized")
-			return
+			return "invalid"
 		}
 		auth.clientState, auth.keysChangedAt = kid.clientState, kid.keysChangedAt
 	}
 	if cs := r.Header.Get("X-Client-State"); cs != "" {
 		if !clientStatePattern.MatchString(cs) {
 			tokenError(w, http.StatusBadRequest, "error", "header", "X-Client-State", "Invalid client state value")
-			return
+			return "refused"
 		}
 		if v != "" && cs != auth.clientState {
 			tokenError(w, http.StatusUnauthorized, "invalid-client-state", "body", "", "Unauthorized")
-			return
+			return "refused"
 		}
 		auth.clientState = strings.ToLower(cs)
 	}
@@ -153,11 +155,11 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 			s.log.Warn().Str("status", refused.status).Msg("token endpoint: an account keeps presenting refused keys; holding it back")
 		}
 		tokenError(w, http.StatusUnauthorized, refused.status, refused.location, refused.name, refused.description)
-		return
+		return "refused"
 	case err != nil:
 		s.log.Error().Err(err).Msg("token allocation")
 		tokenError(w, http.StatusServiceUnavailable, "error", "body", "", "Resource is not available")
-		return
+		return "error"
 	}
 	duration := s.opts.TokenDuration
 	// A bad duration never fails the request: it is ignored, as Mozilla's does.
@@ -185,7 +187,7 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		tokenError(w, http.StatusInternalServerError, "internal-error", "internal", "", "Server error")
-		return
+		return "error"
 	}
 	w.Header().Set("X-Timestamp", strconv.FormatInt(s.opts.Now().Unix(), 10))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -195,6 +197,7 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		"duration":       int64(duration / time.Second),
 		"hashed_fxa_uid": hashedUID, "hashalg": "sha256", "node_type": s.st.d.name,
 	})
+	return "issued"
 }
 
 // metricsHash is the tokenserver's fxa_metrics_hash: an HMAC of an id under a key of the
@@ -373,32 +376,42 @@ func (s *Server) allocateIn(t *tx, name string, a authData) (allocation, error) 
 }
 
 // nodeActive reports whether node (an account's) is where the user may stay: with no
-// node list, this server (""); with one, a node on it.
+// storage nodes known, this server (""); with some, one in service.
 func (s *Server) nodeActive(t *tx, node string) (bool, error) {
-	if len(s.opts.Nodes) == 0 {
-		return node == "", nil
+	var known, active int
+	err := t.QueryRow(`SELECT COUNT(*), COALESCE(SUM(CASE WHEN url = ? AND retired = 0 THEN 1 ELSE 0 END), 0) FROM nodes`, node).Scan(&known, &active)
+	if known == 0 {
+		return node == "", err
 	}
-	var n int
-	err := t.QueryRow(`SELECT COUNT(*) FROM nodes WHERE url = ? AND retired = 0`, node).Scan(&n)
-	return n > 0, err
+	return active > 0, err
 }
 
+// ErrNoNode: storage nodes are configured, and every one is retired.
+var ErrNoNode = errors.New("server: every storage node is retired: add one (syncctl serve nodes add URL)")
+
 // pickNode assigns a new user to the node in service holding the fewest users (the
-// first by URL among equals), and counts them there; "" with no node list.
+// first by URL among equals), and counts them there; "" (this server) when no storage
+// nodes are known.
 func (s *Server) pickNode(t *tx) (string, error) {
-	if len(s.opts.Nodes) == 0 {
-		return "", nil
-	}
-	var node string
-	if err := t.QueryRow(`SELECT url FROM nodes WHERE retired = 0 ORDER BY users, url LIMIT 1` + s.st.d.forUpdate).Scan(&node); err != nil {
+	var known int
+	if err := t.QueryRow(`SELECT COUNT(*) FROM nodes`).Scan(&known); err != nil || known == 0 {
 		return "", err
 	}
-	_, err := t.Exec(`UPDATE nodes SET users = users + 1 WHERE url = ?`, node)
+	var node string
+	err := t.QueryRow(`SELECT url FROM nodes WHERE retired = 0 ORDER BY users, url LIMIT 1` + s.st.d.forUpdate).Scan(&node)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNoNode
+	}
+	if err != nil {
+		return "", err
+	}
+	_, err = t.Exec(`UPDATE nodes SET users = users + 1 WHERE url = ?`, node)
 	return node, err
 }
 
 // syncNodes makes the nodes table what Options.Nodes says: the listed nodes in
 // service, every other node retired (its users move at their next token request).
+// Without Options.Nodes the table stays as the admin commands left it.
 func (s *Server) syncNodes() error {
 	if len(s.opts.Nodes) == 0 {
 		return nil
@@ -429,8 +442,10 @@ type NodeUsers struct {
 }
 
 // Nodes lists the storage nodes the token endpoint assigns users to, retired ones too.
-func (s *Server) Nodes() ([]NodeUsers, error) {
-	rows, err := s.st.r.pool.Query(`SELECT url, users, retired FROM nodes ORDER BY url`)
+func (s *Server) Nodes() ([]NodeUsers, error) { return listNodes(context.Background(), s.st) }
+
+func listNodes(ctx context.Context, st *store) ([]NodeUsers, error) {
+	rows, err := st.r.pool.QueryContext(ctx, `SELECT url, users, retired FROM nodes ORDER BY url`)
 	if err != nil {
 		return nil, err
 	}

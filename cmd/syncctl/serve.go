@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/syncctl/syncctl/server"
@@ -39,13 +41,14 @@ the same secret work here.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.serve(cmd) },
 	}
 	f := cmd.Flags()
+	pf := cmd.PersistentFlags() // the admin commands work on the same database
 	f.String("listen", "127.0.0.1:8000", "address to listen on")
-	f.String("data-dir", "", "where the database lives (default $XDG_DATA_HOME/syncctl/server)")
-	f.String("db", "", "keep the records in PostgreSQL at this URL (postgres://user@host:5432/db; password in PGPASSWORD or ~/.pgpass) instead of the SQLite file; every node on it serves the same users")
+	pf.String("data-dir", "", "where the database lives (default $XDG_DATA_HOME/syncctl/server)")
+	pf.String("db", "", "keep the records in PostgreSQL at this URL (postgres://user@host:5432/db; password in PGPASSWORD or ~/.pgpass) instead of the SQLite file; every node on it serves the same users")
 	f.String("master-secret", "", "token signing secret (shows in ps: prefer --master-secret-file or SYNCCTL_MASTER_SECRET)")
 	f.String("master-secret-file", "", "read the token signing secret from this file")
 	f.StringArray("user", nil, "a user as name:secret (repeatable; shows in ps: prefer --users-file)")
-	f.String("users-file", "", "users as name:secret lines")
+	pf.String("users-file", "", "users as name:secret lines")
 	f.Int("max-conns-per-address", 128, "open connections one client address may hold (behind a proxy, raise it)")
 	f.Duration("stall-timeout", 30*time.Second, "cut a connection whose reads or writes make no progress this long")
 	f.Int("max-nonces", 100_000, "entries of the Hawk replay cache (~80 bytes each)")
@@ -54,8 +57,11 @@ the same secret work here.`,
 	f.String("oauth-verify-url", "", "let Firefox Accounts users in: verify their OAuth tokens at this FxA /v1/oauth/verify URL")
 	f.StringArray("node", nil, "a storage node (URL of a syncctl serve with the same master secret) to spread users over (repeatable); a node dropped from the list is retired and its users move")
 	f.Bool("retired", false, "serve as a retired storage node: answer 401 to every storage request, so clients ask for their new node")
+	f.String("metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (off by default; keep it off the public port)")
+	f.Bool("access-log", true, "log one line per request at info (route, status, duration, bytes, a hash of the user); false: at debug")
 	f.Bool("test-hooks", false, "enable /__testhooks__/fault for client tests (never in production)")
 	cmd.AddCommand(newServeMigrateCmd(a))
+	cmd.AddCommand(newServeAdminCmds(a)...)
 	return cmd
 }
 
@@ -114,6 +120,10 @@ where it stopped, and a second run after a finished one changes nothing.`,
 
 func (a *app) serve(cmd *cobra.Command) error {
 	v := a.v
+	if !v.IsSet("log-level") && v.GetInt("verbose") == 0 {
+		// A server's log is its access log: at info unless told otherwise.
+		a.log = a.log.Level(zerolog.InfoLevel)
+	}
 	dir := v.GetString("data-dir")
 	if dir == "" {
 		dir = filepath.Join(dataDir(), "server")
@@ -139,6 +149,7 @@ func (a *app) serve(cmd *cobra.Command) error {
 		Database:       dbURL,
 		Nodes:          nodeFlags(v.Get("node")),
 		Retired:        v.GetBool("retired"),
+		QuietAccessLog: !v.GetBool("access-log"),
 		MasterSecret:   master,
 		Conns:          server.ConnLimits{PerAddress: v.GetInt("max-conns-per-address"), Stall: v.GetDuration("stall-timeout")},
 		MaxNonces:      v.GetInt("max-nonces"),
@@ -161,9 +172,23 @@ func (a *app) serve(cmd *cobra.Command) error {
 		return err
 	}
 	defer srv.Close()
-	l, err := listen(v.GetString("listen"))
+	l, err := listen("--listen", v.GetString("listen"))
 	if err != nil {
 		return err
+	}
+	metricsURL := ""
+	if addr := v.GetString("metrics-listen"); addr != "" {
+		ml, err := listen("--metrics-listen", addr)
+		if err != nil {
+			return err
+		}
+		metricsURL = "http://" + ml.Addr().String() + "/metrics"
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", srv.MetricsHandler())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: time.Minute}
+		go ms.Serve(ml)
+		defer ms.Close()
+		a.log.Info().Str("addr", ml.Addr().String()).Msg("serving metrics at /metrics")
 	}
 	base := "http://" + l.Addr().String()
 	if p := v.GetString("public-url"); p != "" {
@@ -182,7 +207,8 @@ func (a *app) serve(cmd *cobra.Command) error {
 		Users         []string           `json:"users"`
 		Nodes         []server.NodeUsers `json:"nodes"`
 		Retired       bool               `json:"retired"`
-	}{l.Addr().String(), dir, srv.Database(), base + "/1.0/sync/1.5", names, nil, v.GetBool("retired")}
+		Metrics       string             `json:"metrics"`
+	}{l.Addr().String(), dir, srv.Database(), base + "/1.0/sync/1.5", names, nil, v.GetBool("retired"), metricsURL}
 	if started.Nodes, err = srv.Nodes(); err != nil {
 		return err
 	}
@@ -196,6 +222,9 @@ func (a *app) serve(cmd *cobra.Command) error {
 		}
 		_, err := fmt.Fprintf(out, "syncctl serve: listening on %s (%s)\ntoken endpoint: %s\nusers: %s\n",
 			started.Listening, where, started.TokenEndpoint, strings.Join(names, ", "))
+		if err == nil && metricsURL != "" {
+			_, err = fmt.Fprintf(out, "metrics: %s\n", metricsURL)
+		}
 		for _, n := range started.Nodes {
 			state := plural(int(n.Users), "user", "users")
 			if n.Retired {
@@ -219,30 +248,30 @@ func (a *app) serve(cmd *cobra.Command) error {
 // listen opens the server's address, saying which flag is wrong and how: an address
 // that is not host:port is a usage error (2); one in use or not allowed is an error of
 // this machine (1), never "the server is down" (4).
-func listen(addr string) (net.Listener, error) {
+func listen(flag, addr string) (net.Listener, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, withCode(exitUsage, fmt.Errorf("--listen %q: want host:port, like 127.0.0.1:8000", addr))
+		return nil, withCode(exitUsage, fmt.Errorf("%s %q: want host:port, like 127.0.0.1:8000", flag, addr))
 	}
 	if _, err := net.LookupPort("tcp", port); err != nil {
-		return nil, withCode(exitUsage, fmt.Errorf("--listen %q: %q is not a port", addr, port))
+		return nil, withCode(exitUsage, fmt.Errorf("%s %q: %q is not a port", flag, addr, port))
 	}
 	l, err := net.Listen("tcp", addr)
 	switch {
 	case err == nil:
 		return l, nil
 	case errors.Is(err, syscall.EADDRINUSE):
-		return nil, withCode(exitError, fmt.Errorf("--listen %s: another program is listening there (stop it, or pick another port)", addr))
+		return nil, withCode(exitError, fmt.Errorf("%s %s: another program is listening there (stop it, or pick another port)", flag, addr))
 	case errors.Is(err, syscall.EACCES):
-		return nil, withCode(exitError, fmt.Errorf("--listen %s: not allowed (ports below 1024 need privileges; pick a higher one)", addr))
+		return nil, withCode(exitError, fmt.Errorf("%s %s: not allowed (ports below 1024 need privileges; pick a higher one)", flag, addr))
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		return nil, withCode(exitUsage, fmt.Errorf("--listen %s: %s is not an address of this machine", addr, host))
+		return nil, withCode(exitUsage, fmt.Errorf("%s %s: %s is not an address of this machine", flag, addr, host))
 	}
 	var dns *net.DNSError
 	if errors.As(err, &dns) {
-		return nil, withCode(exitUsage, fmt.Errorf("--listen %s: unknown host %q", addr, host))
+		return nil, withCode(exitUsage, fmt.Errorf("%s %s: unknown host %q", flag, addr, host))
 	}
-	return nil, withCode(exitError, fmt.Errorf("--listen %s: %w", addr, err))
+	return nil, withCode(exitError, fmt.Errorf("%s %s: %w", flag, addr, err))
 }
 
 // serveUsers merges --user flags, the [users] table and SYNCCTL_USERS. With no user at
