@@ -135,9 +135,9 @@ func (t *Tree) Walk(v Visitor) {
 var rootTitles = map[string]string{"menu": "Bookmarks Menu", "toolbar": "Bookmarks Toolbar", "unfiled": "Other Bookmarks", "mobile": "Mobile Bookmarks"}
 
 // DisplayTitle is an item's title as Firefox shows it: a root's own name when its record
-// has none.
+// has none, or has its id for a title (as Firefox 153 writes the roots: "menu", "toolbar").
 func DisplayTitle(b *Bookmark) string {
-	if t, ok := rootTitles[b.ID]; ok && b.Title == "" {
+	if t, ok := rootTitles[b.ID]; ok && (b.Title == "" || b.Title == b.ID) {
 		return t
 	}
 	return b.Title

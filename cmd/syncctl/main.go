@@ -109,7 +109,7 @@ func newRoot() *cobra.Command {
 	pf.Bool("utc", false, "print times in UTC (default: local time, with its zone)")
 	pf.String("device-name", "", "how this device appears to your other devices (default \"syncctl on <host>\"; saved per profile at login)")
 	pf.String("profile", "", "account profile (default \"default\"; several accounts or servers each get one)")
-	root.AddCommand(newServeCmd(a), newVersionCmd(a), newQuickstartCmd(a),
+	root.AddCommand(newServeCmd(a), newVersionCmd(a), newQuickstartCmd(a), newUICmd(a),
 		newLoginCmd(a), newLogoutCmd(a), newStatusCmd(a), newInfoCmd(a),
 		newLsCmd(a), newGetCmd(a), newPutCmd(a), newRmCmd(a), newSyncCmd(a),
 		newExportCmd(a), newImportCmd(a), newWipeCmd(a), newKeysCmd(a), newFreshStartCmd(a), newSendTabCmd(a),

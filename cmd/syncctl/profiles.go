@@ -110,7 +110,7 @@ func newProfileCmd(a *app) *cobra.Command {
 				return err
 			}
 			var removed []string
-			for _, p := range []string{name + ".db", name + ".db-wal", name + ".db-shm", name + ".lock", name + "-offline.db", name + "-offline.db-wal", name + "-offline.db-shm", name + "-blobs", name + "-pulled"} {
+			for _, p := range []string{name + ".db", name + ".db-wal", name + ".db-shm", name + ".lock", name + "-offline.db", name + "-offline.db-wal", name + "-offline.db-shm", name + "-blobs", name + "-pulled", name + "-syncs.jsonl"} {
 				path := filepath.Join(dataDir(), p)
 				if _, err := os.Stat(path); err == nil {
 					if err := os.RemoveAll(path); err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -69,7 +70,11 @@ pending, and the summary counts them).`,
 			if err != nil {
 				return err
 			}
+			began := time.Now()
 			res, err := s.Sync(ctx, args...)
+			if !errors.Is(err, engine.ErrNoSuchEngine) {
+				logSync(a, began, res, err)
+			}
 			if errors.Is(err, engine.ErrNoSuchEngine) {
 				return withCode(exitUsage, fmt.Errorf("no engine %s: want %s", strings.Join(args, " "), strings.Join(engineNames(), ", ")))
 			}
