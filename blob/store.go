@@ -46,6 +46,17 @@ CREATE TABLE IF NOT EXISTS blobs (
 	error        TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS blobs_by_status ON blobs (status);
+-- What each file read into a blob was, by its absolute path, when it was read: a file
+-- whose size, mtime, ctime and inode are unchanged is that blob still (as rsync and git
+-- decide), and is not read again.
+CREATE TABLE IF NOT EXISTS scanned (
+	path  TEXT PRIMARY KEY,
+	size  INTEGER NOT NULL,
+	mtime INTEGER NOT NULL, -- ns
+	ctime INTEGER NOT NULL, -- ns
+	inode INTEGER NOT NULL,
+	blob  TEXT NOT NULL
+) WITHOUT ROWID;
 `
 
 // Store is the local blob store: a directory of blob files and their index.

@@ -91,3 +91,59 @@ func BenchmarkPushPull256MB(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkNoChangePush100k is a push of a 100,000-file tree nothing changed in (the
+// files remembered by an earlier push), against a --checksum push of the same tree in
+// the same run, which reads every file. Run with -benchtime=3x.
+func BenchmarkNoChangePush100k(b *testing.B) {
+	const files, distinct = 100_000, 1_000
+	src := b.TempDir()
+	content := make([][]byte, distinct)
+	rnd := mrand.New(mrand.NewPCG(1, 2))
+	for i := range content {
+		content[i] = make([]byte, 1024)
+		for j := range content[i] {
+			content[i][j] = byte(rnd.Uint32())
+		}
+	}
+	for i := range files {
+		p := filepath.Join(src, fmt.Sprintf("d%03d", i%100), fmt.Sprintf("f%06d", i))
+		if i < 100 {
+			os.MkdirAll(filepath.Dir(p), 0o755)
+		}
+		if err := os.WriteFile(p, content[i%distinct], 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	r := newRig(b, server.Limits{})
+	s := r.device(nil)
+	ctx := context.Background()
+	if _, err := s.Push(ctx, src, "big", dirsync.PushOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(2100 * time.Millisecond) // past the window in which fresh files are not trusted
+	if _, err := s.Push(ctx, src, "big", dirsync.PushOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	all, err := s.Push(ctx, src, "big", dirsync.PushOptions{Checksum: true})
+	if err != nil || all.Read != files {
+		b.Fatalf("--checksum read %d (%v)", all.Read, err)
+	}
+	checksum := time.Since(start)
+	var res dirsync.PushResult
+	b.ResetTimer()
+	for b.Loop() {
+		if res, err = s.Push(ctx, src, "big", dirsync.PushOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	per := b.Elapsed().Seconds() / float64(b.N)
+	if res.Read != 0 || !res.DirRecordUnchanged {
+		b.Fatalf("a no-change push read %d files, record unchanged %v", res.Read, res.DirRecordUnchanged)
+	}
+	b.ReportMetric(per, "s/push")
+	b.ReportMetric(checksum.Seconds(), "checksum-s/push")
+	b.ReportMetric(per/checksum.Seconds(), "push/checksum")
+	b.ReportMetric(0, "ns/op")
+}

@@ -13,6 +13,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,11 +130,17 @@ type PushResult struct {
 	// WouldSend, with PushOptions.DryRun, lists the files whose content the server
 	// lacks: the ones a push would send.
 	WouldSend []string `json:"would_send"`
+	// Read is how many files were read to hash them; the others were known unchanged
+	// by their size, times and inode (PushOptions.Checksum reads every one).
+	Read int `json:"read"`
 }
 
 // PushOptions change what Push does.
 type PushOptions struct {
 	DryRun bool // send nothing, store nothing locally: say what would be sent
+	// Checksum reads and hashes every file, trusting no file's size, times and inode
+	// (as rsync --checksum).
+	Checksum bool
 }
 
 // Push sends the regular files under root as the directory name. Files whose content
@@ -175,6 +183,20 @@ func (s *Syncer) Push(ctx context.Context, root, name string, opts PushOptions) 
 	}
 
 	// Scan: every file becomes a blob in the local store (hashed; copied in only if new).
+	// A file whose size, times and inode are what they were when it was last read is
+	// that blob still, and is not read (the scan cache).
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return res, err
+	}
+	cache := &blob.ScanCache{}
+	if !opts.Checksum {
+		if cache, err = s.store.LoadScanCache(ctx); err != nil {
+			return res, err
+		}
+	}
+	scanStart := time.Now()
+	var read []blob.ScanRecord
 	ix := Index{Files: make([]Entry, 0, len(files))}
 	ids := map[string]bool{}
 	var hashed int64
@@ -183,16 +205,23 @@ func (s *Syncer) Push(ctx context.Context, root, name string, opts PushOptions) 
 			return res, err
 		}
 		path := filepath.Join(root, filepath.FromSlash(f.rel))
-		var id string
-		var err error
+		abs := filepath.Join(absRoot, filepath.FromSlash(f.rel))
+		stamp := blob.StampOf(f.info)
 		n := f.info.Size()
-		if opts.DryRun {
+		id, known := cache.Lookup(abs, stamp)
+		switch {
+		case known:
+		case opts.DryRun:
 			id, err = s.store.HashFile(path)
-		} else {
+		default:
 			id, n, err = s.store.AddFile(ctx, path)
 		}
 		if err != nil {
 			return res, err
+		}
+		if !known {
+			res.Read++
+			read = append(read, blob.ScanRecord{Path: abs, Stamp: stamp, Blob: id})
 		}
 		hashed += n
 		ix.Files = append(ix.Files, Entry{Path: f.rel, Size: n, Mode: f.info.Mode().Perm(), MTime: f.info.ModTime().UnixNano(), Blob: id})
@@ -200,6 +229,11 @@ func (s *Syncer) Push(ctx context.Context, root, name string, opts PushOptions) 
 		s.report(Progress{Stage: "scan", Files: i + 1, TotalFiles: len(files), Bytes: hashed, TotalBytes: total})
 	}
 	res.Files = len(files)
+	if !opts.DryRun {
+		if err := s.store.RememberScan(ctx, read, scanStart); err != nil {
+			return res, err
+		}
+	}
 
 	// Upload what the server lacks: the local index says what was sent, and one listing
 	// of the server's blobs catches what it lost since (a wipe, a fresh start).
@@ -391,12 +425,24 @@ type PullResult struct {
 	// (or there before it, with other content): Pull refuses to overwrite them without
 	// PullOptions.Force.
 	Edited []string `json:"edited"`
+	// Linked is how many of the files written are hard links to an identical one
+	// (PullOptions.Hardlink).
+	Linked int `json:"linked"`
+	// Deleted lists the files removed because the index does not list them
+	// (PullOptions.Delete); with DryRun, the ones that would be.
+	Deleted []string `json:"deleted"`
 }
 
 // PullOptions change what Pull may do.
 type PullOptions struct {
 	DryRun bool // write nothing, receive nothing: say what would be written
 	Force  bool // overwrite files edited in the destination
+	// Hardlink makes files of identical content (and mode and mtime, which links share)
+	// hard links to one file: a tree with many copies takes the space of one.
+	Hardlink bool
+	// Delete removes the files in the destination that the index does not list, and the
+	// directories that leaves empty: the destination becomes a mirror.
+	Delete bool
 }
 
 // ErrLocalEdits: files in the destination were edited since the last pull wrote them,
@@ -460,10 +506,17 @@ func (s *Syncer) Pull(ctx context.Context, name, dest string, opts PullOptions) 
 	if len(res.Edited) > 0 && !opts.Force {
 		return res, fmt.Errorf("%w: %d files (first: %s)", ErrLocalEdits, len(res.Edited), res.Edited[0])
 	}
+	var extra []string
+	if opts.Delete {
+		if extra, err = unlisted(dest, ix); err != nil {
+			return res, err
+		}
+	}
 	if opts.DryRun {
 		for _, e := range todo {
 			res.WouldWrite = append(res.WouldWrite, e.Path)
 		}
+		res.Deleted = extra
 		return res, nil
 	}
 	if err := s.store.Want(ctx, need); err != nil {
@@ -490,6 +543,24 @@ func (s *Syncer) Pull(ctx context.Context, name, dest string, opts PullOptions) 
 	}
 	var written int64
 	waiting := 0
+	// With Hardlink: the first file of each content, mode and mtime, to link the others to.
+	type linkKey struct {
+		blob  string
+		mode  fs.FileMode
+		mtime int64
+	}
+	linkTo := map[linkKey]string{}
+	if opts.Hardlink {
+		pending := map[string]bool{}
+		for _, e := range todo {
+			pending[e.Path] = true
+		}
+		for _, e := range ix.Files { // files already in place are as good a source
+			if !pending[e.Path] {
+				linkTo[linkKey{e.Blob, e.Mode.Perm(), e.MTime}] = filepath.Join(dest, filepath.FromSlash(e.Path))
+			}
+		}
+	}
 	for i, e := range todo {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -509,8 +580,19 @@ func (s *Syncer) Pull(ctx context.Context, name, dest string, opts PullOptions) 
 			waiting++
 			continue
 		}
-		if err := s.writeFile(dest, e); err != nil {
-			return res, err
+		key := linkKey{e.Blob, e.Mode.Perm(), e.MTime}
+		if src, ok := linkTo[key]; ok && opts.Hardlink {
+			if err := linkFile(src, dest, e); err != nil {
+				return res, err
+			}
+			res.Linked++
+		} else {
+			if err := s.writeFile(dest, e); err != nil {
+				return res, err
+			}
+			if opts.Hardlink {
+				linkTo[key] = filepath.Join(dest, filepath.FromSlash(e.Path))
+			}
 		}
 		res.Written++
 		written += e.Size
@@ -518,6 +600,12 @@ func (s *Syncer) Pull(ctx context.Context, name, dest string, opts PullOptions) 
 	}
 	if err := s.savePulled(dest, ix, pulled, failed, todo); err != nil {
 		return res, err
+	}
+	if opts.Delete && len(failed.Files) == 0 && waiting == 0 {
+		if err := removeUnlisted(dest, extra); err != nil {
+			return res, err
+		}
+		res.Deleted = extra
 	}
 	var errs []error
 	if len(failed.Files) > 0 {
@@ -653,4 +741,76 @@ func (s *Syncer) savePulled(dest string, ix Index, prev map[string]Entry, failed
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// linkFile makes dest/e.Path a hard link to src (a file of the same content, mode and
+// mtime), through a temp name and a rename, as writeFile does.
+func linkFile(src, dest string, e Entry) error {
+	target := filepath.Join(dest, filepath.FromSlash(e.Path))
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(target), ".syncctl-*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp.Close()
+	os.Remove(tmp.Name()) // the name only: os.Link will not replace a file
+	if err := os.Link(src, tmp.Name()); err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // gone unless renamed
+	return os.Rename(tmp.Name(), target)
+}
+
+// unlisted lists the files under dest that the index does not name (a pull's own temp
+// files aside), relative and slash-separated, sorted.
+func unlisted(dest string, ix Index) ([]string, error) {
+	listed := make(map[string]bool, len(ix.Files))
+	for _, e := range ix.Files {
+		listed[e.Path] = true
+	}
+	var out []string
+	err := filepath.WalkDir(dest, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && p == dest {
+			return filepath.SkipAll // nothing there yet
+		}
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dest, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if !listed[rel] && !(strings.HasPrefix(d.Name(), ".syncctl-") && strings.HasSuffix(d.Name(), ".tmp")) {
+			out = append(out, rel)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// removeUnlisted removes the files, then the directories their removal left empty
+// (never dest itself).
+func removeUnlisted(dest string, files []string) error {
+	dirs := map[string]bool{}
+	for _, f := range files {
+		p := filepath.Join(dest, filepath.FromSlash(f))
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		for d := filepath.Dir(p); d != dest && strings.HasPrefix(d, dest); d = filepath.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	ordered := make([]string, 0, len(dirs))
+	for d := range dirs {
+		ordered = append(ordered, d)
+	}
+	sort.Slice(ordered, func(i, j int) bool { return len(ordered[i]) > len(ordered[j]) }) // deepest first
+	for _, d := range ordered {
+		os.Remove(d) // only succeeds when empty
+	}
+	return nil
 }

@@ -505,3 +505,114 @@ func TestAPullKeepsLocalEditsUnlessForced(t *testing.T) {
 		t.Fatalf("pull after the edit was undone: %+v %v", res, err)
 	}
 }
+
+// A push of a tree nothing changed in reads no file: their size, times and inode say
+// they are the blobs they were. An edit that keeps size and mtime (restored after) still
+// moves the file's ctime and is read again; --checksum reads everything.
+func TestAnUnchangedTreeIsNotReadAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := newRig(t, server.Limits{})
+	laptop := r.device(nil)
+	src := t.TempDir()
+	tree(t, src, 40, 2, 7)
+	first, err := laptop.Push(ctx, src, "tree", dirsync.PushOptions{})
+	if err != nil || first.Read != first.Files {
+		t.Fatalf("the first push read %d of %d files (%v)", first.Read, first.Files, err)
+	}
+	// Files modified within 2 s of a scan are not trusted by their stamp (their mtime's
+	// granularity could hide an edit), so the first push remembered none of these.
+	time.Sleep(2100 * time.Millisecond)
+	if again, _ := laptop.Push(ctx, src, "tree", dirsync.PushOptions{}); again.Read != again.Files {
+		t.Fatalf("the second push read %d of %d: files written just before the first were trusted", again.Read, again.Files)
+	}
+	same, err := laptop.Push(ctx, src, "tree", dirsync.PushOptions{})
+	if err != nil || same.Read != 0 || !same.DirRecordUnchanged || same.Uploaded != 0 {
+		t.Fatalf("an unchanged tree: read %d, uploaded %d, record unchanged %v (%v)", same.Read, same.Uploaded, same.DirRecordUnchanged, err)
+	}
+
+	// Same size, same mtime, new content: caught by the ctime.
+	victim := filepath.Join(src, "d0", "s0", "file-0000.bin") // one of the large ones
+	fi, _ := os.Stat(victim)
+	old, _ := os.ReadFile(victim)
+	edited := append([]byte{old[0] ^ 0xff}, old[1:]...)
+	if err := os.WriteFile(victim, edited, fi.Mode()); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(victim, fi.ModTime(), fi.ModTime())
+	sneaky, err := laptop.Push(ctx, src, "tree", dirsync.PushOptions{})
+	if err != nil || sneaky.Read != 1 || sneaky.Uploaded != 1 || sneaky.DirRecordUnchanged {
+		t.Fatalf("an edit keeping size and mtime: read %d, uploaded %d (%v)", sneaky.Read, sneaky.Uploaded, err)
+	}
+	if all, err := laptop.Push(ctx, src, "tree", dirsync.PushOptions{Checksum: true}); err != nil || all.Read != all.Files {
+		t.Fatalf("--checksum read %d of %d (%v)", all.Read, all.Files, err)
+	}
+}
+
+// --hardlink: copies of one content (with the same mode and mtime, which links share)
+// become one file; --delete: what the index does not list goes, and the directories
+// that leaves empty, after a --dry-run that lists them and removes nothing.
+func TestAPullHardlinksCopiesAndMirrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := newRig(t, server.Limits{})
+	laptop := r.device(nil)
+	src, dst := t.TempDir(), t.TempDir()
+	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	put := func(dir, name, content string, mtime time.Time) {
+		t.Helper()
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(p, mtime, mtime)
+	}
+	put(src, "a.bin", "the same bytes", day)
+	put(src, "sub/b.bin", "the same bytes", day)
+	put(src, "c.bin", "the same bytes", day.Add(time.Hour)) // same content, another mtime
+	put(src, "d.bin", "other bytes", day)
+	if _, err := laptop.Push(ctx, src, "copies", dirsync.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	desk := r.device(nil)
+	res, err := desk.Pull(ctx, "copies", dst, dirsync.PullOptions{Hardlink: true})
+	if err != nil || res.Written != 4 || res.Linked != 1 {
+		t.Fatalf("pull --hardlink: %+v (%v)", res, err)
+	}
+	stat := func(name string) os.FileInfo {
+		fi, err := os.Stat(filepath.Join(dst, filepath.FromSlash(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
+	if !os.SameFile(stat("a.bin"), stat("sub/b.bin")) || os.SameFile(stat("a.bin"), stat("c.bin")) || os.SameFile(stat("a.bin"), stat("d.bin")) {
+		t.Fatal("the links: a and sub/b must be one file, c and d others")
+	}
+	if again, _ := desk.Pull(ctx, "copies", dst, dirsync.PullOptions{Hardlink: true}); again.Written != 0 || again.Unchanged != 4 {
+		t.Fatalf("a second pull rewrote linked files: %+v", again)
+	}
+
+	put(dst, "stray.txt", "mine", day)
+	put(dst, "old/deep/x.txt", "mine too", day)
+	dry, err := desk.Pull(ctx, "copies", dst, dirsync.PullOptions{Delete: true, DryRun: true})
+	if err != nil || len(dry.Deleted) != 2 || dry.Deleted[0] != "old/deep/x.txt" || dry.Deleted[1] != "stray.txt" {
+		t.Fatalf("--delete --dry-run: %+v (%v)", dry.Deleted, err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "stray.txt")); err != nil {
+		t.Fatal("a dry run deleted a file")
+	}
+	mirror, err := desk.Pull(ctx, "copies", dst, dirsync.PullOptions{Delete: true})
+	if err != nil || len(mirror.Deleted) != 2 {
+		t.Fatalf("--delete: %+v (%v)", mirror, err)
+	}
+	for _, gone := range []string{"stray.txt", "old/deep/x.txt", "old"} {
+		if _, err := os.Stat(filepath.Join(dst, gone)); !os.IsNotExist(err) {
+			t.Errorf("%s is still there after --delete", gone)
+		}
+	}
+	for _, kept := range []string{"a.bin", "sub/b.bin", "c.bin", "d.bin"} {
+		stat(kept)
+	}
+}

@@ -99,7 +99,7 @@ special files are skipped. "syncctl pull NAME DIR" gets it back on any device.`,
 			}
 			defer closeAll()
 			dry := a.v.GetBool("dry-run")
-			res, err := s.Push(cmd.Context(), root, name, dirsync.PushOptions{DryRun: dry})
+			res, err := s.Push(cmd.Context(), root, name, dirsync.PushOptions{DryRun: dry, Checksum: a.v.GetBool("checksum")})
 			b.done()
 			if err != nil {
 				return err
@@ -124,6 +124,7 @@ special files are skipped. "syncctl pull NAME DIR" gets it back on any device.`,
 	}
 	cmd.Flags().String("as", "", "name on the server (default: the directory's base name)")
 	cmd.Flags().Bool("dry-run", false, "send nothing: list the files whose content the server lacks")
+	cmd.Flags().Bool("checksum", false, "read and hash every file (by default a file whose size, times and inode are unchanged since the last push is not read)")
 	concurrencyFlags(cmd)
 	return cmd
 }
@@ -137,7 +138,8 @@ in DIR with the same size and modification time are left alone; others are writt
 temporary file and renamed into place, so no reader sees half a file. Files DIR has and
 NAME does not are left alone. A file changed in DIR since the last pull wrote it (or
 there before, with other content) is not overwritten: the pull writes nothing and lists
-them, and --force overwrites them. --dry-run lists what a pull would write. A file whose content fails verification is not written:
+them, and --force overwrites them. --dry-run lists what a pull would write. --hardlink makes identical files one
+file; --delete removes what NAME does not list. A file whose content fails verification is not written:
 the others are, and the command says which failed (exit code 1). An interrupted pull
 resumes when run again.`,
 		Args: cobra.ExactArgs(2),
@@ -149,7 +151,8 @@ resumes when run again.`,
 			}
 			defer closeAll()
 			dry := a.v.GetBool("dry-run")
-			res, err := s.Pull(cmd.Context(), args[0], args[1], dirsync.PullOptions{DryRun: dry, Force: a.v.GetBool("force")})
+			res, err := s.Pull(cmd.Context(), args[0], args[1], dirsync.PullOptions{DryRun: dry, Force: a.v.GetBool("force"),
+				Hardlink: a.v.GetBool("hardlink"), Delete: a.v.GetBool("delete")})
 			b.done()
 			if errors.Is(err, dirsync.ErrLocalEdits) {
 				for _, f := range res.Edited {
@@ -169,10 +172,22 @@ resumes when run again.`,
 					for _, f := range res.WouldWrite {
 						fmt.Fprintf(out, "  %s\n", f)
 					}
+					if len(res.Deleted) > 0 {
+						fmt.Fprintf(out, "and would delete %s the directory does not list:\n", plural(len(res.Deleted), "file", "files"))
+						for _, f := range res.Deleted {
+							fmt.Fprintf(out, "  %s\n", f)
+						}
+					}
 					return nil
 				}
 				_, err := fmt.Fprintf(out, "pulled %q into %s: %s written, %s unchanged; received %s (%s)\n",
 					args[0], args[1], plural(res.Written, "file", "files"), plural(res.Unchanged, "file", "files"), plural(res.Downloaded, "blob", "blobs"), size(res.Bytes))
+				if err == nil && res.Linked > 0 {
+					_, err = fmt.Fprintf(out, "%s hard-linked to identical ones\n", plural(res.Linked, "file", "files"))
+				}
+				if err == nil && len(res.Deleted) > 0 {
+					_, err = fmt.Fprintf(out, "deleted %s the directory does not list\n", plural(len(res.Deleted), "file", "files"))
+				}
 				return err
 			})
 			if werr != nil {
@@ -188,7 +203,9 @@ resumes when run again.`,
 		},
 	}
 	cmd.Flags().Bool("force", false, "overwrite files changed in DIR since the last pull")
-	cmd.Flags().Bool("dry-run", false, "write nothing: list the files a pull would write")
+	cmd.Flags().Bool("dry-run", false, "write nothing: list the files a pull would write (and, with --delete, remove)")
+	cmd.Flags().Bool("hardlink", false, "make files of identical content, mode and mtime hard links to one file")
+	cmd.Flags().Bool("delete", false, "remove files in DIR the pushed directory does not list (a mirror; try --dry-run first)")
 	concurrencyFlags(cmd)
 	return cmd
 }
