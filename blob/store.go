@@ -232,6 +232,13 @@ func (s *Store) Due(ctx context.Context, ids map[string]bool) error {
 	return s.execEach(ctx, `UPDATE blobs SET next_attempt = 0 WHERE id = ? AND status IN (?, ?)`, rows)
 }
 
+// HashBytes is the id content would have as a blob.
+func (s *Store) HashBytes(b []byte) string {
+	h := s.hasher()
+	h.Write(b)
+	return idOf(h.Sum(nil))
+}
+
 // HashFile is the id a file's content would have as a blob, without adding it.
 func (s *Store) HashFile(path string) (string, error) {
 	f, err := os.Open(path)
@@ -303,4 +310,15 @@ func (s *Store) requireHere(ctx context.Context, id string) error {
 		return fmt.Errorf("%w: %s", ErrNotHere, id)
 	}
 	return nil
+}
+
+// Forget drops a blob the server no longer has (a garbage collection removed it) from
+// the store, if the store holds it only as a copy of what was on the server (SYNCED): its
+// bytes and its index entry go. A blob waiting to be uploaded or downloaded stays.
+func (s *Store) Forget(ctx context.Context, id string) error {
+	in, ok, err := s.Get(ctx, id)
+	if err != nil || !ok || in.Status != Synced {
+		return err
+	}
+	return s.Remove(ctx, id)
 }

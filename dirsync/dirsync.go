@@ -236,7 +236,19 @@ func (s *Syncer) Push(ctx context.Context, root, name string, opts PushOptions) 
 	}
 
 	// Upload what the server lacks: the local index says what was sent, and one listing
-	// of the server's blobs catches what it lost since (a wipe, a fresh start).
+	// of the server's blobs catches what it lost since (a wipe, a fresh start). From
+	// that listing until the directory record is written, a garbage collection must not
+	// run: the push holds a lease (see gc.go).
+	// (A push whose index is the one the directory record names already needs none: the
+	// record protects every blob it uses.)
+	indexBytes := ix.Encode()
+	if old, err := s.get(ctx, name); !opts.DryRun && (err != nil || old.Index != s.store.HashBytes(indexBytes)) {
+		release, err := s.lease(ctx, "push")
+		if err != nil {
+			return res, err
+		}
+		defer release()
+	}
 	onServer, err := s.blobs.ServerBlobs(ctx)
 	if err != nil {
 		return res, err
@@ -267,7 +279,7 @@ func (s *Syncer) Push(ctx context.Context, root, name string, opts PushOptions) 
 
 	// The index, then the directory record: last, so a puller never sees a directory
 	// whose files are not all on the server.
-	indexID, _, err := s.store.Add(ctx, bytes.NewReader(ix.Encode()))
+	indexID, _, err := s.store.Add(ctx, bytes.NewReader(indexBytes))
 	if err != nil {
 		return res, err
 	}

@@ -229,9 +229,54 @@ func newDirsCmd(a *app) *cobra.Command {
 			for _, d := range dirs {
 				l.Add(d, d.Name, fmt.Sprint(d.Files), size(d.Bytes), a.when(time.UnixMilli(d.Pushed)), d.From)
 			}
-			return l.Close()
+			if err := l.Close(); err != nil || a.format.Machine() {
+				return err
+			}
+			used, err := s.ServerUsage(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "on the server: %s of blobs (`syncctl dirs gc` removes the ones no directory uses)\n", size(used))
+			return nil
 		},
 	})
+	gc := &cobra.Command{
+		Use: "gc", Short: "Remove from the server the blobs no pushed directory uses", Args: cobra.NoArgs,
+		Long: `Remove from the server every blob that no pushed directory uses (what a removed or
+re-pushed directory left behind), except those written within --grace. It reads every
+directory's index (only a device with the keys can), and does not run while another
+device pushes (nor does a push run while it does): the one that starts second gives way
+with exit code 4, and running it again later works.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, closeAll, err := a.dirSyncer(cmd, nil)
+			if err != nil {
+				return err
+			}
+			defer closeAll()
+			dry := a.v.GetBool("dry-run")
+			res, err := s.GC(cmd.Context(), dirsync.GCOptions{DryRun: dry, Grace: a.v.GetDuration("grace")})
+			if errors.Is(err, dirsync.ErrBusy) {
+				return withCode(exitUnavailable, err)
+			}
+			if err != nil {
+				return err
+			}
+			return a.one(cmd, res, func(out io.Writer) error {
+				verb := "removed"
+				if dry {
+					verb = "dry run: would remove"
+				}
+				_, err := fmt.Fprintf(out, "%s %s (%s); %s use %s; %s younger than %s kept\n",
+					verb, plural(res.Removed, "unused blob", "unused blobs"), plural(res.Records, "record", "records"),
+					plural(res.Dirs, "directory", "directories"), plural(res.Referenced, "blob", "blobs"),
+					plural(res.Young, "unused blob", "unused blobs"), a.v.GetDuration("grace"))
+				return err
+			})
+		},
+	}
+	gc.Flags().Bool("dry-run", false, "remove nothing: count what would go")
+	gc.Flags().Duration("grace", time.Hour, "keep unused blobs written this recently")
+	cmd.AddCommand(gc)
 	rm := &cobra.Command{
 		Use: "rm NAME", Short: "Remove a pushed directory from the server (local files stay)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

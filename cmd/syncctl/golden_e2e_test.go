@@ -105,6 +105,7 @@ func TestTheOutputOfEveryCommand(t *testing.T) {
 		both("pull", "docs", filepath.Join(dir, "copy"), "--dry-run"),
 		{[]string{"pull", "docs", filepath.Join(dir, "copy")}, []string{"pull", "docs", filepath.Join(dir, "copy2")}},
 		{[]string{"dirs", "rm", "docs2", "--yes"}, []string{"dirs", "rm", "docs", "--yes"}},
+		{[]string{"dirs", "gc", "--dry-run"}, []string{"dirs", "gc", "--grace", "1ns"}},
 		{[]string{"offline", "set", "notes", "n1", "text=hello"}, []string{"offline", "set", "notes", "n2", "text=world"}},
 		both("offline", "get", "notes", "n1"),
 		both("offline", "pending"),
