@@ -35,6 +35,9 @@ type Options struct {
 	// tells a file edited there since from one it wrote itself. Empty: Pull does not
 	// check, and overwrites.
 	PulledDir string
+	// FreeSpace reports the bytes free on a path's filesystem (default: statfs); a push
+	// or pull that would not fit stops before writing anything, with a *SpaceError.
+	FreeSpace func(path string) (int64, error)
 }
 
 // Progress is where a push or pull stands.
@@ -214,7 +217,10 @@ func (s *Syncer) Push(ctx context.Context, root, name string, opts PushOptions) 
 		case opts.DryRun:
 			id, err = s.store.HashFile(path)
 		default:
-			id, n, err = s.store.AddFile(ctx, path)
+			// A file the store may copy in: there must be room for it.
+			if err = s.room(map[string]int64{s.store.Path(""): n}); err == nil {
+				id, n, err = s.store.AddFile(ctx, path)
+			}
 		}
 		if err != nil {
 			return res, err
@@ -540,6 +546,14 @@ func (s *Syncer) Pull(ctx context.Context, name, dest string, opts PullOptions) 
 	}
 	pending, size, err := s.pendingOf(ctx, ids, blob.PendingDownload)
 	if err != nil {
+		return res, err
+	}
+	// Room first: the blobs received into the local store, and the files written.
+	var writes int64
+	for _, e := range todo {
+		writes += e.Size
+	}
+	if err := s.room(map[string]int64{s.store.Path(""): size, dest: writes}); err != nil {
 		return res, err
 	}
 	down, terr := s.transfer(ctx, "download", pending, size)

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -614,5 +615,46 @@ func TestAPullHardlinksCopiesAndMirrors(t *testing.T) {
 	}
 	for _, kept := range []string{"a.bin", "sub/b.bin", "c.bin", "d.bin"} {
 		stat(kept)
+	}
+}
+
+// A pull that would not fit the destination's disk, or a push the local store's, stops
+// before writing anything, saying where and how much; with room it goes through.
+func TestNoRoomStopsAPullOrAPushBeforeItWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := newRig(t, server.Limits{})
+	src, dst := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(src, "big.bin"), make([]byte, 64<<10), 0o644)
+	var free atomic.Int64
+	free.Store(1 << 20) // 1 MB: less than the 16 MB kept free beyond a transfer
+	device := func() *dirsync.Syncer {
+		return dirsync.New(dirsync.Options{Blob: blob.Options{Store: r.Store(t), Client: r.Client(), Keys: r.Keys},
+			FreeSpace: func(string) (int64, error) { return free.Load(), nil }})
+	}
+	laptop := device()
+	_, err := laptop.Push(ctx, src, "docs", dirsync.PushOptions{})
+	var space *dirsync.SpaceError
+	if !errors.Is(err, dirsync.ErrNoSpace) || !errors.As(err, &space) || space.Need != 64<<10 || space.Free != 1<<20 {
+		t.Fatalf("a push with no room for the local copy: %v", err)
+	}
+	if blobs, _ := laptop.Blobs().ServerBlobs(ctx); len(blobs) != 0 {
+		t.Fatalf("the refused push sent %d blobs", len(blobs))
+	}
+	free.Store(1 << 30)
+	if _, err := laptop.Push(ctx, src, "docs", dirsync.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	free.Store(1 << 20)
+	desk := device()
+	if _, err := desk.Pull(ctx, "docs", dst, dirsync.PullOptions{}); !errors.Is(err, dirsync.ErrNoSpace) || !strings.Contains(err.Error(), "more, and has 1.0 MB free") {
+		t.Fatalf("a pull with no room: %v", err)
+	}
+	if entries, _ := os.ReadDir(dst); len(entries) != 0 {
+		t.Fatalf("the refused pull wrote %d entries", len(entries))
+	}
+	free.Store(1 << 30)
+	if res, err := desk.Pull(ctx, "docs", dst, dirsync.PullOptions{}); err != nil || res.Written != 1 {
+		t.Fatalf("a pull with room: %+v (%v)", res, err)
 	}
 }

@@ -1,0 +1,99 @@
+package dirsync
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/dustin/go-humanize"
+	"golang.org/x/sys/unix"
+)
+
+// ErrNoSpace: a disk has less free space than a pull or a push would write to it.
+var ErrNoSpace = errors.New("dirsync: not enough free space")
+
+// SpaceError says where, and how much was needed and free. Nothing was written.
+type SpaceError struct {
+	Path       string
+	Need, Free int64
+}
+
+func (e *SpaceError) Error() string {
+	return fmt.Sprintf("dirsync: %s would need %s more, and has %s free", e.Path,
+		humanize.Bytes(uint64(e.Need)), humanize.Bytes(uint64(max(e.Free, 0))))
+}
+
+func (e *SpaceError) Is(target error) bool { return target == ErrNoSpace }
+
+// freeSpace is the bytes an unprivileged writer may still use on the filesystem of
+// path (or of its nearest existing parent, for a destination not made yet).
+func freeSpace(path string) (int64, error) {
+	for {
+		var st unix.Statfs_t
+		err := unix.Statfs(path, &st)
+		if err == nil {
+			return int64(st.Bavail) * int64(st.Bsize), nil
+		}
+		parent := filepath.Dir(path)
+		if !errors.Is(err, unix.ENOENT) || parent == path {
+			return 0, err
+		}
+		path = parent
+	}
+}
+
+// device is the filesystem path is on (of its nearest existing parent).
+func device(path string) uint64 {
+	for {
+		fi, err := os.Stat(path)
+		if err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				return st.Dev
+			}
+			return 0
+		}
+		parent := filepath.Dir(path)
+		if parent == path {
+			return 0
+		}
+		path = parent
+	}
+}
+
+// room checks that each place has the bytes asked of it free, counting places on one
+// filesystem together.
+func (s *Syncer) room(need map[string]int64) error {
+	free := s.opts.FreeSpace
+	if free == nil {
+		free = freeSpace
+	}
+	byDev := map[uint64]int64{}
+	first := map[uint64]string{}
+	for path, n := range need {
+		d := device(path)
+		byDev[d] += n
+		if _, ok := first[d]; !ok {
+			first[d] = path
+		}
+	}
+	for d, n := range byDev {
+		if n <= 0 {
+			continue
+		}
+		path := first[d]
+		have, err := free(path)
+		if err != nil {
+			return err
+		}
+		if have < n+spaceMargin {
+			return &SpaceError{Path: path, Need: n, Free: have}
+		}
+	}
+	return nil
+}
+
+// spaceMargin is kept free beyond what a transfer needs: the local index, temp files,
+// and whatever else writes there meanwhile.
+const spaceMargin = 16 << 20
