@@ -416,6 +416,9 @@ func (s *Syncer) List(ctx context.Context) ([]Dir, error) {
 	kb := s.opts.Blob.Keys.For(s.opts.Collection)
 	var out []Dir
 	_, err := s.opts.Blob.Client.GetCollection(ctx, s.opts.Collection, storage.Query{Full: true, Sort: "index"}, func(r wbo.Record) error {
+		if strings.HasPrefix(r.ID, leasePrefix) {
+			return nil // a push's or a collection's lease (gc.go)
+		}
 		clear, err := kb.DecryptRecord(r)
 		if err != nil {
 			return err

@@ -17,8 +17,8 @@ import (
 
 // The garbage collector runs on a client: only a device with the keys can read the
 // directory indexes that say which blobs are still used. Pushes and collections exclude
-// each other through leases, records in their own collection that the server expires by
-// TTL: a push holds a "push" lease from before it looks at the server's blobs until its
+// each other through leases, records beside the directory records ("lease-…", which
+// List skips) that the server expires by TTL: a push holds a "push" lease from before it looks at the server's blobs until its
 // directory record is written, a collection holds a "gc" lease; each writes its own and
 // then looks for the other kind, and stops (ErrBusy) if it finds one — when both start
 // at once both stop, and neither loses anything. A collection also spares every blob
@@ -28,8 +28,8 @@ import (
 var ErrBusy = errors.New("dirsync: another device is pushing or collecting garbage now: try again in a minute")
 
 const (
-	leaseCollection = "dirs-leases"
-	leaseTTL        = 10 * time.Minute
+	leasePrefix = "lease-"
+	leaseTTL    = 10 * time.Minute
 )
 
 // lease takes a lease of kind ("push" or "gc") and returns its release; it fails with
@@ -38,8 +38,9 @@ const (
 func (s *Syncer) lease(ctx context.Context, kind string) (release func(), err error) {
 	var b [9]byte
 	rand.Read(b[:])
-	id := kind + "-" + hex.EncodeToString(b[:])
-	kb := s.opts.Blob.Keys.For(leaseCollection)
+	id := leasePrefix + kind + "-" + hex.EncodeToString(b[:])
+	coll := s.opts.Collection
+	kb := s.opts.Blob.Keys.For(coll)
 	host, _ := os.Hostname()
 	put := func(ctx context.Context) error {
 		payload, _ := json.Marshal(map[string]any{"id": id, "kind": kind, "host": host, "at": time.Now().Unix()})
@@ -47,7 +48,7 @@ func (s *Syncer) lease(ctx context.Context, kind string) (release func(), err er
 		if err != nil {
 			return err
 		}
-		_, err = s.opts.Blob.Client.PutRecord(ctx, leaseCollection, rec, nil)
+		_, err = s.opts.Blob.Client.PutRecord(ctx, coll, rec, nil)
 		return err
 	}
 	if err := put(ctx); err != nil {
@@ -56,11 +57,11 @@ func (s *Syncer) lease(ctx context.Context, kind string) (release func(), err er
 	drop := func() {
 		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		s.opts.Blob.Client.DeleteRecord(dctx, leaseCollection, id, nil)
+		s.opts.Blob.Client.DeleteRecord(dctx, coll, id, nil)
 	}
 	busy := false
-	_, err = s.opts.Blob.Client.GetCollection(ctx, leaseCollection, storage.Query{}, func(r wbo.Record) error {
-		if r.ID != id && (kind == "gc" || strings.HasPrefix(r.ID, "gc-")) {
+	_, err = s.opts.Blob.Client.GetCollection(ctx, coll, storage.Query{}, func(r wbo.Record) error {
+		if strings.HasPrefix(r.ID, leasePrefix) && r.ID != id && (kind == "gc" || strings.HasPrefix(r.ID, leasePrefix+"gc-")) {
 			busy = true
 		}
 		return nil

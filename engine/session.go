@@ -200,6 +200,16 @@ func (s *Session) Sync(ctx context.Context, engines ...string) (*Result, error) 
 	return r.res, err
 }
 
+// Setup runs a sync's stages and no engine: the account's meta/global and keys (set up
+// anew when the account is new) and this device's client record. A new account used
+// only for some engines gets nothing of the others.
+func (s *Session) Setup(ctx context.Context) (*Result, error) {
+	r := s.newRun()
+	r.only = map[string]bool{}
+	err := s.run(ctx, r, StagePreconditions, "")
+	return r.res, err
+}
+
 // FreshStart wipes the server and sets the account up anew from this device's data, as
 // the first sync of a new account does. Other devices notice the new syncID and keys at
 // their next sync and merge their data back in; commands still waiting for them (a

@@ -437,7 +437,7 @@ func TestTimesSizesNamesAndCountsReadWell(t *testing.T) {
 	if out := a.ok("ls", "bookmarks", "--utc"); !strings.Contains(out, " UTC ") {
 		t.Errorf("ls --utc:\n%s", out)
 	}
-	if out := a.ok("info"); !regexp.MustCompile(`bookmarks\s+5\s+2\d kB`).MatchString(out) {
+	if out := a.ok("info"); !regexp.MustCompile(`bookmarks\s+1\s+2\d kB`).MatchString(out) {
 		t.Errorf("info sizes:\n%s", out)
 	}
 	a.ok("sync")

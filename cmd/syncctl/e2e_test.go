@@ -845,3 +845,29 @@ func TestPushPullDirectories(t *testing.T) {
 		t.Fatalf("dirs ls after rm: %s", ls)
 	}
 }
+
+// An account used only to push a directory holds what that needs — the keys, meta/global,
+// this device's client record, the blobs and the directory — and no bookmark roots.
+func TestAPushOnlyAccountHoldsOnlyWhatItNeeds(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, server.Options{}, nil)
+	d := newDevice(t)
+	d.login(srv, "alice", "")
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "a.txt"), []byte("alpha"), 0o644)
+	d.ok("push", src, "--as", "notes")
+	var info []struct {
+		Collection string
+		Count      int
+	}
+	d.json(&info, "info")
+	var got []string
+	for _, c := range info {
+		if c.Count > 0 {
+			got = append(got, c.Collection)
+		}
+	}
+	if want := "blobs clients crypto dirs meta"; strings.Join(got, " ") != want {
+		t.Errorf("collections with records: %v, want %s", got, want)
+	}
+}

@@ -175,14 +175,16 @@ func (a *app) login(cmd *cobra.Command) error {
 	a.v.Set(a.profileKey("server"), server)
 	a.v.Set(a.profileKey("user"), a.v.GetString("user"))
 	if newKey {
-		// Set the new account up now (meta/global, keys), so that put and ls work at once.
+		// Set the new account up now (meta/global, keys, this device's client record), so
+		// that put and ls work at once — and nothing else: an account used only to push
+		// directories gets no bookmark roots (the first sync of bookmarks writes them).
 		acct, err := a.account(ctx)
 		if err != nil {
 			return err
 		}
 		s, err := acct.session(ctx, a, cmd.ErrOrStderr())
 		if err == nil {
-			_, err = s.Sync(ctx)
+			_, err = s.Setup(ctx)
 		}
 		acct.close()
 		if err != nil {
