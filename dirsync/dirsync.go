@@ -248,12 +248,22 @@ func (s *Syncer) Push(ctx context.Context, root, name string, opts PushOptions) 
 	// (A push whose index is the one the directory record names already needs none: the
 	// record protects every blob it uses.)
 	indexBytes := ix.Encode()
-	if old, err := s.get(ctx, name); !opts.DryRun && (err != nil || old.Index != s.store.HashBytes(indexBytes)) {
-		release, err := s.lease(ctx, "push")
-		if err != nil {
+	var old Dir
+	unchanged := false
+	if !opts.DryRun {
+		var err error
+		old, err = s.get(ctx, name)
+		if err != nil && !errors.Is(err, ErrNoSuchDir) {
 			return res, err
 		}
-		defer release()
+		unchanged = err == nil && old.Index == s.store.HashBytes(indexBytes)
+		if !unchanged {
+			release, err := s.lease(ctx, "push")
+			if err != nil {
+				return res, err
+			}
+			defer release()
+		}
 	}
 	onServer, err := s.blobs.ServerBlobs(ctx)
 	if err != nil {
@@ -294,11 +304,9 @@ func (s *Syncer) Push(ctx context.Context, root, name string, opts PushOptions) 
 	}
 	host, _ := os.Hostname()
 	res.Dir = Dir{ID: s.dirID(name), Name: name, Index: indexID, Files: len(ix.Files), Bytes: hashed, Pushed: time.Now().UnixMilli(), From: host}
-	if old, err := s.get(ctx, name); err == nil && old.Index == indexID {
+	if unchanged {
 		res.Dir, res.DirRecordUnchanged = old, true
 		return res, nil
-	} else if err != nil && !errors.Is(err, ErrNoSuchDir) {
-		return res, err
 	}
 	payload, _ := json.Marshal(res.Dir)
 	rec, err := s.opts.Blob.Keys.For(s.opts.Collection).EncryptRecord(wbo.Record{ID: s.dirID(name), Payload: payload}, nil)

@@ -122,11 +122,7 @@ func (a *Admin) Disable(ctx context.Context, name string) error {
 	if err := a.exists(ctx, name); err != nil {
 		return err
 	}
-	a.st.lock()
-	defer a.st.unlock()
-	_, err := a.st.w.Exec(`INSERT INTO account_generations (name, generation) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET generation = excluded.generation`, name, int64(retiredGeneration))
-	return err
+	return a.st.retireAccount(name)
 }
 
 // Remove deletes the account and everything every uid it had stored, in one
@@ -182,7 +178,7 @@ func (a *Admin) AddNode(ctx context.Context, url string) error {
 	}
 	a.st.lock()
 	defer a.st.unlock()
-	_, err = a.st.w.Exec(`INSERT INTO nodes (url, retired, users) VALUES (?, 0, 0) ON CONFLICT (url) DO UPDATE SET retired = 0`, url)
+	_, err = a.st.w.Exec(inServiceSQL, url)
 	return err
 }
 

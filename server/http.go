@@ -326,16 +326,12 @@ func (p preconditions) check(req *request, ts int64) bool {
 // its database's conflicts), and they are logged at error level once a minute, not once
 // a request. Anything else is a 500.
 func (s *Server) serverError(req *request, err error) {
-	if kind, ok := transientCondition(err); ok {
-		s.metrics.transient.WithLabelValues(kind).Inc()
-		if s.transientLog.allow(kind, s.opts.Now()) {
-			s.log.Error().Err(err).Str("condition", kind).Msg("the database cannot take writes now: answering 503 with Retry-After")
+	if c, ok := transientCondition(err); ok {
+		s.metrics.transient.WithLabelValues(c.kind).Inc()
+		if s.transientLog.allow(c.kind, s.opts.Now()) {
+			s.log.Error().Err(err).Str("condition", c.kind).Msg("the database cannot take writes now: answering 503 with Retry-After")
 		}
-		retry := "60"
-		if kind == "database conflict" || kind == "database unreachable" || kind == "database unavailable" {
-			retry = "5" // a restarting or failing-over database: soon back
-		}
-		req.w.Header().Set("Retry-After", retry)
+		req.w.Header().Set("Retry-After", strconv.Itoa(c.retryAfter))
 		writeJSON(req.w, http.StatusServiceUnavailable, weaveUnknown)
 		return
 	}
@@ -343,19 +339,26 @@ func (s *Server) serverError(req *request, err error) {
 	writeJSON(req.w, http.StatusInternalServerError, weaveUnknown)
 }
 
+// condition is a database error that passes: what it is, and the seconds a client is
+// told to wait (a full disk takes a person; a restarting database, moments).
+type condition struct {
+	kind       string
+	retryAfter int
+}
+
 // transientCondition names a database error that passes (a full disk, a busy or
 // unreachable database), or reports false.
-func transientCondition(err error) (string, bool) {
+func transientCondition(err error) (condition, bool) {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
-		kind, ok := transient[se.Code()&0xff]
-		return kind, ok
+		c, ok := transient[se.Code()&0xff]
+		return c, ok
 	}
 	return postgresTransient(err)
 }
 
 // transient are the SQLite result codes that say "not now" rather than "broken".
-var transient = map[int]string{sqlite3.SQLITE_FULL: "disk full", sqlite3.SQLITE_BUSY: "database busy", sqlite3.SQLITE_LOCKED: "database locked"}
+var transient = map[int]condition{sqlite3.SQLITE_FULL: {"disk full", 60}, sqlite3.SQLITE_BUSY: {"database busy", 60}, sqlite3.SQLITE_LOCKED: {"database locked", 60}}
 
 // onceAMinute lets a message through once a minute per kind.
 type onceAMinute struct {

@@ -156,26 +156,23 @@ func (st *store) purgeNonces() {
 
 // postgresTransient names the PostgreSQL conditions that say "not now" rather than
 // "broken": the request is answered 503 with Retry-After, and the client tries again.
-func postgresTransient(err error) (string, bool) {
+func postgresTransient(err error) (condition, bool) {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
 		case pe.Code == "53100":
-			return "disk full", true
+			return condition{"disk full", 60}, true
 		case pe.Code == "40001" || pe.Code == "40P01":
-			return "database conflict", true
+			return condition{"database conflict", 5}, true
 		case strings.HasPrefix(pe.Code, "53"), strings.HasPrefix(pe.Code, "57P"), strings.HasPrefix(pe.Code, "08"):
-			return "database unavailable", true
+			return condition{"database unavailable", 5}, true
 		}
-		return "", false
+		return condition{}, false
 	}
 	var ne net.Error
-	if errors.As(err, &ne) || pgconn.SafeToRetry(err) || errors.Is(err, sql.ErrConnDone) {
-		return "database unreachable", true
-	}
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) {
-		return "database unreachable", true
+	if errors.As(err, &ne) || errors.As(err, &ce) || pgconn.SafeToRetry(err) || errors.Is(err, sql.ErrConnDone) {
+		return condition{"database unreachable", 5}, true
 	}
-	return "", false
+	return condition{}, false
 }

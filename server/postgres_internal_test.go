@@ -17,9 +17,12 @@ func TestPostgresConditionsThatPass(t *testing.T) {
 		"42601": "", "23505": "",
 	} {
 		err := fmt.Errorf("committing: %w", &pgconn.PgError{Code: code})
-		kind, ok := transientCondition(err)
-		if kind != want || ok != (want != "") {
-			t.Errorf("%s: %q %v, want %q", code, kind, ok, want)
+		c, ok := transientCondition(err)
+		if c.kind != want || ok != (want != "") {
+			t.Errorf("%s: %q %v, want %q", code, c.kind, ok, want)
+		}
+		if ok && (c.kind == "disk full") != (c.retryAfter == 60) {
+			t.Errorf("%s: Retry-After %d", code, c.retryAfter)
 		}
 	}
 	if _, ok := transientCondition(errors.New("no such column")); ok {

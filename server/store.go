@@ -127,10 +127,10 @@ type writeTx struct {
 	// sel and ins are the store's put statements bound to this transaction, on first use.
 	sel, ins *sql.Stmt
 	// For the metrics: records written, whether a batch was committed, when the write
-	// asked for the lock and when it had it.
+	// had the lock.
 	written        int
 	batchCommitted bool
-	asked, began   time.Time
+	began          time.Time
 	// ended: commit or rollback has run and released the write lock. Kept here, not
 	// inferred from sql.ErrTxDone: database/sql also ends a transaction on its own when
 	// the request's context is cancelled, and the lock must still be released then.
@@ -197,7 +197,7 @@ func (st *store) beginWrite(ctx context.Context, uid int64) (*writeTx, error) {
 		ts = last + 10
 	}
 	st.observe(ts)
-	w := &writeTx{tx: t, st: st, uid: uid, ts: ts, asked: asked, began: time.Now()}
+	w := &writeTx{tx: t, st: st, uid: uid, ts: ts, began: time.Now()}
 	if st.metrics != nil {
 		st.metrics.writeWait.Add(w.began.Sub(asked).Seconds())
 	}
@@ -393,7 +393,10 @@ func (st *store) purgeExpired() (int64, error) {
 		n, err := st.deleteChunk(`DELETE FROM bsos WHERE (uid, collection, id) IN
 			(SELECT uid, collection, id FROM bsos WHERE expiry <= ? LIMIT ?)`, now, purgeChunk)
 		purged += n
-		if err != nil || n < purgeChunk {
+		if err != nil {
+			return purged, err
+		}
+		if n < purgeChunk {
 			break
 		}
 	}

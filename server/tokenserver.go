@@ -272,11 +272,14 @@ const retiredGeneration = math.MaxInt64
 // RetireUser refuses every later token request of an FxA user (fxaUID, the account's
 // hex uid) as Mozilla's tokenserver does for a deleted account. Their data stays until
 // the operator removes it.
-func (s *Server) RetireUser(fxaUID string) error {
-	s.st.lock()
-	defer s.st.unlock()
-	_, err := s.st.w.Exec(`INSERT INTO account_generations (name, generation) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET generation = excluded.generation`, "fxa:"+fxaUID, int64(retiredGeneration))
+func (s *Server) RetireUser(fxaUID string) error { return s.st.retireAccount("fxa:" + fxaUID) }
+
+// retireAccount makes every later token request of the account name refused.
+func (st *store) retireAccount(name string) error {
+	st.lock()
+	defer st.unlock()
+	_, err := st.w.Exec(`INSERT INTO account_generations (name, generation) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET generation = excluded.generation`, name, int64(retiredGeneration))
 	return err
 }
 
@@ -409,6 +412,9 @@ func (s *Server) pickNode(t *tx) (string, error) {
 	return node, err
 }
 
+// inServiceSQL puts a storage node in service: known from now on, or again.
+const inServiceSQL = `INSERT INTO nodes (url, retired, users) VALUES (?, 0, 0) ON CONFLICT (url) DO UPDATE SET retired = 0`
+
 // syncNodes makes the nodes table what Options.Nodes says: the listed nodes in
 // service, every other node retired (its users move at their next token request).
 // Without Options.Nodes the table stays as the admin commands left it.
@@ -427,7 +433,7 @@ func (s *Server) syncNodes() error {
 		return err
 	}
 	for _, n := range s.opts.Nodes {
-		if _, err := t.Exec(`INSERT INTO nodes (url, retired, users) VALUES (?, 0, 0) ON CONFLICT (url) DO UPDATE SET retired = 0`, n); err != nil {
+		if _, err := t.Exec(inServiceSQL, n); err != nil {
 			return err
 		}
 	}

@@ -68,7 +68,6 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return t.Local().Format("2006-01-02 15:04")
 	},
-	"seconds": func(d time.Duration) string { return d.Round(10 * time.Millisecond).String() },
 }).ParseFS(files, "templates/*.html"))
 
 // UI is the page's handler.

@@ -27,6 +27,9 @@ var normalizers = []struct {
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`), func(string) string { return "TIME" }}, // RFC 3339
 	{regexp.MustCompile(`\b[0-9a-f]{64}\b`), same("K")},                                                    // a new account key
 	{regexp.MustCompile(`\b[0-9a-f]{16}\b`), same("F")},                                                    // key fingerprints
+	// How many files a push read depends on their age: one written less than 2 s before a
+	// scan is read again by the next (a loaded machine makes the first push later).
+	{regexp.MustCompile(`"read": \d+`), func(string) string { return `"read": N` }},
 	{regexp.MustCompile(`"(client_id|pushed|device_id)": ("[A-Za-z0-9_-]{12}"|\d+)`), func(s string) string { return s[:strings.Index(s, ":")] + `: "ID"` }},
 	{regexp.MustCompile(`(client    )[A-Za-z0-9_-]{12}`), func(s string) string { return s[:10] + "IDIDIDIDIDID" }},
 	{regexp.MustCompile(`"(id|index)": "[A-Za-z0-9_-]{24,32}"`), func(s string) string { return s[:strings.Index(s, ":")] + `: "HASH"` }},
