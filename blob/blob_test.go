@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -70,7 +71,7 @@ func status(t *testing.T, st *blob.Store, id string) blob.Info {
 
 func content(t *testing.T, st *blob.Store, id string) []byte {
 	t.Helper()
-	f, err := st.Open(id)
+	f, err := st.Open(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func TestServerIDsRevealNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := blob.Open(t.TempDir(), blob.IDKey(other.For("blobs")))
+	st, err := blob.Open(t.TempDir(), other.For("blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +215,7 @@ func TestFlippedBitFailsOnlyThatBlobForGood(t *testing.T) {
 		}
 	}
 	// None of the corrupt blob's bytes reached the store, not even a temp file.
-	if _, err := b.Open(bad); !errors.Is(err, os.ErrNotExist) {
+	if _, err := b.Open(ctx, bad); !errors.Is(err, blob.ErrNotHere) {
 		t.Fatalf("the corrupt blob's file: %v", err)
 	}
 	// Final: later rounds do not try again.
@@ -328,7 +329,7 @@ func TestInterruptedDownloadResumes(t *testing.T) {
 		t.Fatalf("interrupted pull: %+v %v", res, err)
 	}
 	first := res.Downloaded
-	left, _ := os.ReadDir(filepath.Join(filepath.Dir(mustPath(t, b, ids[0])), "tmp"))
+	left, _ := os.ReadDir(filepath.Join(b.Dir(), "tmp"))
 	if len(left) != 0 {
 		t.Fatalf("%d temp files left behind", len(left))
 	}
@@ -343,7 +344,170 @@ func TestInterruptedDownloadResumes(t *testing.T) {
 	}
 }
 
-func mustPath(t *testing.T, st *blob.Store, id string) string {
+// grepDir reports the files under dir that contain needle.
+func grepDir(t *testing.T, dir string, needle []byte) []string {
 	t.Helper()
-	return st.Path(id)
+	var hits []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(b, needle) {
+			hits = append(hits, p)
+		}
+		return nil
+	})
+	return hits
+}
+
+func dirBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	var n int64
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return err
+	})
+	return n
+}
+
+// The store never holds a blob's content in the clear: a file added is read where it is
+// (no copy), content added from a reader or downloaded is kept encrypted, and a file
+// edited before its upload is not sent as the blob it was.
+func TestNothingIsKeptInTheClear(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := newRig(t)
+	a, syncA := r.device(blob.Options{})
+	b, syncB := r.device(blob.Options{})
+	secret := bytes.Repeat([]byte("the launch code is 0000; "), 8000) // 200 KB, a few chunks
+	kept := add(t, a, secret)
+
+	files := t.TempDir()
+	photo := filepath.Join(files, "photo.raw")
+	photoBytes := append([]byte("EXIF-MARKER-7f3a"), random(t, 300<<10)...)
+	os.WriteFile(photo, photoBytes, 0o600)
+	before := dirBytes(t, a.Dir())
+	inPlace, n, err := a.AddFile(ctx, photo)
+	if err != nil || n != int64(len(photoBytes)) {
+		t.Fatalf("AddFile: %d %v", n, err)
+	}
+	if grew := dirBytes(t, a.Dir()) - before; grew > 64<<10 {
+		t.Fatalf("adding a 300 KB file grew the store by %d bytes", grew)
+	}
+	if res, err := syncA.Sync(ctx); err != nil || res.Uploaded != 2 {
+		t.Fatalf("upload: %+v %v", res, err)
+	}
+	if res, err := syncB.Sync(ctx); err != nil || res.Downloaded != 2 {
+		t.Fatalf("download: %+v %v", res, err)
+	}
+	for _, st := range []*blob.Store{a, b} {
+		for _, needle := range [][]byte{[]byte("the launch code"), []byte("EXIF-MARKER-7f3a"), photoBytes[1000:1032]} {
+			if hits := grepDir(t, st.Dir(), needle); len(hits) > 0 {
+				t.Fatalf("cleartext %q in %v", needle[:8], hits)
+			}
+		}
+	}
+	if !bytes.Equal(content(t, b, kept), secret) || !bytes.Equal(content(t, b, inPlace), photoBytes) {
+		t.Fatal("downloaded content differs")
+	}
+
+	// A file edited after it was added and before its upload: its bytes are not the blob
+	// any more, so nothing is sent under its id, and the store forgets it.
+	edited := filepath.Join(files, "notes.txt")
+	os.WriteFile(edited, []byte("first draft"), 0o600)
+	draft, _, err := a.AddFile(ctx, edited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // a later mtime
+	os.WriteFile(edited, []byte("second draft, longer"), 0o600)
+	res, err := syncA.Sync(ctx)
+	if err != nil || res.Uploaded != 0 || !errors.Is(res.Errors[draft], blob.ErrNotHere) {
+		t.Fatalf("upload of an edited file: %+v %v", res, err)
+	}
+	if _, ok, _ := a.Get(ctx, draft); ok {
+		t.Fatal("the store still lists a blob it has no bytes of")
+	}
+	if on, _ := syncA.ServerBlobs(ctx); on[draft] {
+		t.Fatal("a blob whose file changed reached the server")
+	}
+	// Edited with its size and mtime put back: the change time moved, so the file is not
+	// taken for the blob.
+	os.WriteFile(edited, []byte("first draft"), 0o600)
+	draft, _, _ = a.AddFile(ctx, edited)
+	fi, _ := os.Stat(edited)
+	os.WriteFile(edited, []byte("FIRST DRAFT"), 0o600)
+	os.Chtimes(edited, fi.ModTime(), fi.ModTime())
+	res, _ = syncA.Sync(ctx)
+	if res.Uploaded != 0 || res.Errors[draft] == nil {
+		t.Fatalf("upload of a file edited in place: %+v", res)
+	}
+	if on, _ := syncA.ServerBlobs(ctx); on[draft] {
+		t.Fatal("a blob whose file changed in place reached the server")
+	}
+	// A kept blob damaged on disk: reading it ends in ErrChanged, not in wrong bytes.
+	f, _ := os.OpenFile(filepath.Join(b.Dir(), kept), os.O_RDWR, 0)
+	f.WriteAt([]byte{0xff}, 100)
+	f.Close()
+	rd, err := b.Open(ctx, kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	if _, err := io.Copy(io.Discard, rd); !errors.Is(err, blob.ErrChanged) {
+		t.Fatalf("reading a damaged kept blob: %v", err)
+	}
+}
+
+// A store of the first version (a cleartext copy of every blob) is upgraded when opened:
+// copies of blobs the server has are dropped, the others encrypted in place.
+func TestAVersion1StoreIsUpgraded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := newRig(t)
+	dir := t.TempDir()
+	st, err := blob.Open(dir, r.Keys.For("blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncer := blob.NewSyncer(blob.Options{Store: st, Client: r.client(), Keys: r.Keys})
+	onServer := []byte("uploaded long ago, cleartext here")
+	waiting := []byte("not uploaded yet, cleartext here")
+	up := add(t, st, onServer)
+	if _, err := syncer.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wait := add(t, st, waiting)
+	st.Close()
+	// What version 1 left: the content itself under the blob's id, and no marker.
+	os.WriteFile(filepath.Join(dir, up), onServer, 0o600)
+	os.WriteFile(filepath.Join(dir, wait), waiting, 0o600)
+	os.Remove(filepath.Join(dir, "v2"))
+
+	st, err = blob.Open(dir, r.Keys.For("blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if hits := grepDir(t, dir, []byte("cleartext here")); len(hits) > 0 {
+		t.Fatalf("cleartext left after the upgrade: %v", hits)
+	}
+	if _, ok, _ := st.Get(ctx, up); ok {
+		t.Fatal("the copy of an uploaded blob was kept")
+	}
+	if in := status(t, st, wait); in.Status != blob.PendingUpload || !bytes.Equal(content(t, st, wait), waiting) {
+		t.Fatalf("the waiting blob after the upgrade: %+v", in)
+	}
+	syncer = blob.NewSyncer(blob.Options{Store: st, Client: r.client(), Keys: r.Keys})
+	if res, err := syncer.Sync(ctx); err != nil || res.Uploaded != 1 || res.Downloaded != 1 {
+		t.Fatalf("after the upgrade: %+v %v", res, err)
+	}
+	if !bytes.Equal(content(t, st, up), onServer) {
+		t.Fatal("the dropped blob came back different")
+	}
 }

@@ -28,16 +28,16 @@ func Example() {
 	keys, _ := crypto.GenerateKeys(nil) // the account's crypto/keys
 	os.WriteFile(filepath.Join(dir, "photo.jpg"), []byte("not really a photo"), 0o600)
 
-	st, _ := blob.Open(filepath.Join(dir, "laptop-blobs"), blob.IDKey(keys.For("blobs")))
+	st, _ := blob.Open(filepath.Join(dir, "laptop-blobs"), keys.For("blobs"))
 	defer st.Close()
 	id, _, _ := st.AddFile(ctx, filepath.Join(dir, "photo.jpg")) // PENDING_UPLOAD
 	s := blob.NewSyncer(blob.Options{Store: st, Client: client, Keys: keys, TransferLimit: 4})
 	res, _ := s.Sync(ctx) // list the server's, mark, transfer
 
-	phone, _ := blob.Open(filepath.Join(dir, "phone-blobs"), blob.IDKey(keys.For("blobs")))
+	phone, _ := blob.Open(filepath.Join(dir, "phone-blobs"), keys.For("blobs"))
 	defer phone.Close()
 	got, _ := blob.NewSyncer(blob.Options{Store: phone, Client: client, Keys: keys}).Sync(ctx)
-	f, _ := phone.Open(id)
+	f, _ := phone.Open(ctx, id)
 	defer f.Close()
 	content, _ := io.ReadAll(f)
 	fmt.Printf("uploaded %d, downloaded %d: %s\n", res.Uploaded, got.Downloaded, content)

@@ -25,22 +25,25 @@ func StampOf(fi fs.FileInfo) FileStamp {
 	return st
 }
 
-// ScanCache is what the store knows of the files it read before: their stamps then and
-// the blobs they were. Load it once per scan (one query), look files up in memory.
+// ScanCache is what the store knows of the files it read or wrote before: their stamps
+// then and the blobs they were. Load it once per scan (one query), look files up in
+// memory.
 type ScanCache struct {
-	seen map[string]scanned
-	here map[string]bool // blobs whose bytes are in the store
+	seen  map[string]scanned
+	known map[string]bool // blobs the index has
 }
 
 type scanned struct {
 	stamp FileStamp
 	blob  string
+	at    int64 // ns: when it was read or written
 }
 
-// LoadScanCache reads the stamps of every file read before, and which blobs are here.
+// LoadScanCache reads the stamps of every file located before, and which blobs the
+// index has.
 func (s *Store) LoadScanCache(ctx context.Context) (*ScanCache, error) {
-	c := &ScanCache{seen: map[string]scanned{}, here: map[string]bool{}}
-	rows, err := s.db.QueryContext(ctx, `SELECT path, size, mtime, ctime, inode, blob FROM scanned`)
+	c := &ScanCache{seen: map[string]scanned{}, known: map[string]bool{}}
+	rows, err := s.db.QueryContext(ctx, `SELECT path, size, mtime, ctime, inode, blob, seen FROM located`)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +51,7 @@ func (s *Store) LoadScanCache(ctx context.Context) (*ScanCache, error) {
 		var p string
 		var e scanned
 		var inode int64
-		if err := rows.Scan(&p, &e.stamp.Size, &e.stamp.MTime, &e.stamp.CTime, &inode, &e.blob); err != nil {
+		if err := rows.Scan(&p, &e.stamp.Size, &e.stamp.MTime, &e.stamp.CTime, &inode, &e.blob, &e.at); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -59,7 +62,7 @@ func (s *Store) LoadScanCache(ctx context.Context) (*ScanCache, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rows, err = s.db.QueryContext(ctx, `SELECT id FROM blobs WHERE status IN (?, ?)`, Synced, PendingUpload)
+	rows, err = s.db.QueryContext(ctx, `SELECT id FROM blobs`)
 	if err != nil {
 		return nil, err
 	}
@@ -69,44 +72,31 @@ func (s *Store) LoadScanCache(ctx context.Context) (*ScanCache, error) {
 		if err := rows.Scan(&id); err != nil {
 			return nil, err
 		}
-		c.here[id] = true
+		c.known[id] = true
 	}
 	return c, rows.Err()
 }
 
-// Lookup is the blob the file at path was when it had this stamp, if the store still
-// has that blob's bytes.
+// racyWindow: a file modified this close to when it was read may change again within
+// its mtime's granularity without its stamp moving (git's "racy" files). Its stamp is
+// not trusted to skip a read: the next scan reads it again.
+const racyWindow = 2 * time.Second
+
+// Lookup is the blob the file at path was when it had this stamp, if the stamp can be
+// trusted and the index still has the blob.
 func (c *ScanCache) Lookup(path string, st FileStamp) (string, bool) {
 	e, ok := c.seen[path]
-	if !ok || e.stamp != st || !c.here[e.blob] {
+	if !ok || e.stamp != st || !c.known[e.blob] ||
+		e.at-st.MTime < int64(racyWindow) || e.at-st.CTime < int64(racyWindow) {
 		return "", false
 	}
 	return e.blob, true
 }
 
-// racyWindow: a file modified this close to the scan may change again within its
-// mtime's granularity without its stamp moving (git's "racy" files). It is not
-// remembered, so the next scan reads it again.
-const racyWindow = 2 * time.Second
-
-// ScanRecord is one file read in a scan.
+// ScanRecord is one file read in a scan (or written by a pull): where, its stamp before
+// it was read (after it was written), and the blob it is.
 type ScanRecord struct {
 	Path  string
 	Stamp FileStamp
 	Blob  string
-}
-
-// RememberScan records the files of a scan (one transaction), all but those too recently
-// modified to trust their stamp, as of scanStart.
-func (s *Store) RememberScan(ctx context.Context, recs []ScanRecord, scanStart time.Time) error {
-	var rows [][]any
-	for _, r := range recs {
-		if scanStart.Sub(time.Unix(0, r.Stamp.MTime)) < racyWindow || scanStart.Sub(time.Unix(0, r.Stamp.CTime)) < racyWindow {
-			continue
-		}
-		rows = append(rows, []any{r.Path, r.Stamp.Size, r.Stamp.MTime, r.Stamp.CTime, int64(r.Stamp.Inode), r.Blob})
-	}
-	return s.execEach(ctx, `INSERT INTO scanned (path, size, mtime, ctime, inode, blob) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime = excluded.mtime, ctime = excluded.ctime,
-		inode = excluded.inode, blob = excluded.blob`, rows)
 }

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -154,8 +152,25 @@ func (s *Syncer) ServerBlobs(ctx context.Context) (map[string]bool, error) {
 
 // Transfer uploads and downloads the pending blobs (of only, if not nil) whose next
 // attempt is due, within the transfer limit. A failed transfer is retried later on the
-// RetryDelay schedule; only a MAC failure is final.
+// RetryDelay schedule; only a MAC failure is final. Downloaded blobs are kept in the
+// store, encrypted.
 func (s *Syncer) Transfer(ctx context.Context, only map[string]bool) (Result, error) {
+	return s.TransferTo(ctx, only, nil)
+}
+
+// A Sink takes a downloaded blob's bytes where they are to live (a temp file beside a
+// destination, say): Write streams them in order; Commit is called once they verified
+// against the blob's id, and puts them in place; Abort when they did not, or the
+// transfer stopped, and leaves nothing behind.
+type Sink interface {
+	io.Writer
+	Commit(ctx context.Context) error
+	Abort()
+}
+
+// TransferTo is Transfer with each download written to the Sink sink returns for its
+// id (nil sink, or a nil Sink: kept in the store).
+func (s *Syncer) TransferTo(ctx context.Context, only map[string]bool, sink func(id string) (Sink, error)) (Result, error) {
 	var list []Info
 	err := s.db(func() (err error) { list, err = s.opts.Store.List(ctx); return })
 	if err != nil {
@@ -190,7 +205,7 @@ func (s *Syncer) Transfer(ctx context.Context, only map[string]bool) (Result, er
 			if in.Status == PendingUpload {
 				n, err = s.upload(ctx, in.ID)
 			} else {
-				n, err = s.download(ctx, in.ID)
+				n, err = s.download(ctx, in.ID, sink)
 			}
 			leave()
 			if s.opts.Finished != nil {
@@ -212,7 +227,7 @@ func (s *Syncer) Transfer(ctx context.Context, only map[string]bool) (Result, er
 				res.Downloaded++
 			case now == FailedDownload:
 				res.Failed++
-			case now != "":
+			case now != "" || err != nil: // waiting for a retry, or forgotten (see settle)
 				res.Retrying++
 			}
 			if err = cmp.Or(serr, err); err != nil {
@@ -230,6 +245,12 @@ func (s *Syncer) Transfer(ctx context.Context, only map[string]bool) (Result, er
 func (s *Syncer) settle(ctx context.Context, in Info, err error) (Status, error) {
 	st, attempts, next, msg := Synced, 0, time.Time{}, ""
 	switch {
+	case in.Status == PendingUpload && errors.Is(err, ErrNotHere):
+		// Its bytes are nowhere on this device any more (the file it was read from was
+		// edited or removed, and the store kept no copy): there is nothing to send, and
+		// nothing is lost by forgetting it.
+		s.log.Info().Str("blob", in.ID).Msg("blob to upload is no longer here; forgotten")
+		return "", s.db(func() error { return s.opts.Store.Remove(ctx, in.ID) })
 	case errors.Is(err, ErrMAC):
 		st, attempts, msg = FailedDownload, in.Attempts+1, err.Error()
 	case err != nil:
@@ -345,7 +366,7 @@ func (s *Syncer) upload(ctx context.Context, id string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	f, err := s.opts.Store.Open(id)
+	f, err := s.opts.Store.Open(ctx, id)
 	if err != nil {
 		return 0, err
 	}
@@ -432,7 +453,21 @@ func macFailure(err error) error {
 	return err
 }
 
-func (s *Syncer) download(ctx context.Context, id string) (int64, error) {
+// storeSink keeps a downloaded blob in the store, encrypted.
+type storeSink struct {
+	st *Store
+	w  *sealer
+	id string
+}
+
+func (k *storeSink) Write(p []byte) (int, error) { return k.w.Write(p) }
+func (k *storeSink) Abort()                      { k.w.abort() }
+func (k *storeSink) Commit(context.Context) error {
+	_, err := k.w.finish(k.st, k.id)
+	return err
+}
+
+func (s *Syncer) download(ctx context.Context, id string, sink func(string) (Sink, error)) (int64, error) {
 	kb := s.opts.Keys.For(s.opts.Collection)
 	raw, err := s.opts.Client.GetRecord(ctx, s.opts.Collection, id)
 	if err != nil {
@@ -446,13 +481,31 @@ func (s *Syncer) download(ctx context.Context, id string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	tmp, err := os.CreateTemp(filepath.Join(s.opts.Store.dir, "tmp"), "get-*")
-	if err != nil {
-		return 0, err
+	var out Sink
+	if sink != nil {
+		if out, err = sink(id); err != nil {
+			return 0, err
+		}
 	}
-	defer os.Remove(tmp.Name()) // gone unless renamed into place
+	if out == nil {
+		w, err := s.opts.Store.newSealer()
+		if err != nil {
+			return 0, err
+		}
+		out = &storeSink{st: s.opts.Store, w: w, id: id}
+	}
+	total, err := s.fetch(ctx, kb, id, m, out)
+	if err != nil {
+		out.Abort()
+		return total, err
+	}
+	return total, out.Commit(ctx)
+}
+
+// fetch streams a blob's chunks into out, in order, and checks the whole against its id;
+// out is to be used only if it returns nil.
+func (s *Syncer) fetch(ctx context.Context, kb *crypto.KeyBundle, id string, m manifest, out io.Writer) (int64, error) {
 	h := s.opts.Store.hasher()
-	out := io.MultiWriter(tmp, h)
 	var total int64
 	per := max(1, groupBytes/max(1, m.ChunkSize))
 	for first := 0; first < m.Chunks; first += per {
@@ -474,17 +527,15 @@ func (s *Syncer) download(ctx context.Context, id string) (int64, error) {
 			return nil
 		})
 		if err != nil {
-			tmp.Close()
 			return total, err
 		}
 		for _, cid := range ids {
 			data, ok := parts[cid]
 			if !ok {
-				tmp.Close()
 				return total, fmt.Errorf("blob: chunk %s is missing on the server", cid)
 			}
+			h.Write(data)
 			if _, err := out.Write(data); err != nil {
-				tmp.Close()
 				return total, err
 			}
 			total += int64(len(data))
@@ -493,11 +544,8 @@ func (s *Syncer) download(ctx context.Context, id string) (int64, error) {
 			}
 		}
 	}
-	if err := tmp.Close(); err != nil {
-		return total, err
-	}
 	if idOf(h.Sum(nil)) != id || total != m.Size {
 		return total, fmt.Errorf("%w: the whole content does not match its id", ErrMAC)
 	}
-	return total, os.Rename(tmp.Name(), s.opts.Store.path(id))
+	return total, nil
 }

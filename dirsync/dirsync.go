@@ -212,20 +212,12 @@ func (s *Syncer) Push(ctx context.Context, root, name string, opts PushOptions) 
 		stamp := blob.StampOf(f.info)
 		n := f.info.Size()
 		id, known := cache.Lookup(abs, stamp)
-		switch {
-		case known:
-		case opts.DryRun:
-			id, err = s.store.HashFile(path)
-		default:
-			// A file the store may copy in: there must be room for it.
-			if err = s.room(map[string]int64{s.store.Path(""): n}); err == nil {
-				id, n, err = s.store.AddFile(ctx, path)
-			}
-		}
-		if err != nil {
-			return res, err
-		}
 		if !known {
+			// Read where it is: the store records the file as the blob's bytes, and an
+			// upload reads them from it (checking them against the id as it goes).
+			if id, err = s.store.HashFile(path); err != nil {
+				return res, err
+			}
 			res.Read++
 			read = append(read, blob.ScanRecord{Path: abs, Stamp: stamp, Blob: id})
 		}
@@ -236,7 +228,7 @@ func (s *Syncer) Push(ctx context.Context, root, name string, opts PushOptions) 
 	}
 	res.Files = len(files)
 	if !opts.DryRun {
-		if err := s.store.RememberScan(ctx, read, scanStart); err != nil {
+		if err := s.store.Located(ctx, read, scanStart); err != nil {
 			return res, err
 		}
 	}
@@ -282,12 +274,15 @@ func (s *Syncer) Push(ctx context.Context, root, name string, opts PushOptions) 
 	if err := s.store.Requeue(ctx, onServer); err != nil {
 		return res, err
 	}
+	if err := s.store.MarkOnServer(ctx, onServer); err != nil {
+		return res, err
+	}
 	pending, size, err := s.pendingOf(ctx, ids, blob.PendingUpload)
 	if err != nil {
 		return res, err
 	}
 	res.Unchanged = len(ix.Files) - countFiles(ix, pending)
-	up, err := s.transfer(ctx, "upload", pending, size)
+	up, err := s.transfer(ctx, "upload", pending, size, nil)
 	res.Uploaded, res.Bytes = up.Uploaded, up.Bytes
 	if err != nil {
 		return res, err
@@ -299,7 +294,7 @@ func (s *Syncer) Push(ctx context.Context, root, name string, opts PushOptions) 
 	if err != nil {
 		return res, err
 	}
-	if _, err := s.transfer(ctx, "upload", map[string]bool{indexID: true}, 0); err != nil {
+	if _, err := s.transfer(ctx, "upload", map[string]bool{indexID: true}, 0, nil); err != nil {
 		return res, err
 	}
 	host, _ := os.Hostname()
@@ -346,7 +341,7 @@ func (s *Syncer) pendingOf(ctx context.Context, ids map[string]bool, st blob.Sta
 
 // transfer moves the given blobs now: the user asked, so a blob waiting out its retry
 // delay goes at once. Anything not done ends in ErrIncomplete (or the MAC failure).
-func (s *Syncer) transfer(ctx context.Context, stage string, ids map[string]bool, size int64) (blob.Result, error) {
+func (s *Syncer) transfer(ctx context.Context, stage string, ids map[string]bool, size int64, sink func(string) (blob.Sink, error)) (blob.Result, error) {
 	if len(ids) == 0 {
 		return blob.Result{}, nil
 	}
@@ -357,7 +352,7 @@ func (s *Syncer) transfer(ctx context.Context, stage string, ids map[string]bool
 	s.done.Store(0)
 	s.stage.Store(&Progress{Stage: stage, TotalFiles: len(ids), TotalBytes: size})
 	defer s.stage.Store(nil)
-	res, err := s.blobs.Transfer(ctx, ids)
+	res, err := s.blobs.TransferTo(ctx, ids, sink)
 	if err != nil {
 		return res, err
 	}
@@ -492,17 +487,7 @@ func (s *Syncer) Pull(ctx context.Context, name, dest string, opts PullOptions) 
 		return res, err
 	}
 	res.Dir = d
-	if err := s.store.Want(ctx, map[string]int64{d.Index: 0}); err != nil {
-		return res, err
-	}
-	if _, err := s.transfer(ctx, "download", map[string]bool{d.Index: true}, 0); err != nil {
-		return res, err
-	}
-	raw, err := os.ReadFile(s.store.Path(d.Index))
-	if err != nil {
-		return res, err
-	}
-	ix, err := ParseIndex(raw)
+	ix, err := s.index(ctx, d)
 	if err != nil {
 		return res, err
 	}
@@ -548,26 +533,36 @@ func (s *Syncer) Pull(ctx context.Context, name, dest string, opts PullOptions) 
 		res.Deleted = extra
 		return res, nil
 	}
-	if err := s.store.Want(ctx, need); err != nil {
-		return res, err
-	}
-	ids := make(map[string]bool, len(need))
-	for id := range need {
-		ids[id] = true
-	}
-	pending, size, err := s.pendingOf(ctx, ids, blob.PendingDownload)
+	// What is not on this device is downloaded straight into the first file that has it
+	// (a temp file beside it, renamed into place once verified); the other files with
+	// that content are copied or linked from it. Nothing is kept anywhere else.
+	pending, err := s.store.Need(ctx, need)
 	if err != nil {
 		return res, err
 	}
-	// Room first: the blobs received into the local store, and the files written.
+	var size int64
+	ids := make(map[string]bool, len(pending))
+	for id, n := range pending {
+		ids[id] = true
+		size += n
+	}
+	firstOf := map[string]Entry{}
+	for _, e := range todo {
+		if _, ok := firstOf[e.Blob]; !ok && ids[e.Blob] {
+			firstOf[e.Blob] = e
+		}
+	}
 	var writes int64
 	for _, e := range todo {
 		writes += e.Size
 	}
-	if err := s.room(map[string]int64{s.store.Path(""): size, dest: writes}); err != nil {
+	if err := s.room(map[string]int64{dest: writes}); err != nil {
 		return res, err
 	}
-	down, terr := s.transfer(ctx, "download", pending, size)
+	placed := &placements{paths: map[string]bool{}}
+	down, terr := s.transfer(ctx, "download", ids, size, func(id string) (blob.Sink, error) {
+		return s.newFileSink(dest, firstOf[id], placed)
+	})
 	res.Downloaded, res.Bytes = down.Downloaded, down.Bytes
 	if terr != nil && !errors.Is(terr, blob.ErrMAC) {
 		return res, terr
@@ -598,9 +593,19 @@ func (s *Syncer) Pull(ctx context.Context, name, dest string, opts PullOptions) 
 			}
 		}
 	}
+	var wrote []blob.ScanRecord
 	for i, e := range todo {
 		if err := ctx.Err(); err != nil {
 			return res, err
+		}
+		key := linkKey{e.Blob, e.Mode.Perm(), e.MTime}
+		if placed.paths[e.Path] { // downloaded into place
+			if opts.Hardlink {
+				linkTo[key] = filepath.Join(dest, filepath.FromSlash(e.Path))
+			}
+			res.Written++
+			written += e.Size
+			continue
 		}
 		in, ok, err := s.store.Get(ctx, e.Blob)
 		if err != nil {
@@ -617,16 +622,17 @@ func (s *Syncer) Pull(ctx context.Context, name, dest string, opts PullOptions) 
 			waiting++
 			continue
 		}
-		key := linkKey{e.Blob, e.Mode.Perm(), e.MTime}
 		if src, ok := linkTo[key]; ok && opts.Hardlink {
 			if err := linkFile(src, dest, e); err != nil {
 				return res, err
 			}
 			res.Linked++
 		} else {
-			if err := s.writeFile(dest, e); err != nil {
+			rec, err := s.writeFile(ctx, dest, e)
+			if err != nil {
 				return res, err
 			}
+			wrote = append(wrote, rec)
 			if opts.Hardlink {
 				linkTo[key] = filepath.Join(dest, filepath.FromSlash(e.Path))
 			}
@@ -634,6 +640,9 @@ func (s *Syncer) Pull(ctx context.Context, name, dest string, opts PullOptions) 
 		res.Written++
 		written += e.Size
 		s.report(Progress{Stage: "write", Files: i + 1, TotalFiles: len(todo), Bytes: written})
+	}
+	if err := s.store.Located(ctx, wrote, time.Now()); err != nil {
+		return res, err
 	}
 	if err := s.savePulled(dest, ix, pulled, failed, todo); err != nil {
 		return res, err
@@ -654,40 +663,119 @@ func (s *Syncer) Pull(ctx context.Context, name, dest string, opts PullOptions) 
 	return res, errors.Join(errs...)
 }
 
-// writeFile copies a blob to dest/e.Path through a temp file in the same directory.
-func (s *Syncer) writeFile(dest string, e Entry) error {
-	target := filepath.Join(dest, filepath.FromSlash(e.Path))
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return err
-	}
-	src, err := s.store.Open(e.Blob)
+// writeFile copies a blob (from wherever it is on this device) to dest/e.Path through a
+// temp file in the same directory, and returns the file as the blob's new location.
+func (s *Syncer) writeFile(ctx context.Context, dest string, e Entry) (blob.ScanRecord, error) {
+	src, err := s.store.Open(ctx, e.Blob)
 	if err != nil {
-		return err
+		return blob.ScanRecord{}, err
 	}
 	defer src.Close()
+	w, err := s.newFileSink(dest, e, nil)
+	if err != nil {
+		return blob.ScanRecord{}, err
+	}
+	if _, err := io.Copy(w, src); err != nil { // ends in blob.ErrChanged if src is not the blob
+		w.Abort()
+		return blob.ScanRecord{}, err
+	}
+	if err := w.place(); err != nil {
+		return blob.ScanRecord{}, err
+	}
+	return w.rec, nil
+}
+
+// placements are the files downloads were written into, for Pull to skip.
+type placements struct {
+	mu    sync.Mutex
+	paths map[string]bool
+}
+
+// fileSink writes a blob into dest/e.Path: a temp file beside it, then (once the content
+// verified) its mode and mtime, then a rename into place, so no reader ever sees half a
+// file or unverified bytes.
+type fileSink struct {
+	s       *Syncer
+	e       Entry
+	target  string
+	tmp     *os.File
+	n       int64
+	placed  *placements
+	rec     blob.ScanRecord
+	stopped bool
+}
+
+func (s *Syncer) newFileSink(dest string, e Entry, placed *placements) (*fileSink, error) {
+	target := filepath.Join(dest, filepath.FromSlash(e.Path))
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return nil, err
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(target), ".syncctl-*.tmp")
 	if err != nil {
+		return nil, err
+	}
+	return &fileSink{s: s, e: e, target: target, tmp: tmp, placed: placed}, nil
+}
+
+func (w *fileSink) Write(p []byte) (int, error) {
+	n, err := w.tmp.Write(p)
+	w.n += int64(n)
+	return n, err
+}
+
+func (w *fileSink) Abort() {
+	if !w.stopped {
+		w.stopped = true
+		w.tmp.Close()
+		os.Remove(w.tmp.Name())
+	}
+}
+
+// place puts the verified content in place and notes its stamp.
+func (w *fileSink) place() error {
+	defer w.Abort() // the temp file is gone unless renamed
+	if w.n != w.e.Size {
+		return fmt.Errorf("%w: %s: the blob has %d bytes, the index says %d", ErrBadIndex, w.e.Path, w.n, w.e.Size)
+	}
+	if err := w.tmp.Chmod(w.e.Mode.Perm()); err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // gone unless renamed
-	n, err := io.Copy(tmp, src)
-	if err == nil && n != e.Size {
-		err = fmt.Errorf("%w: %s: the blob has %d bytes, the index says %d", ErrBadIndex, e.Path, n, e.Size)
+	if err := w.tmp.Close(); err != nil {
+		return err
 	}
-	if err == nil {
-		err = tmp.Chmod(e.Mode.Perm())
+	w.stopped = true
+	defer os.Remove(w.tmp.Name())
+	mtime := time.Unix(0, w.e.MTime)
+	if err := os.Chtimes(w.tmp.Name(), mtime, mtime); err != nil {
+		return err
 	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
+	if err := os.Rename(w.tmp.Name(), w.target); err != nil {
+		return err
 	}
+	fi, err := os.Lstat(w.target)
 	if err != nil {
 		return err
 	}
-	mtime := time.Unix(0, e.MTime)
-	if err := os.Chtimes(tmp.Name(), mtime, mtime); err != nil {
+	abs, err := filepath.Abs(w.target)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), target)
+	w.rec = blob.ScanRecord{Path: abs, Stamp: blob.StampOf(fi), Blob: w.e.Blob}
+	return nil
+}
+
+// Commit is the blob syncer's: the download verified.
+func (w *fileSink) Commit(ctx context.Context) error {
+	if err := w.place(); err != nil {
+		return err
+	}
+	if w.placed != nil {
+		w.placed.mu.Lock()
+		w.placed.paths[w.e.Path] = true
+		w.placed.mu.Unlock()
+	}
+	// Where the blob is now, for the files that share it and for later pushes and pulls.
+	return w.s.store.Located(context.WithoutCancel(ctx), []blob.ScanRecord{w.rec}, time.Now())
 }
 
 // editedSincePull reports whether the file at target, about to be replaced by e, holds

@@ -280,7 +280,7 @@ func TestCorruptChunkFailsOnlyItsFile(t *testing.T) {
 	}
 	// The first file is large; corrupt one of its chunks on the server.
 	victim := filepath.Join("d0", "s0", "file-0000.bin")
-	st, err := blob.Open(t.TempDir(), blob.IDKey(r.Keys.For("blobs")))
+	st, err := blob.Open(t.TempDir(), r.Keys.For("blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -618,9 +618,9 @@ func TestAPullHardlinksCopiesAndMirrors(t *testing.T) {
 	}
 }
 
-// A pull that would not fit the destination's disk, or a push the local store's, stops
-// before writing anything, saying where and how much; with room it goes through.
-func TestNoRoomStopsAPullOrAPushBeforeItWrites(t *testing.T) {
+// A pull that would not fit the destination's disk stops before writing anything, saying
+// where and how much; with room it goes through. A push needs no room: it copies nothing.
+func TestNoRoomStopsAPullButNotAPush(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	r := newRig(t, server.Limits{})
@@ -633,21 +633,14 @@ func TestNoRoomStopsAPullOrAPushBeforeItWrites(t *testing.T) {
 			FreeSpace: func(string) (int64, error) { return free.Load(), nil }})
 	}
 	laptop := device()
-	_, err := laptop.Push(ctx, src, "docs", dirsync.PushOptions{})
-	var space *dirsync.SpaceError
-	if !errors.Is(err, dirsync.ErrNoSpace) || !errors.As(err, &space) || space.Need != 64<<10 || space.Free != 1<<20 {
-		t.Fatalf("a push with no room for the local copy: %v", err)
+	if res, err := laptop.Push(ctx, src, "docs", dirsync.PushOptions{}); err != nil || res.Uploaded != 1 {
+		t.Fatalf("a push on a full disk: %+v %v", res, err)
 	}
-	if blobs, _ := laptop.Blobs().ServerBlobs(ctx); len(blobs) != 0 {
-		t.Fatalf("the refused push sent %d blobs", len(blobs))
-	}
-	free.Store(1 << 30)
-	if _, err := laptop.Push(ctx, src, "docs", dirsync.PushOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	free.Store(1 << 20)
 	desk := device()
-	if _, err := desk.Pull(ctx, "docs", dst, dirsync.PullOptions{}); !errors.Is(err, dirsync.ErrNoSpace) || !strings.Contains(err.Error(), "more, and has 1.0 MB free") {
+	_, err := desk.Pull(ctx, "docs", dst, dirsync.PullOptions{})
+	var space *dirsync.SpaceError
+	if !errors.Is(err, dirsync.ErrNoSpace) || !errors.As(err, &space) || space.Need != 64<<10 || space.Free != 1<<20 ||
+		!strings.Contains(err.Error(), "more, and has 1.0 MB free") {
 		t.Fatalf("a pull with no room: %v", err)
 	}
 	if entries, _ := os.ReadDir(dst); len(entries) != 0 {
@@ -657,4 +650,82 @@ func TestNoRoomStopsAPullOrAPushBeforeItWrites(t *testing.T) {
 	if res, err := desk.Pull(ctx, "docs", dst, dirsync.PullOptions{}); err != nil || res.Written != 1 {
 		t.Fatalf("a pull with room: %+v (%v)", res, err)
 	}
+}
+
+// One copy on disk: a push reads the files where they are and a pull writes them only
+// where they belong; neither device's store holds their content, in the clear or not.
+func TestAPushAndAPullKeepOneCopy(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := newRig(t, server.Limits{})
+	src, dst := t.TempDir(), t.TempDir()
+	marker := []byte("MARKER-of-a-private-file-9c1e")
+	var total int64
+	for i := 0; i < 20; i++ {
+		b := append(append([]byte{}, marker...), make([]byte, 100<<10)...)
+		b[len(marker)] = byte(i) // twenty different files
+		os.WriteFile(filepath.Join(src, fmt.Sprintf("f%02d.bin", i)), b, 0o644)
+		total += int64(len(b))
+	}
+	os.WriteFile(filepath.Join(src, "copy.bin"), append(append([]byte{}, marker...), make([]byte, 100<<10)...), 0o644)
+	laptopStore, deskStore := r.Store(t), r.Store(t)
+	laptop := dirsync.New(dirsync.Options{Blob: blob.Options{Store: laptopStore, Client: r.Client(), Keys: r.Keys}})
+	desk := dirsync.New(dirsync.Options{Blob: blob.Options{Store: deskStore, Client: r.Client(), Keys: r.Keys}})
+	if _, err := laptop.Push(ctx, src, "docs", dirsync.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := desk.Pull(ctx, "docs", dst, dirsync.PullOptions{})
+	if err != nil || res.Written != 21 || res.Downloaded != 20 { // 21 files, 20 contents
+		t.Fatalf("pull: %+v %v", res, err)
+	}
+	same(t, snapshot(t, src), snapshot(t, dst))
+	noTemps(t, dst)
+	for _, st := range []*blob.Store{laptopStore, deskStore} {
+		var kept int64
+		filepath.WalkDir(st.Dir(), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, _ := os.ReadFile(p)
+			if bytes.Contains(b, marker) {
+				t.Errorf("%s holds a file's content in the clear", p)
+			}
+			if strings.HasPrefix(d.Name(), "index.db") {
+				return nil
+			}
+			if bytes.Contains(b, []byte("f07.bin")) {
+				t.Errorf("%s holds the directory's index in the clear", p)
+			}
+			kept += int64(len(b))
+			return nil
+		})
+		if kept > 4<<10 { // the index blob, encrypted
+			t.Errorf("the store in %s holds %d bytes for a tree of %d", st.Dir(), kept, total)
+		}
+	}
+	// The pulled tree is where the desk's blobs are now: pushing it back reads it and
+	// sends nothing; pulling it into a second place copies from the first, not the server.
+	if res, err := desk.Push(ctx, dst, "docs-again", dirsync.PushOptions{}); err != nil || res.Uploaded != 0 {
+		t.Fatalf("pushing the pulled tree: %+v %v", res, err)
+	}
+	before := r.Writes.Load()
+	second := t.TempDir()
+	res, err = desk.Pull(ctx, "docs", second, dirsync.PullOptions{})
+	if err != nil || res.Written != 21 || res.Downloaded != 0 {
+		t.Fatalf("a second pull on the same device: %+v %v", res, err)
+	}
+	same(t, snapshot(t, src), snapshot(t, second))
+	if r.Writes.Load() != before {
+		t.Fatal("a pull wrote to the server")
+	}
+	// A pulled file edited since: the next pull elsewhere does not copy the edit, it
+	// fetches the blob again.
+	os.WriteFile(filepath.Join(dst, "f03.bin"), []byte("edited"), 0o644)
+	os.WriteFile(filepath.Join(second, "f03.bin"), []byte("edited too"), 0o644)
+	third := t.TempDir()
+	res, err = desk.Pull(ctx, "docs", third, dirsync.PullOptions{})
+	if err != nil || res.Downloaded != 1 {
+		t.Fatalf("a pull after the sources were edited: %+v %v", res, err)
+	}
+	same(t, snapshot(t, src), snapshot(t, third))
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -202,15 +203,24 @@ func (s *Syncer) GC(ctx context.Context, opts GCOptions) (GCResult, error) {
 	return res, nil
 }
 
-// index fetches (through the local store) and parses a directory's index.
+// index fetches (into the local store, unless it is there) and parses a directory's
+// index.
 func (s *Syncer) index(ctx context.Context, d Dir) (Index, error) {
-	if err := s.store.Want(ctx, map[string]int64{d.Index: 0}); err != nil {
+	need, err := s.store.Need(ctx, map[string]int64{d.Index: 0})
+	if err != nil {
 		return Index{}, err
 	}
-	if _, err := s.transfer(ctx, "download", map[string]bool{d.Index: true}, 0); err != nil {
+	if len(need) > 0 {
+		if _, err := s.transfer(ctx, "download", map[string]bool{d.Index: true}, 0, nil); err != nil {
+			return Index{}, err
+		}
+	}
+	r, err := s.store.Open(ctx, d.Index)
+	if err != nil {
 		return Index{}, err
 	}
-	raw, err := os.ReadFile(s.store.Path(d.Index))
+	defer r.Close()
+	raw, err := io.ReadAll(r) // verified against its id at the end
 	if err != nil {
 		return Index{}, err
 	}

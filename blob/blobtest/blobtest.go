@@ -63,7 +63,7 @@ func (r *Rig) Client() *storage.Client {
 // Store opens a device's blob store in a temporary directory, closed when t ends.
 func (r *Rig) Store(t testing.TB) *blob.Store {
 	t.Helper()
-	st, err := blob.Open(t.TempDir(), blob.IDKey(r.Keys.For("blobs")))
+	st, err := blob.Open(t.TempDir(), r.Keys.For("blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}

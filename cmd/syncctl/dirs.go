@@ -29,7 +29,7 @@ func (a *app) dirSyncer(cmd *cobra.Command, progress func(dirsync.Progress)) (*d
 		acct.close()
 		return nil, nil, withCode(exitUsage, errors.New("--raw does not apply to directories"))
 	}
-	st, err := blob.Open(blobDir(a), blob.IDKey(keys.For("blobs")))
+	st, err := blob.Open(blobDir(a), keys.For("blobs"))
 	if err != nil {
 		acct.close()
 		return nil, nil, err
