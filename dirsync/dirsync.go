@@ -282,6 +282,9 @@ func (s *Syncer) Push(ctx context.Context, root, name string, opts PushOptions) 
 		return res, err
 	}
 	res.Unchanged = len(ix.Files) - countFiles(ix, pending)
+	if err := s.quotaRoom(ctx, size, len(pending)); err != nil {
+		return res, err
+	}
 	up, err := s.transfer(ctx, "upload", pending, size, nil)
 	res.Uploaded, res.Bytes = up.Uploaded, up.Bytes
 	if err != nil {

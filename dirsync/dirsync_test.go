@@ -3,6 +3,7 @@ package dirsync_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"github.com/syncctl/syncctl/internal/race"
+	"github.com/syncctl/syncctl/storage"
+	"github.com/syncctl/syncctl/wbo"
 
 	"github.com/syncctl/syncctl/blob"
 	"github.com/syncctl/syncctl/blob/blobtest"
@@ -728,4 +731,84 @@ func TestAPushAndAPullKeepOneCopy(t *testing.T) {
 		t.Fatalf("a pull after the sources were edited: %+v %v", res, err)
 	}
 	same(t, snapshot(t, src), snapshot(t, third))
+}
+
+// A push that would not fit the account's quota on the server stops before it sends
+// anything, saying how much it needs and how much is left; the server itself refuses a
+// write over the quota, and a push within it goes through.
+func TestAQuotaStopsAPushBeforeItSends(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := &rig{Rig: blobtest.NewWith(t, server.Options{Quota: 1 << 20}), t: t}
+	small, big := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(small, "a.bin"), random(t, 200<<10), 0o644)
+	os.WriteFile(filepath.Join(big, "b.bin"), random(t, 900<<10), 0o644)
+	laptop := r.device(nil)
+	if _, err := laptop.Push(ctx, small, "small", dirsync.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := laptop.Blobs().ServerBlobs(ctx)
+	_, err := laptop.Push(ctx, big, "big", dirsync.PushOptions{})
+	var q *dirsync.QuotaError
+	if !errors.Is(err, storage.ErrOverQuota) || !errors.As(err, &q) || q.Need < 1200<<10 || q.Free > 800<<10 || q.Free < 700<<10 {
+		t.Fatalf("a push over the quota: %v", err)
+	}
+	if after, _ := laptop.Blobs().ServerBlobs(ctx); len(after) != len(before) {
+		t.Fatalf("the refused push sent %d blobs", len(after)-len(before))
+	}
+	// The client's check is an estimate; the server's own refusal is what binds.
+	c := r.Client()
+	kb := r.Keys.For("blobs")
+	filler, _ := kb.EncryptRecord(wbo.Record{ID: "filler", Payload: []byte(`{"id":"filler","x":"` + strings.Repeat("x", 600<<10) + `"}`)}, nil)
+	if _, err := c.PutRecord(ctx, "blobs", filler, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutRecord(ctx, "blobs", filler, nil); !errors.Is(err, storage.ErrOverQuota) {
+		t.Fatalf("a write over the quota: %v", err)
+	}
+}
+
+func random(t *testing.T, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Compressible content is compressed before it is encrypted: a tree of text takes less
+// room on the server than on disk, and comes back byte for byte.
+func TestATextTreeStoresLessThanItsSize(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := newRig(t, server.Limits{})
+	src, dst := t.TempDir(), t.TempDir()
+	rnd := mrand.New(mrand.NewPCG(3, 4))
+	words := strings.Fields("the server stores chunk records encrypted with a key only devices hold and a sync moves them in batches while every record is verified")
+	var total int64
+	for i := 0; i < 40; i++ {
+		var b strings.Builder
+		for b.Len() < 50<<10 {
+			fmt.Fprintf(&b, "%05d %s %s %s\n", rnd.IntN(100000), words[rnd.IntN(len(words))], words[rnd.IntN(len(words))], words[rnd.IntN(len(words))])
+		}
+		os.WriteFile(filepath.Join(src, fmt.Sprintf("log%02d.txt", i)), []byte(b.String()), 0o644)
+		total += int64(b.Len())
+	}
+	laptop := r.device(nil)
+	if _, err := laptop.Push(ctx, src, "logs", dirsync.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	usage, err := laptop.ServerUsage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d bytes of text stored as %d (%.2f×)", total, usage, float64(usage)/float64(total))
+	if usage >= total/2 {
+		t.Fatalf("%d bytes of text took %d on the server", total, usage)
+	}
+	if _, err := r.device(nil).Pull(ctx, "logs", dst, dirsync.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	same(t, snapshot(t, src), snapshot(t, dst))
 }

@@ -1,6 +1,7 @@
 package dirsync
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/dustin/go-humanize"
 	"golang.org/x/sys/unix"
+
+	"github.com/syncctl/syncctl/storage"
 )
 
 // ErrNoSpace: a disk has less free space than a pull or a push would write to it.
@@ -26,6 +29,41 @@ func (e *SpaceError) Error() string {
 }
 
 func (e *SpaceError) Is(target error) bool { return target == ErrNoSpace }
+
+// QuotaError: the account's quota on the server leaves less room than a push would
+// store (its estimate: the content not on the server yet, base64-encoded, as chunk
+// records). It matches storage.ErrOverQuota, as a server's refusal of a write over quota
+// does. Nothing was sent.
+type QuotaError struct {
+	Need, Free int64 // bytes
+}
+
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("dirsync: the push would store about %s on the server, and the account's quota leaves %s",
+		humanize.Bytes(uint64(e.Need)), humanize.Bytes(uint64(max(e.Free, 0))))
+}
+
+func (e *QuotaError) Is(target error) bool { return target == storage.ErrOverQuota }
+
+// quotaRoom checks that the server's quota, if it has one, leaves room for content bytes
+// to go up as chunk records.
+func (s *Syncer) quotaRoom(ctx context.Context, content int64, blobs int) error {
+	if content == 0 {
+		return nil
+	}
+	used, quota, err := s.opts.Blob.Client.InfoQuota(ctx)
+	if err != nil || quota == nil {
+		return err // no quota: nothing to check
+	}
+	// One base64 layer, and per chunk record (~600 KB or less) its envelope; per blob a
+	// manifest.
+	need := content*4/3 + (content/(512<<10)+int64(blobs))*400
+	free := int64((*quota - used) * 1024)
+	if need > free {
+		return &QuotaError{Need: need, Free: free}
+	}
+	return nil
+}
 
 // freeSpace is the bytes an unprivileged writer may still use on the filesystem of
 // path (or of its nearest existing parent, for a destination not made yet).

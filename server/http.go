@@ -24,6 +24,7 @@ const (
 	weaveUnknown      = 0
 	weaveInvalidWBO   = 8
 	weaveSizeExceeded = 17
+	weaveOverQuota    = 14
 )
 
 var (

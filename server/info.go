@@ -114,15 +114,19 @@ func (s *Server) infoUsage(req *request) {
 
 func (s *Server) infoQuota(req *request) {
 	s.infoView(req, func(tx *tx, now int64) ([]byte, int, error) {
-		var n sql.NullInt64
-		if err := tx.QueryRow(`SELECT SUM(`+s.st.d.payloadBytes+`) FROM bsos WHERE uid = ? AND expiry > ?`, req.uid, now).Scan(&n); err != nil {
+		n, err := s.userBytes(tx, req.uid, now)
+		if err != nil {
 			return nil, 0, err
 		}
-		kb := usageKB(n.Int64)
-		if n.Int64 == 0 {
+		kb := usageKB(n)
+		if n == 0 {
 			kb = []byte("0.0")
 		}
-		return append(append([]byte{'['}, kb...), ",null]"...), -1, nil
+		quota := []byte("null")
+		if s.opts.Quota > 0 {
+			quota = usageKB(s.opts.Quota)
+		}
+		return append(append(append(append([]byte{'['}, kb...), ','), quota...), ']'), -1, nil
 	})
 }
 

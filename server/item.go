@@ -187,6 +187,9 @@ func (s *Server) write(req *request, pre preconditions, resource func(*writeTx) 
 	if !pre.check(req, ts) {
 		return nil, false
 	}
+	if !s.withinQuota(req, w) {
+		return nil, false
+	}
 	if err := do(w, ts); err != nil {
 		if !errors.Is(err, errAnswered) {
 			s.serverError(req, err)
@@ -200,6 +203,7 @@ func (s *Server) write(req *request, pre preconditions, resource func(*writeTx) 
 	if !w.keepTS {
 		s.metrics.recordsIn.Add(float64(w.written))
 	}
+	s.usage.wrote(w.uid, w.bytesIn)
 	if w.batchCommitted {
 		s.metrics.batchCommits.Inc()
 	}

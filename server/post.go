@@ -305,6 +305,7 @@ func (w *writeTx) upsert(coll string, group []*bsoInput, hasSortindex, hasTTL bo
 			ttl = in.TTL
 		}
 		args = append(args, w.uid, coll, in.ID, sortindex, in.Payload, w.ts, now+ttl*1000)
+		w.bytesIn += int64(len(in.Payload))
 	}
 	// A record already there, and not expired, keeps what the item does not carry;
 	// an expired one is as good as absent (as in put).

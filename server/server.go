@@ -110,6 +110,10 @@ type Options struct {
 	Retired bool
 	// Limits are advertised in info/configuration and enforced; zero fields get defaults.
 	Limits Limits
+	// Quota is each user's storage quota in bytes of payload (0: none). A user at or over
+	// it gets 403 with body 14 to every POST and PUT, as syncstorage-rs answers (deletes
+	// still work); info/quota reports it, and writes carry X-Weave-Quota-Remaining.
+	Quota int64
 	// TokenDuration is the token lifetime (default 1 h, as the tokenserver).
 	TokenDuration time.Duration
 	// HawkSkew is the allowed clock difference of Hawk timestamps (default 60 s).
@@ -152,6 +156,8 @@ type Server struct {
 	retired atomic.Bool
 	// transientLog keeps a full disk from logging once per request.
 	transientLog onceAMinute
+	// usage caches each user's bytes for the quota (see quota.go).
+	usage usageCache
 }
 
 // New opens (or creates) the database in opts.DataDir.

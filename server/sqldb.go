@@ -17,14 +17,15 @@ type dialect struct {
 	// forUpdate locks the rows a write transaction reads first. SQLite has one writer, so
 	// it needs (and has) no row locks.
 	forUpdate string
-	// payloadBytes is a record's payload size in bytes (SQLite's LENGTH counts characters).
+	// payloadBytes is a record's payload size in bytes (SQLite's LENGTH counts characters;
+	// its octet_length reads the size from the row's header, not the payload's pages).
 	payloadBytes string
 	// readOptions give a read request one consistent snapshot of the database.
 	readOptions *sql.TxOptions
 }
 
 var (
-	sqliteDialect = &dialect{name: "sqlite", payloadBytes: `LENGTH(CAST(payload AS BLOB))`,
+	sqliteDialect = &dialect{name: "sqlite", payloadBytes: `octet_length(payload)`,
 		readOptions: &sql.TxOptions{ReadOnly: true}}
 	postgresDialect = &dialect{name: "postgres", numbered: true, forUpdate: ` FOR UPDATE`, payloadBytes: `octet_length(payload)`,
 		readOptions: &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}}

@@ -129,6 +129,7 @@ type writeTx struct {
 	// For the metrics: records written, whether a batch was committed, when the write
 	// had the lock.
 	written        int
+	bytesIn        int64 // payload bytes put (for the quota's running count)
 	batchCommitted bool
 	began          time.Time
 	// ended: commit or rollback has run and released the write lock. Kept here, not
@@ -319,6 +320,7 @@ func (w *writeTx) put(coll string, in *bsoInput) error {
 	}
 	if in.HasPayload {
 		payload = in.Payload
+		w.bytesIn += int64(len(payload))
 	}
 	if in.HasSortIndex {
 		sortindex = sql.NullInt64{Int64: in.SortIndex, Valid: in.SortIndexSet}

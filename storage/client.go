@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -242,7 +243,10 @@ func (c *Client) send(ctx context.Context, tok Token, cl call) (*reply, error) {
 		if ct == "" {
 			ct = "application/json"
 		}
-		r.SetHeader("Content-Type", ct).SetBody(cl.body)
+		// A reader, not the bytes: resty copies a []byte body twice (into its buffer, and
+		// that again into the request); net/http takes a *bytes.Reader's length as the
+		// Content-Length. A new reader per attempt, so a retry sends the body whole.
+		r.SetHeader("Content-Type", ct).SetBody(bytes.NewReader(cl.body))
 	}
 	resp, err := r.Execute(cl.method, full)
 	if err != nil {

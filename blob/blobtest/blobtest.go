@@ -34,8 +34,14 @@ func SmallRecords() server.Limits { return server.Limits{MaxRecordPayloadBytes: 
 // New starts a server with limits and makes the account's keys.
 func New(t testing.TB, limits server.Limits) *Rig {
 	t.Helper()
+	return NewWith(t, server.Options{Limits: limits})
+}
+
+// NewWith is New with the server's options (a quota, say).
+func NewWith(t testing.TB, opts server.Options) *Rig {
+	t.Helper()
 	r := &Rig{}
-	r.Srv = servertest.Start(t, server.Options{Limits: limits}, func(h http.Handler) http.Handler {
+	r.Srv = servertest.Start(t, opts, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			n := r.InFlight.Add(1)
 			defer r.InFlight.Add(-1)

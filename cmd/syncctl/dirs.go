@@ -44,7 +44,7 @@ func (a *app) dirSyncer(cmd *cobra.Command, progress func(dirsync.Progress)) (*d
 }
 
 func concurrencyFlags(cmd *cobra.Command) {
-	cmd.Flags().Int("transfers", 4, "blobs sent or received at once")
+	cmd.Flags().Int("transfers", 8, "blobs sent or received at once")
 	cmd.Flags().Int("db-concurrency", 1, "local index operations at once")
 }
 

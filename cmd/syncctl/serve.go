@@ -56,6 +56,7 @@ the same secret work here.`,
 	f.String("public-url", "", "base URL clients reach the server at, e.g. behind a proxy (default: from each request)")
 	f.String("oauth-verify-url", "", "let Firefox Accounts users in: verify their OAuth tokens at this FxA /v1/oauth/verify URL")
 	f.StringArray("node", nil, "a storage node (URL of a syncctl serve with the same master secret) to spread users over (repeatable); a node dropped from the list is retired and its users move")
+	f.String("quota", "", `each user's storage quota, as "10GB" or "500MiB" (default: none); a user over it is refused writes (403, body 14) until they delete`)
 	f.Bool("retired", false, "serve as a retired storage node: answer 401 to every storage request, so clients ask for their new node")
 	f.String("metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (off by default; keep it off the public port)")
 	f.Bool("access-log", true, "log one line per request at info (route, status, duration, bytes, a hash of the user); false: at debug")
@@ -140,11 +141,18 @@ func (a *app) serve(cmd *cobra.Command) error {
 	if err := v.UnmarshalKey("limits", &limits); err != nil {
 		return withCode(exitUsage, fmt.Errorf("config [limits]: %w", err))
 	}
+	var quota uint64
+	if q := v.GetString("quota"); q != "" {
+		if quota, err = humanize.ParseBytes(q); err != nil || quota == 0 {
+			return withCode(exitUsage, fmt.Errorf("--quota %q: want a size, like 10GB or 500MiB", q))
+		}
+	}
 	master, err := a.secretValue(cmd, "master-secret")
 	if err != nil {
 		return err
 	}
 	srv, err := server.New(server.Options{
+		Quota:          int64(quota),
 		DataDir:        dir,
 		Database:       dbURL,
 		Nodes:          nodeFlags(v.Get("node")),

@@ -1,0 +1,46 @@
+package jsonscan
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"testing"
+	"unicode/utf8"
+)
+
+func plainByte(c byte) bool { return c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf }
+
+// skipPlain, which AppendString and skipString trust to pass only bytes that need no
+// escaping, agrees with the byte-by-byte definition: every byte value in every position,
+// among plain neighbours and among random ones.
+func TestSkipPlainAgreesWithBytes(t *testing.T) {
+	check := func(b []byte) {
+		want := true
+		for _, c := range b {
+			want = want && plainByte(c)
+		}
+		if got := skipPlain(b, 0) == 8; got != want {
+			t.Fatalf("skipPlain(%q) passes it: %v", b, got)
+		}
+	}
+	for pos := 0; pos < 8; pos++ {
+		for c := 0; c < 256; c++ {
+			b := []byte("AAAAAAAA")
+			b[pos] = byte(c)
+			check(b)
+			b = []byte{0x7f, ' ', '!', '#', '[', ']', '~', '0'}
+			b[pos] = byte(c)
+			check(b)
+		}
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 1_000_000; i++ {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], rnd.Uint64())
+		for j := range b { // mostly printable, so that true results are common
+			if rnd.IntN(4) > 0 {
+				b[j] = byte(0x20 + rnd.IntN(0x60))
+			}
+		}
+		check(b[:])
+	}
+}
