@@ -35,7 +35,7 @@ for round in $(seq "$rounds"); do
 	r="$work/r$round"; mkdir -p "$r"
 	# syncctl: serve, a laptop that pushes, a desktop that pulls.
 	p=$(port)
-	"$work/syncctl" serve --listen "127.0.0.1:$p" --data-dir "$r/serve" --user alice:alice-secret --access-log=false 2>"$r/serve.log" &
+	"$work/syncctl" serve --listen "127.0.0.1:$p" --data-dir "$r/serve" --user alice:alice-secret --access-log=false >"$r/serve.log" 2>&1 &
 	wait_port "$p"
 	dev() { XDG_CONFIG_HOME="$r/$1/config" XDG_DATA_HOME="$r/$1/data" "$work/syncctl" "${@:2}"; }
 	key=$(dev laptop login --server "http://127.0.0.1:$p" --user alice --secret alice-secret -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["new_key"])')

@@ -51,6 +51,24 @@ type Syncer struct {
 	limits struct{ xferNow, xferMax, dbNow, dbMax atomic.Int32 }
 	// readBufs holds chunk-sized read buffers of uploads.
 	readBufs sync.Pool
+	// cfg is the server's info/configuration, fetched once (it was fetched twice per
+	// blob: a thousand small files were two thousand requests).
+	cfgMu sync.Mutex
+	cfg   *storage.Configuration
+}
+
+// configuration is the server's info/configuration, asked for once per Syncer.
+func (s *Syncer) configuration(ctx context.Context) (storage.Configuration, error) {
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	if s.cfg == nil {
+		cfg, err := s.opts.Client.Configuration(ctx)
+		if err != nil {
+			return cfg, err
+		}
+		s.cfg = &cfg
+	}
+	return *s.cfg, nil
 }
 
 // NewSyncer returns a syncer.
@@ -292,7 +310,7 @@ func (s *Syncer) chunkSize(ctx context.Context) (int, error) {
 	if s.opts.ChunkSize > 0 {
 		return s.opts.ChunkSize, nil
 	}
-	cfg, err := s.opts.Client.Configuration(ctx)
+	cfg, err := s.configuration(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -316,7 +334,7 @@ type poster struct {
 }
 
 func (s *Syncer) newPoster(ctx context.Context) (*poster, error) {
-	cfg, err := s.opts.Client.Configuration(ctx)
+	cfg, err := s.configuration(ctx)
 	if err != nil {
 		return nil, err
 	}

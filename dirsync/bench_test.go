@@ -227,6 +227,8 @@ func BenchmarkPushPull256MB(b *testing.B) {
 		}
 		b.ReportMetric(float64(size)/(1<<20)/push.Seconds(), "push-MB/s")
 		b.ReportMetric(float64(size)/(1<<20)/pull.Seconds(), "pull-MB/s")
+		b.ReportMetric(pushClient.Seconds(), "push-client-cpu-s")
+		b.ReportMetric(pushServer.Seconds(), "push-server-cpu-s")
 		b.ReportMetric(pushServer.Seconds()/pushClient.Seconds(), "push-server/client-cpu")
 		b.ReportMetric(pullServer.Seconds()/pullClient.Seconds(), "pull-server/client-cpu")
 		b.ReportMetric(float64(usage)/float64(res.Bytes), "server-bytes/content")
