@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
+
+	"github.com/syncctl/syncctl/internal/jsonscan"
 )
 
 // Raw is a record's members as received. Encoding starts from it, so members the type
@@ -42,7 +45,7 @@ func (r Raw) Member(name string) json.RawMessage { return r.Members()[name] }
 
 // decodeKeeping fills v (a pointer to a struct) from data and keeps a copy of data.
 func decodeKeeping(data []byte, v any) (Raw, error) {
-	if err := json.Unmarshal(data, v); err != nil {
+	if err := unmarshal(data, v); err != nil {
 		return Raw{}, err
 	}
 	// Unmarshal succeeded: data is one JSON value. An object is kept (a copy: the
@@ -57,6 +60,10 @@ func decodeKeeping(data []byte, v any) (Raw, error) {
 // encodeKeeping encodes v (a struct) over the members received: v's fields win; a field
 // v left out as empty keeps its received spelling if that was empty too, and is dropped
 // if it was not (the field was cleared); members v does not name stay as they were.
+// Members come out sorted by name, each value compact and HTML-escaped: the bytes
+// json.Marshal of the merged map[string]json.RawMessage would give, built without
+// decoding v's encoding again or marshalling a map (that was four fifths of encoding a
+// bookmark).
 func encodeKeeping(v any, got Raw) ([]byte, error) {
 	known, err := json.Marshal(v)
 	if err != nil {
@@ -66,25 +73,97 @@ func encodeKeeping(v any, got Raw) ([]byte, error) {
 	if len(raw) == 0 {
 		return known, nil
 	}
-	var cur map[string]json.RawMessage
-	if err := json.Unmarshal(known, &cur); err != nil {
+	type member struct {
+		key   string
+		value []byte
+	}
+	out := make([]member, 0, len(raw)+16)
+	named := namesOf(reflect.TypeOf(v).Elem())
+	// v's own members, as json.Marshal wrote them: plain names (struct tags, so found in
+	// named), values already compact and escaped.
+	if err := jsonscan.Object(known, func(key, value []byte) error {
+		k, ok := named[string(key)]
+		if !ok {
+			k = string(key)
+		}
+		out = append(out, member{k, value})
+		return nil
+	}); err != nil {
 		return nil, err
 	}
-	out := make(map[string]json.RawMessage, len(raw)+len(cur))
-	named := map[string]bool{}
-	for _, n := range jsonNames(reflect.TypeOf(v).Elem()) {
-		named[n] = true
-	}
+	mine := out[:len(out):len(out)]
 	for k, r := range raw {
-		if !named[k] || isEmptyJSON(r) {
-			out[k] = r
+		if _, isField := named[k]; isField && !isEmptyJSON(r) {
+			continue
+		}
+		if slices.ContainsFunc(mine, func(m member) bool { return m.key == k }) {
+			continue
+		}
+		out = append(out, member{k, r})
+	}
+	slices.SortFunc(out, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	buf := make([]byte, 0, len(known)+len(got.r.data)+64)
+	buf = append(buf, '{')
+	for i, m := range out {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		if buf, err = appendKey(buf, m.key); err != nil {
+			return nil, err
+		}
+		buf = append(buf, ':')
+		if buf, err = appendCompactEscaped(buf, m.value); err != nil {
+			return nil, err
 		}
 	}
-	for k, c := range cur {
-		out[k] = c
-	}
-	return json.Marshal(out)
+	return append(buf, '}'), nil
 }
+
+// appendKey writes a member name as json.Marshal writes a map key.
+func appendKey(buf []byte, k string) ([]byte, error) {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, err := json.Marshal(k)
+			return append(buf, q...), err
+		}
+	}
+	return append(append(append(buf, '"'), k...), '"'), nil
+}
+
+// appendCompactEscaped writes a JSON value as json.Marshal writes a json.RawMessage:
+// without white space, with <, >, &, U+2028 and U+2029 escaped in strings. Values with
+// none of those (nearly all) are copied as they are.
+func appendCompactEscaped(buf, v []byte) ([]byte, error) {
+	for _, c := range v {
+		switch c {
+		case ' ', '\t', '\n', '\r', '<', '>', '&', 0xe2:
+			var b bytes.Buffer
+			if err := json.Compact(&b, v); err != nil {
+				return nil, err
+			}
+			var e bytes.Buffer
+			json.HTMLEscape(&e, b.Bytes())
+			return append(buf, e.Bytes()...), nil
+		}
+	}
+	return append(buf, v...), nil
+}
+
+// namesOf is the JSON member names of a struct type's fields (each mapped to itself, so
+// a name read from bytes is had without allocating it), computed once per type.
+func namesOf(t reflect.Type) map[string]string {
+	if m, ok := fieldNames.Load(t); ok {
+		return m.(map[string]string)
+	}
+	m := map[string]string{}
+	for _, n := range jsonNames(t) {
+		m[n] = n
+	}
+	fieldNames.Store(t, m)
+	return m
+}
+
+var fieldNames sync.Map // reflect.Type → map[string]string
 
 func isEmptyJSON(r json.RawMessage) bool {
 	switch string(bytes.TrimSpace(r)) {

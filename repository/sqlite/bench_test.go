@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -18,8 +19,10 @@ import (
 // with ids scattered as Firefox's are, applied 2,000 to a transaction (the
 // synchronizer's chunk), each chunk checked against local versions first as the
 // synchronizer does. Reported per record.
+var applyRecords = flag.Int("apply.records", 100_000, "BenchmarkApplyIncoming100k: records (1,000,000 for the large figure)")
+
 func BenchmarkApplyIncoming100k(b *testing.B) {
-	const n, chunk = 100_000, 5_000
+	n, chunk := *applyRecords, 5_000
 	recs := make([]wbo.Record, n)
 	for j := range recs {
 		sum := sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(j)))
