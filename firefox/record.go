@@ -112,9 +112,7 @@ func encodeKeeping(v any, got Raw) ([]byte, error) {
 			return nil, err
 		}
 		buf = append(buf, ':')
-		if buf, err = appendCompactEscaped(buf, m.value); err != nil {
-			return nil, err
-		}
+		buf = appendCompactEscaped(buf, m.value)
 	}
 	return append(buf, '}'), nil
 }
@@ -130,23 +128,40 @@ func appendKey(buf []byte, k string) ([]byte, error) {
 	return append(append(append(buf, '"'), k...), '"'), nil
 }
 
-// appendCompactEscaped writes a JSON value as json.Marshal writes a json.RawMessage:
-// without white space, with <, >, &, U+2028 and U+2029 escaped in strings. Values with
-// none of those (nearly all) are copied as they are.
-func appendCompactEscaped(buf, v []byte) ([]byte, error) {
-	for _, c := range v {
-		switch c {
-		case ' ', '\t', '\n', '\r', '<', '>', '&', 0xe2:
-			var b bytes.Buffer
-			if err := json.Compact(&b, v); err != nil {
-				return nil, err
+// appendCompactEscaped writes a JSON value (well formed: it was parsed when received) as
+// json.Marshal writes a json.RawMessage: without white space between tokens, and with <,
+// >, &, U+2028 and U+2029 escaped in strings as \u003c, \u003e, \u0026, \u2028, \u2029.
+func appendCompactEscaped(buf, v []byte) []byte {
+	const hexDigits = "0123456789abcdef"
+	inString := false
+	start := 0
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if inString {
+			switch {
+			case c == '\\':
+				i++ // the escaped character, whatever it is
+			case c == '"':
+				inString = false
+			case c == '<' || c == '>' || c == '&':
+				buf = append(append(buf, v[start:i]...), '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+				start = i + 1
+			case c == 0xe2 && i+2 < len(v) && v[i+1] == 0x80 && v[i+2]&^1 == 0xa8:
+				buf = append(append(buf, v[start:i]...), '\\', 'u', '2', '0', '2', hexDigits[v[i+2]&0xf])
+				i += 2
+				start = i + 1
 			}
-			var e bytes.Buffer
-			json.HTMLEscape(&e, b.Bytes())
-			return append(buf, e.Bytes()...), nil
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case ' ', '\t', '\n', '\r':
+			buf = append(buf, v[start:i]...)
+			start = i + 1
 		}
 	}
-	return append(buf, v...), nil
+	return append(buf, v[start:]...)
 }
 
 // namesOf is the JSON member names of a struct type's fields (each mapped to itself, so
