@@ -141,6 +141,30 @@ func RunTracked(t *testing.T, newRepo TrackedFactory) {
 		}
 	})
 
+	t.Run("a record reconciled as absent loses to one created here meanwhile; the others go in", func(t *testing.T) {
+		r := newRepo(t)
+		store(t, r, []wbo.Record{{ID: "q0001", Payload: Payload("q0001", 2)}}) // written meanwhile
+		in := []repository.Resolved{
+			{Record: wbo.Record{ID: "q0000", Payload: Payload("q0000", 7)}, Mirror: Payload("q0000", 7), Expect: 0},
+			{Record: wbo.Record{ID: "q0001", Payload: Payload("q0001", 7)}, Mirror: Payload("q0001", 7), Expect: 0},
+			{Record: wbo.Record{ID: "q0002", Payload: Payload("q0002", 7)}, Mirror: Payload("q0002", 7), Expect: 0},
+		}
+		res, err := r.ApplyIncoming(ctx, in, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, failed := res.Failed["q0001"]; !failed || len(res.Stored) != 2 || res.Stored[0] != "q0000" || res.Stored[1] != "q0002" {
+			t.Errorf("ApplyIncoming of absent records over one created meanwhile: %+v", res)
+		}
+		got := map[string]string{}
+		for _, rec := range all(t, r) {
+			got[rec.ID] = string(rec.Payload)
+		}
+		if len(got) != 3 || got["q0001"] != string(Payload("q0001", 2)) || got["q0000"] != string(Payload("q0000", 7)) {
+			t.Errorf("holds %v, want the local q0001 and the incoming others", got)
+		}
+	})
+
 	t.Run("a resolution made against an old local version loses to the newer local write", func(t *testing.T) {
 		r := newRepo(t)
 		store(t, r, records("o", 1, 1))

@@ -285,11 +285,19 @@ func (r *Repository) ApplyIncoming(ctx context.Context, in []repository.Resolved
 				return err
 			}
 		}
-		// The local times the resolutions were made against, read in this transaction
-		// for all of them at once (not one query per record).
+		// A record reconciled as absent here (Expect 0: every record of a first sync) is
+		// inserted only if it is still absent, by the insert itself (INSERT OR IGNORE):
+		// no lookup first. A statement that inserted fewer rows than it was given met
+		// records created here meanwhile; they are told from this write's by their time. The others are checked
+		// against the local times the resolutions were made against, read in this
+		// transaction for all of them at once (not one query per record).
+		count := make(map[string]int, len(in))
+		for _, x := range in {
+			count[x.Record.ID]++
+		}
 		var check []string
 		for _, x := range in {
-			if x.Expect != repository.AnyVersion {
+			if x.Expect != repository.AnyVersion && (x.Expect != 0 || count[x.Record.ID] > 1) {
 				check = append(check, x.Record.ID)
 			}
 		}
@@ -297,15 +305,23 @@ func (r *Repository) ApplyIncoming(ctx context.Context, in []repository.Resolved
 		if err != nil {
 			return err
 		}
-		rows := newRowWriter(tx, `INSERT OR REPLACE INTO records (collection, id, payload, sortindex, ttl, modified, dirty, mirror) VALUES `, 8)
+		const columns = `records (collection, id, payload, sortindex, ttl, modified, dirty, mirror) VALUES `
+		rows := newRowWriter(tx, `INSERT OR REPLACE INTO `+columns, 8)
 		defer rows.close()
-		for _, x := range in {
+		fresh := newRowWriter(tx, `INSERT OR IGNORE INTO `+columns, 8)
+		fresh.trackShort = true
+		defer fresh.close()
+		stored := make([]bool, len(in))
+		for i, x := range in {
 			rec := x.Record
 			if err := rec.Validate(wbo.Limits{}); err != nil {
 				res.Fail(rec.ID, err)
 				continue
 			}
-			if x.Expect != repository.AnyVersion && current[rec.ID] != int64(x.Expect) {
+			w := rows
+			if x.Expect == 0 && count[rec.ID] == 1 {
+				w = fresh
+			} else if x.Expect != repository.AnyVersion && current[rec.ID] != int64(x.Expect) {
 				// Written locally since it was reconciled: that newer local change wins.
 				res.Fail(rec.ID, errChangedMeanwhile)
 				continue
@@ -314,10 +330,26 @@ func (r *Repository) ApplyIncoming(ctx context.Context, in []repository.Resolved
 			if mirror != nil && bytes.Equal(mirror, rec.Payload) {
 				mirror = sameAsPayload
 			}
-			if err := rows.add(r.name, rec.ID, rec.Payload, rec.SortIndex, rec.TTL, int64(res.Modified), x.Changed, mirror); err != nil {
+			if err := w.add(r.name, rec.ID, rec.Payload, rec.SortIndex, rec.TTL, int64(res.Modified), x.Changed, mirror); err != nil {
 				return err
 			}
-			res.Stored = append(res.Stored, rec.ID)
+			stored[i] = true
+		}
+		if err := fresh.flush(); err != nil {
+			return err
+		}
+		meanwhile, err := r.notWritten(tx, fresh.short, in, int64(res.Modified))
+		if err != nil {
+			return err
+		}
+		for i, x := range in {
+			switch {
+			case !stored[i]:
+			case x.Expect == 0 && count[x.Record.ID] == 1 && meanwhile[x.Record.ID]:
+				res.Fail(x.Record.ID, errChangedMeanwhile) // created here meanwhile: it wins
+			default:
+				res.Stored = append(res.Stored, x.Record.ID)
+			}
 		}
 		if err := rows.flush(); err != nil {
 			return err
@@ -339,6 +371,10 @@ type rowWriter struct {
 	columns int
 	full    *sql.Stmt // rowsPerStatement rows; prepared on first use
 	args    []any
+	// With trackShort, short collects the ids (each row's second value) of the
+	// statements that changed fewer rows than they carried (INSERT OR IGNORE).
+	trackShort bool
+	short      []string
 }
 
 const rowsPerStatement = 64
@@ -350,6 +386,27 @@ func newRowWriter(tx *sql.Tx, prefix string, columns int) *rowWriter {
 func (w *rowWriter) values(rows int) string {
 	one := "(?" + strings.Repeat(",?", w.columns-1) + ")"
 	return w.prefix + one + strings.Repeat(","+one, rows-1)
+}
+
+// run executes one statement of the queued rows.
+func (w *rowWriter) run(st *sql.Stmt, query string) error {
+	var res sql.Result
+	var err error
+	if st != nil {
+		res, err = st.Exec(w.args...)
+	} else {
+		res, err = w.tx.Exec(query, w.args...)
+	}
+	if err != nil || !w.trackShort {
+		return err
+	}
+	rows := len(w.args) / w.columns
+	if n, err := res.RowsAffected(); err != nil || n < int64(rows) {
+		for i := 0; i < rows; i++ {
+			w.short = append(w.short, w.args[i*w.columns+1].(string))
+		}
+	}
+	return nil
 }
 
 // add queues a row, writing a full statement's worth when it has one.
@@ -365,7 +422,7 @@ func (w *rowWriter) add(args ...any) error {
 		}
 		w.full = st
 	}
-	_, err := w.full.Exec(w.args...)
+	err := w.run(w.full, "")
 	w.args = w.args[:0]
 	return err
 }
@@ -375,7 +432,7 @@ func (w *rowWriter) flush() error {
 	if len(w.args) == 0 {
 		return nil
 	}
-	_, err := w.tx.Exec(w.values(len(w.args)/w.columns), w.args...)
+	err := w.run(nil, w.values(len(w.args)/w.columns))
 	w.args = w.args[:0]
 	return err
 }
@@ -384,6 +441,47 @@ func (w *rowWriter) close() {
 	if w.full != nil {
 		w.full.Close()
 	}
+}
+
+// notWritten returns which of the ids (of rows an INSERT OR IGNORE was given for in)
+// hold something else than that write put there: a record created here meanwhile,
+// told from this write's by its time, payload and dirty flag (another process's clock
+// can give the same time).
+func (r *Repository) notWritten(tx *sql.Tx, ids []string, in []repository.Resolved, modified int64) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	ours := make(map[string]*repository.Resolved, len(ids))
+	for _, id := range ids {
+		ours[id] = nil
+	}
+	for i := range in {
+		if _, ok := ours[in[i].Record.ID]; ok {
+			ours[in[i].Record.ID] = &in[i]
+		}
+	}
+	err := inChunks(ids, func(list string, args []any) error {
+		rows, err := tx.Query(`SELECT id, modified, dirty, payload FROM records WHERE collection = ? AND id `+list, append([]any{r.name}, args...)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var m, dirty int64
+			var payload []byte
+			if err := rows.Scan(&id, &m, &dirty, &payload); err != nil {
+				return err
+			}
+			x := ours[id]
+			if x == nil || m != modified || (dirty != 0) != x.Changed || !bytes.Equal(payload, x.Record.Payload) {
+				out[id] = true
+			}
+		}
+		return rows.Err()
+	})
+	return out, err
 }
 
 // modifiedOf returns the local modification times of the records with these ids that
