@@ -48,3 +48,10 @@ type TrackedRepository interface {
 	// State reads a state key ("" when unset).
 	State(ctx context.Context, key string) (string, error)
 }
+
+// Emptier is a TrackedRepository that can tell cheaply that it holds no record at all.
+// A synchronizer then knows no incoming record of its first sync has a local version,
+// and looks none up: a record created here meanwhile is caught by Expect (0, absent).
+type Emptier interface {
+	Empty(ctx context.Context) (bool, error)
+}

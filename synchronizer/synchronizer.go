@@ -169,6 +169,14 @@ func (s *Synchronizer) incoming(ctx context.Context, res *Result) error {
 	// what that apply wrote to its own ids (one fetch names each id once) and the local
 	// duplicates it removed: after a chunk that removed any, the next is looked up again.
 	// Anything else written locally in between is caught by Expect.
+	// Into an empty local store (a new device's first sync) nothing needs looking up:
+	// every record is new here, and Expect 0 keeps a record created meanwhile.
+	empty := false
+	if e, ok := s.opts.Local.(repository.Emptier); ok {
+		if empty, err = e.Empty(ctx); err != nil {
+			return err
+		}
+	}
 	fetchCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type work struct {
@@ -217,9 +225,12 @@ func (s *Synchronizer) incoming(ctx context.Context, res *Result) error {
 		if len(chunk) == 0 && progress == done {
 			return nil
 		}
-		locals, err := s.opts.Local.Lookup(fetchCtx, idsOf(chunk))
-		if err != nil {
-			return err
+		locals := map[string]repository.Tracked{}
+		if !empty {
+			var err error
+			if locals, err = s.opts.Local.Lookup(fetchCtx, idsOf(chunk)); err != nil {
+				return err
+			}
 		}
 		select {
 		case queue <- work{chunk: chunk, locals: locals, progress: progress}:

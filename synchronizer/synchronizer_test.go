@@ -225,3 +225,48 @@ func TestChangesGoUpInGroupsEachMarkedOnItsOwn(t *testing.T) {
 		t.Errorf("another device got %d records, want 20", res.Applied)
 	}
 }
+
+// writesMeanwhile is a local store that, just before the first incoming chunk is
+// written, gets a local write of its own, as if the user edited while the sync ran.
+type writesMeanwhile struct {
+	repository.TrackedRepository
+	repository.Emptier
+	once  func()
+	fired bool
+}
+
+func (w *writesMeanwhile) ApplyIncoming(ctx context.Context, in []repository.Resolved, remove []string, state map[string]string) (repository.StoreResult, error) {
+	if !w.fired {
+		w.fired = true
+		w.once()
+	}
+	return w.TrackedRepository.ApplyIncoming(ctx, in, remove, state)
+}
+
+// A new device's first sync looks nothing up locally (the store is empty), yet a record
+// created on it while the sync ran is not overwritten by the incoming one: that local
+// write wins, as any local write made during a sync does, and goes up.
+func TestAFirstSyncKeepsARecordCreatedWhileItRan(t *testing.T) {
+	t.Parallel()
+	srv, keys, _ := setup(t)
+	a := newDevice(t, srv, keys, "a", synchronizer.Options{})
+	for _, id := range []string{"n1", "n2", "n3"} {
+		a.write(t, id, map[string]any{"text": "from a"})
+	}
+	a.mustSync(t)
+
+	b := newDevice(t, srv, keys, "b", synchronizer.Options{})
+	w := &writesMeanwhile{TrackedRepository: b.notes, Emptier: b.notes, once: func() { b.write(t, "n2", map[string]any{"text": "typed on b"}) }}
+	b.sync = synchronizer.New(synchronizer.Options{Local: w, Remote: remoteOf(t, srv, keys), Key: "notes"})
+	res := b.mustSync(t)
+	if res.Applied != 2 || res.Uploaded != 1 || !w.fired {
+		t.Errorf("first sync: %+v", res)
+	}
+	if snap := b.snapshot(t); snap["n2"] != `{"id":"n2","text":"typed on b"}` || snap["n1"] != `{"id":"n1","text":"from a"}` {
+		t.Errorf("b holds %v", snap)
+	}
+	a.mustSync(t)
+	if diff, ok := equalMaps(a.snapshot(t), b.snapshot(t)); !ok {
+		t.Error(diff)
+	}
+}

@@ -515,6 +515,14 @@ var sameAsPayload = []byte{}
 
 var errChangedMeanwhile = errors.New("sqlite: changed locally during the sync")
 
+// Empty implements repository.Emptier: the collection holds no record, not even a
+// tombstone.
+func (r *Repository) Empty(ctx context.Context) (bool, error) {
+	var any bool
+	err := r.d.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM records WHERE collection = ?)`, r.name).Scan(&any)
+	return !any, err
+}
+
 // Lookup implements repository.TrackedRepository.
 func (r *Repository) Lookup(ctx context.Context, ids []string) (map[string]repository.Tracked, error) {
 	out := make(map[string]repository.Tracked, len(ids))
