@@ -185,7 +185,8 @@ func (s *Syncer) Push(ctx context.Context, root, name string, opts PushOptions) 
 		return res, err
 	}
 
-	// Scan: every file becomes a blob in the local store (hashed; copied in only if new).
+	// Scan: every file becomes a blob, read and hashed where it is (the store records
+	// where; nothing is copied).
 	// A file whose size, times and inode are what they were when it was last read is
 	// that blob still, and is not read (the scan cache).
 	absRoot, err := filepath.Abs(root)
