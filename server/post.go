@@ -412,6 +412,13 @@ func (w *writeTx) stage(id int64, items []bsoInput, res *postResult) error {
 // commitBatch applies the staged BSOs in the order they came, then the commit's own, all
 // at the commit's timestamp (TTLs count from it too), and forgets the batch.
 func (w *writeTx) commitBatch(id int64, coll string, items []bsoInput, res *postResult) error {
+	moved, err := w.commitStagedInPlace(id, coll)
+	if err != nil {
+		return err
+	}
+	if moved {
+		return w.finishBatch(id, coll, items, res)
+	}
 	rows, err := w.Query(`SELECT id, has_payload, payload, has_sortindex, sortindex, has_ttl, ttl FROM batch_bsos WHERE batch = ? ORDER BY seq`, id)
 	if err != nil {
 		return err
@@ -440,12 +447,69 @@ func (w *writeTx) commitBatch(id int64, coll string, items []bsoInput, res *post
 	if err := w.putEach(coll, staged); err != nil {
 		return err
 	}
+	return w.finishBatch(id, coll, items, res)
+}
+
+// finishBatch writes the commit's own items after the staged ones and forgets the batch.
+func (w *writeTx) finishBatch(id int64, coll string, items []bsoInput, res *postResult) error {
 	if err := w.putAll(coll, items, res); err != nil {
 		return err
 	}
 	if _, err := w.Exec(`DELETE FROM batch_bsos WHERE batch = ?`, id); err != nil {
 		return err
 	}
-	_, err = w.Exec(`DELETE FROM batches WHERE id = ?`, id)
+	_, err := w.Exec(`DELETE FROM batches WHERE id = ?`, id)
 	return err
+}
+
+// commitStagedInPlace moves a batch's staged BSOs into bsos with one INSERT … SELECT per
+// shape (sortindex given or not, ttl given or not), inside the database, when they are
+// what putMany handles (each carries a payload, no id twice): then nothing is read out
+// into the server and bound back in. It reports false, having done nothing, otherwise.
+func (w *writeTx) commitStagedInPlace(id int64, coll string) (bool, error) {
+	var n, distinct, noPayload, bytes int64
+	if err := w.QueryRow(`SELECT COUNT(*), COUNT(DISTINCT id), COALESCE(SUM(CASE WHEN has_payload THEN 0 ELSE 1 END), 0) FROM batch_bsos WHERE batch = ?`, id).
+		Scan(&n, &distinct, &noPayload); err != nil {
+		return false, err
+	}
+	if n == 0 || n != distinct || noPayload != 0 {
+		return false, nil
+	}
+	if err := w.QueryRow(`SELECT bytes FROM batches WHERE id = ?`, id).Scan(&bytes); err != nil {
+		return false, err
+	}
+	now := w.st.nowMs()
+	for _, hasSortindex := range []bool{false, true} {
+		for _, hasTTL := range []bool{false, true} {
+			// As upsert: a record already there, and not expired, keeps what the item
+			// does not carry; an expired one is as good as absent. (The casts give
+			// PostgreSQL the parameters' types, which a SELECT list does not.)
+			sortindex, keepSortindex := "CAST(NULL AS BIGINT)", "CASE WHEN bsos.expiry > ? THEN bsos.sortindex END"
+			if hasSortindex {
+				sortindex, keepSortindex = "sortindex", "excluded.sortindex"
+			}
+			ttl, keepExpiry := "CAST(? AS BIGINT)", "CASE WHEN bsos.expiry > ? THEN bsos.expiry ELSE excluded.expiry END"
+			if hasTTL {
+				ttl, keepExpiry = "COALESCE(ttl, ?)", "excluded.expiry"
+			}
+			q := `INSERT INTO bsos (uid, collection, id, sortindex, payload, modified, expiry)
+				SELECT CAST(? AS BIGINT), CAST(? AS TEXT), id, ` + sortindex + `, payload, CAST(? AS BIGINT), CAST(? AS BIGINT) + ` + ttl + ` * 1000 FROM batch_bsos
+				WHERE batch = ? AND has_sortindex = ? AND has_ttl = ?
+				ON CONFLICT (uid, collection, id) DO UPDATE SET payload = excluded.payload, modified = excluded.modified,
+				sortindex = ` + keepSortindex + `, expiry = ` + keepExpiry
+			args := []any{w.uid, coll, w.ts, now, int64(defaultTTL), id, hasSortindex, hasTTL}
+			if !hasSortindex {
+				args = append(args, now)
+			}
+			if !hasTTL {
+				args = append(args, now)
+			}
+			if _, err := w.Exec(q, args...); err != nil {
+				return false, err
+			}
+		}
+	}
+	w.written += int(n)
+	w.bytesIn += bytes
+	return true, nil
 }
