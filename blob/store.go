@@ -657,7 +657,9 @@ func (s *Store) migrateV1(ctx context.Context) error {
 			return err
 		}
 		if _, err := w.finish(s, in.ID); errors.Is(err, ErrMAC) {
-			err = s.Remove(ctx, in.ID) // damaged: as if never here
+			if err := s.Remove(ctx, in.ID); err != nil { // damaged: as if never here
+				return err
+			}
 		} else if err != nil {
 			return err
 		}
