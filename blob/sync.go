@@ -485,7 +485,7 @@ func (s *Syncer) download(ctx context.Context, id string, sink func(string) (Sin
 		}
 	}
 	if out == nil {
-		w, err := s.opts.Store.newSealer()
+		w, err := s.opts.Store.startSealer(false) // fetch checks the content against the id
 		if err != nil {
 			return 0, err
 		}

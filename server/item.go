@@ -203,7 +203,9 @@ func (s *Server) write(req *request, pre preconditions, resource func(*writeTx) 
 	if !w.keepTS {
 		s.metrics.recordsIn.Add(float64(w.written))
 	}
-	s.usage.wrote(w.uid, w.bytesIn)
+	if s.opts.Quota > 0 {
+		s.usage.wrote(w.uid, w.bytesIn)
+	}
 	if w.batchCommitted {
 		s.metrics.batchCommits.Inc()
 	}

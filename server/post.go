@@ -462,14 +462,28 @@ func (w *writeTx) finishBatch(id int64, coll string, items []bsoInput, res *post
 	return err
 }
 
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // commitStagedInPlace moves a batch's staged BSOs into bsos with one INSERT … SELECT per
 // shape (sortindex given or not, ttl given or not), inside the database, when they are
 // what putMany handles (each carries a payload, no id twice): then nothing is read out
 // into the server and bound back in. It reports false, having done nothing, otherwise.
 func (w *writeTx) commitStagedInPlace(id int64, coll string) (bool, error) {
+	// One pass over the staged rows says whether they qualify and which shapes occur.
 	var n, distinct, noPayload, bytes int64
-	if err := w.QueryRow(`SELECT COUNT(*), COUNT(DISTINCT id), COALESCE(SUM(CASE WHEN has_payload THEN 0 ELSE 1 END), 0) FROM batch_bsos WHERE batch = ?`, id).
-		Scan(&n, &distinct, &noPayload); err != nil {
+	var shapes [4]int64 // by 2*sortindex given + ttl given
+	if err := w.QueryRow(`SELECT COUNT(*), COUNT(DISTINCT id), COALESCE(SUM(CASE WHEN has_payload THEN 0 ELSE 1 END), 0),
+		COALESCE(MAX(CASE WHEN NOT has_sortindex AND NOT has_ttl THEN 1 ELSE 0 END), 0),
+		COALESCE(MAX(CASE WHEN NOT has_sortindex AND has_ttl THEN 1 ELSE 0 END), 0),
+		COALESCE(MAX(CASE WHEN has_sortindex AND NOT has_ttl THEN 1 ELSE 0 END), 0),
+		COALESCE(MAX(CASE WHEN has_sortindex AND has_ttl THEN 1 ELSE 0 END), 0)
+		FROM batch_bsos WHERE batch = ?`, id).
+		Scan(&n, &distinct, &noPayload, &shapes[0], &shapes[1], &shapes[2], &shapes[3]); err != nil {
 		return false, err
 	}
 	if n == 0 || n != distinct || noPayload != 0 {
@@ -481,6 +495,9 @@ func (w *writeTx) commitStagedInPlace(id int64, coll string) (bool, error) {
 	now := w.st.nowMs()
 	for _, hasSortindex := range []bool{false, true} {
 		for _, hasTTL := range []bool{false, true} {
+			if k := 2*b2i(hasSortindex) + b2i(hasTTL); shapes[k] == 0 {
+				continue // no staged row of this shape
+			}
 			// As upsert: a record already there, and not expired, keeps what the item
 			// does not carry; an expired one is as good as absent. (The casts give
 			// PostgreSQL the parameters' types, which a SELECT list does not.)
