@@ -111,10 +111,19 @@ const checkpointEvery = 50 * time.Millisecond
 // copies committed pages from the WAL into the database file while writers go on
 // appending (a passive checkpoint takes no lock a writer or reader waits for), on a
 // core the write lock does not hold. Errors are left to the next round and to the
-// writer's own checkpoint at 10,000 pages.
+// writer's own checkpoint at 10,000 pages. A checkpoint that could not copy every
+// frame (a reader still needed the older pages, or it raced a commit) leaves the count
+// set, so the next round tries again: otherwise the last commits of a burst stayed in
+// the WAL until the next write.
 func (st *store) checkpoint() {
-	if st.commits.Swap(0) > 0 {
-		st.checkpoints.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+	n := st.commits.Swap(0)
+	if n == 0 {
+		return
+	}
+	var busy, logFrames, copied int64
+	err := st.checkpoints.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &copied)
+	if err != nil || copied < logFrames {
+		st.commits.Add(n)
 	}
 }
 

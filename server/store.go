@@ -221,7 +221,9 @@ func (w *writeTx) commit() error {
 	w.ended = true
 	defer w.st.unlock()
 	defer w.held()
-	w.st.commits.Add(1)
+	// Counted once the commit is in (a deferred call runs after it): counted before, a
+	// checkpoint could run between the count and the commit and never see it.
+	defer w.st.commits.Add(1)
 	if w.keepTS {
 		return w.Commit()
 	}
