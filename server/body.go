@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/syncctl/syncctl/hawk"
 )
@@ -43,7 +44,7 @@ func (s *Server) readBody(req *request, allowNewlines bool) (body []byte, newlin
 		// Read in one piece into a body of the announced size (net/http ends the body
 		// there), not grown and copied as io.ReadAll does: a megabyte POST was copied
 		// about twice over.
-		body = make([]byte, n)
+		body = bodyBuffer(n)
 		_, err = io.ReadFull(req.r.Body, body)
 	} else {
 		body, err = io.ReadAll(http.MaxBytesReader(req.w, req.r.Body, s.limits.MaxRequestBytes))
@@ -70,4 +71,31 @@ func (s *Server) readBody(req *request, allowNewlines bool) (body []byte, newlin
 		return nil, false, false
 	}
 	return body, newlines, true
+}
+
+// bodies keeps request bodies' buffers for the next request: a blob push sends
+// megabyte bodies one after another, and a new buffer for each was most of the
+// server's garbage (and its page faults). Only buffers up to maxPooledBody are kept.
+var bodies sync.Pool
+
+const maxPooledBody = 4 << 20
+
+func bodyBuffer(n int64) []byte {
+	if b, ok := bodies.Get().(*[]byte); ok && int64(cap(*b)) >= n {
+		return (*b)[:n]
+	} else if ok {
+		bodies.Put(b)
+	}
+	if n <= maxPooledBody {
+		return make([]byte, n, min(maxPooledBody, max(n, 1<<20)))
+	}
+	return make([]byte, n)
+}
+
+// releaseBody gives a body's buffer back once nothing refers into it: the handler has
+// answered, and what it kept of the body (ids, small payloads) was copied out of it.
+func releaseBody(b []byte) {
+	if cap(b) > 0 && cap(b) <= maxPooledBody {
+		bodies.Put(&b)
+	}
 }

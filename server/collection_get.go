@@ -255,6 +255,7 @@ func (s *Server) streamChunks(req *request, q collectionQuery, n, collTS, now in
 		buf = append(buf, '[')
 	}
 	firstRow := true
+	var scratch []byte // a payload read from its file
 	for sent := int64(0); sent < n; {
 		where, args := q.where(req.uid, req.collection, now)
 		args = append(args, collTS, min(chunkRows, n-sent))
@@ -275,7 +276,7 @@ func (s *Server) streamChunks(req *request, q collectionQuery, n, collTS, now in
 		}
 		got := 0
 		var last cursor
-		buf, got, last, err = appendRows(buf, rows, q.full, newlines, &firstRow)
+		buf, got, last, err = appendRows(buf, rows, q.full, newlines, &firstRow, s.st.files, &scratch)
 		rows.Close()
 		tx.Rollback()
 		if err != nil {
@@ -303,8 +304,9 @@ func (s *Server) streamChunks(req *request, q collectionQuery, n, collTS, now in
 }
 
 // appendRows encodes rows (sort key first) onto buf until they end or buf holds
-// chunkBytes, and returns how many it took and the last one's key.
-func appendRows(buf []byte, rows *sql.Rows, full, newlines bool, first *bool) ([]byte, int, cursor, error) {
+// chunkBytes, and returns how many it took and the last one's key. A payload kept in a
+// file is read into *scratch.
+func appendRows(buf []byte, rows *sql.Rows, full, newlines bool, first *bool, files *payloadFiles, scratch *[]byte) ([]byte, int, cursor, error) {
 	var (
 		got       int
 		last      cursor
@@ -327,11 +329,13 @@ func appendRows(buf []byte, rows *sql.Rows, full, newlines bool, first *bool) ([
 		}
 		*first = false
 		if full {
-			rec := wbo.Record{ID: last.id, Modified: wbo.Timestamp(modified), Payload: payload}
+			rec := wbo.Record{ID: last.id, Modified: wbo.Timestamp(modified)}
 			if sortindex.Valid {
 				rec.SortIndex = &sortindex.Int64
 			}
-			buf = rec.AppendJSON(buf)
+			if buf, err = files.appendRecord(buf, &rec, payload, scratch); err != nil {
+				return buf, got, last, err
+			}
 		} else {
 			buf = jsonscan.AppendString(buf, []byte(last.id))
 		}

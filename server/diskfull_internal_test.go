@@ -57,7 +57,7 @@ func TestAFullDiskIs503WithRetryAfterLoggedOnce(t *testing.T) {
 	if _, err := s.st.w.Exec(`PRAGMA max_page_count = ` + strconv.FormatInt(pages+1, 10)); err != nil {
 		t.Fatal(err)
 	}
-	big := `{"payload":"` + strings.Repeat("x", 1<<20) + `"}`
+	big := `{"payload":"` + strings.Repeat("x", spillBytes/2) + `"}` // kept in SQLite: larger ones go to files
 	for i := range 3 {
 		r := put(big)
 		if r.StatusCode != 503 || r.Header.Get("Retry-After") == "" {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -354,6 +355,9 @@ func transientCondition(err error) (condition, bool) {
 	if errors.As(err, &se) {
 		c, ok := transient[se.Code()&0xff]
 		return c, ok
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) { // a payload file
+		return transient[sqlite3.SQLITE_FULL], true
 	}
 	return postgresTransient(err)
 }

@@ -31,6 +31,10 @@ func (s *Server) getItem(req *request) {
 	if !pre.check(req, modified) {
 		return
 	}
+	if payload, err = s.st.files.resolve(payload, new([]byte)); err != nil {
+		s.serverError(req, err)
+		return
+	}
 	rec := wbo.Record{ID: req.id, Modified: wbo.Timestamp(modified), Payload: payload}
 	if sortindex.Valid {
 		rec.SortIndex = &sortindex.Int64
@@ -49,6 +53,7 @@ func (s *Server) putItem(req *request) {
 	if !ok {
 		return
 	}
+	defer releaseBody(body) // a large payload refers into it until written (see parseBSO)
 	in, err := parseBSO(body)
 	if err != nil {
 		writeJSON(req.w, http.StatusBadRequest, weaveInvalidWBO)
@@ -60,12 +65,21 @@ func (s *Server) putItem(req *request) {
 		writeJSON(req.w, http.StatusBadRequest, weaveInvalidWBO)
 		return
 	}
+	items := []bsoInput{in}
+	spilled, err := s.st.files.spill(items)
+	if err != nil {
+		s.serverError(req, err)
+		return
+	}
 	w, ok := s.write(req, pre, itemResource(req), func(w *writeTx, _ int64) error {
-		if err := w.put(req.collection, &in); err != nil {
+		if err := w.put(req.collection, &items[0]); err != nil {
 			return err
 		}
 		return w.touchCollection(req.collection)
 	})
+	if !ok {
+		s.st.files.forget(spilled)
+	}
 	if ok {
 		setLastModified(req.w, w.ts)
 		writeRaw(req.w, http.StatusOK, wbo.Timestamp(w.ts).AppendText(nil))

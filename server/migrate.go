@@ -205,6 +205,10 @@ func copyRecords(ctx context.Context, src, dst *store, from string, stats *Migra
 				rows.Close()
 				return err
 			}
+			if r.payload, err = src.files.resolveString(r.payload); err != nil {
+				rows.Close()
+				return err
+			}
 			chunk = append(chunk, r)
 		}
 		rows.Close()

@@ -40,7 +40,8 @@ func TestMigrateMovesAnAccountAndASecondRunIsANoop(t *testing.T) {
 		}
 		alice.mustStatus(alice.do("POST", "/storage/history", "["+strings.Join(items, ",")+"]"), 200)
 	}
-	alice.mustStatus(alice.do("PUT", "/storage/tabs/phone", `{"payload":"tabs","sortindex":7,"ttl":3600}`), 200)
+	// Large enough to be kept in a file beside the SQLite database: it moves as content.
+	alice.mustStatus(alice.do("PUT", "/storage/tabs/phone", `{"payload":"tabs`+strings.Repeat("t", 200<<10)+`","sortindex":7,"ttl":3600}`), 200)
 	before := alice.mustStatus(alice.do("GET", "/info/collections", ""), 200)
 	item := alice.mustStatus(alice.do("GET", "/storage/tabs/phone", ""), 200)
 	hs.Close()

@@ -157,12 +157,18 @@ func (s *Server) postCollection(req *request) {
 	if !ok {
 		return
 	}
+	defer releaseBody(body) // large payloads refer into it until written (see parseBSO)
 	items, res, ok := s.parsePost(req, body, newlines)
 	if !ok {
 		writeJSON(req.w, http.StatusBadRequest, weaveInvalidWBO)
 		return
 	}
 
+	spilled, err := s.st.files.spill(items)
+	if err != nil {
+		s.serverError(req, err)
+		return
+	}
 	status := http.StatusOK
 	var collTS int64
 	w, ok := s.write(req, pre, collectionResource(req), func(w *writeTx, ts int64) error {
@@ -208,6 +214,7 @@ func (s *Server) postCollection(req *request) {
 		return w.touchCollection(req.collection)
 	})
 	if !ok {
+		s.st.files.forget(spilled)
 		return
 	}
 	out := []byte(`{`)
@@ -305,7 +312,7 @@ func (w *writeTx) upsert(coll string, group []*bsoInput, hasSortindex, hasTTL bo
 			ttl = in.TTL
 		}
 		args = append(args, w.uid, coll, in.ID, sortindex, in.Payload, w.ts, now+ttl*1000)
-		w.bytesIn += int64(len(in.Payload))
+		w.bytesIn += payloadSize(in.Payload)
 	}
 	// A record already there, and not expired, keeps what the item does not carry;
 	// an expired one is as good as absent (as in put).
@@ -361,7 +368,7 @@ func (w *writeTx) capBatch(id int64, items []bsoInput, res *postResult, l Limits
 	}
 	kept := items[:0]
 	for _, in := range items {
-		size := int64(len(in.Payload))
+		size := payloadSize(in.Payload)
 		switch {
 		case count+1 > int64(l.MaxTotalRecords):
 			res.fail(in.ID, "retry bso")
@@ -392,7 +399,7 @@ func (w *writeTx) stage(id int64, items []bsoInput, res *postResult) error {
 			sortindex := sql.NullInt64{Int64: in.SortIndex, Valid: in.SortIndexSet}
 			ttl := sql.NullInt64{Int64: in.TTL, Valid: in.TTLSet}
 			args = append(args, id, seq, in.ID, in.HasPayload, in.Payload, in.HasSortIndex, sortindex, in.HasTTL, ttl)
-			bytes += int64(len(in.Payload))
+			bytes += payloadSize(in.Payload)
 		}
 		q := `INSERT INTO batch_bsos (batch, seq, id, has_payload, payload, has_sortindex, sortindex, has_ttl, ttl) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)` +
 			strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?, ?, ?)`, len(group)-1)

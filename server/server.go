@@ -237,6 +237,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.metrics = newMetrics(s)
 	st.metrics = s.metrics
+	st.log = s.log
 	if st.sharedNonces {
 		s.verifier.Shared = func(key []byte, expiry int64) (bool, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

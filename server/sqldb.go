@@ -25,7 +25,7 @@ type dialect struct {
 }
 
 var (
-	sqliteDialect = &dialect{name: "sqlite", payloadBytes: `octet_length(payload)`,
+	sqliteDialect = &dialect{name: "sqlite", payloadBytes: sqlitePayloadBytes,
 		readOptions: &sql.TxOptions{ReadOnly: true}}
 	postgresDialect = &dialect{name: "postgres", numbered: true, forUpdate: ` FOR UPDATE`, payloadBytes: `octet_length(payload)`,
 		readOptions: &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}}

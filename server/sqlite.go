@@ -247,7 +247,12 @@ func openSQLite(dir string, now func() time.Time) (*store, error) {
 		return nil, err
 	}
 	st.checkpoints.SetMaxOpenConns(1)
+	if err := st.openPayloadFiles(filepath.Join(dir, "payloads")); err != nil {
+		st.close()
+		return nil, fmt.Errorf("server: payload files: %w", err)
+	}
 	st.every(checkpointEvery, st.checkpoint)
+	st.every(sweepEvery, st.sweepPayloads)
 	st.every(purgeEvery, func() { st.purgeExpired() })
 	return st, nil
 }

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/syncctl/syncctl/wbo"
 )
 
@@ -41,6 +43,10 @@ type store struct {
 	stop    chan struct{}
 	stopped sync.WaitGroup
 	metrics *metrics // nil outside a Server (a migration)
+	log     zerolog.Logger
+	// files keeps SQLite's large payloads (nil on PostgreSQL: payloads stay in the
+	// database, where every node sees them).
+	files *payloadFiles
 	// sharedNonces: the Hawk replay cache is (also) kept in the database, so that a request
 	// replayed to another node is refused there too.
 	sharedNonces bool
@@ -63,7 +69,7 @@ func openStore(dir, url string, now func() time.Time, dbClock bool) (*store, err
 }
 
 func newStore(d *dialect, w, r *sql.DB, now func() time.Time) *store {
-	return &store{d: d, w: db{pool: w, d: d}, r: db{pool: r, d: d}, now: now, stop: make(chan struct{})}
+	return &store{d: d, w: db{pool: w, d: d}, r: db{pool: r, d: d}, now: now, stop: make(chan struct{}), log: zerolog.Nop()}
 }
 
 // prepare prepares the record write's statements on SQLite's write connection.
@@ -322,7 +328,7 @@ func (w *writeTx) put(coll string, in *bsoInput) error {
 	}
 	if in.HasPayload {
 		payload = in.Payload
-		w.bytesIn += int64(len(payload))
+		w.bytesIn += payloadSize(payload)
 	}
 	if in.HasSortIndex {
 		sortindex = sql.NullInt64{Int64: in.SortIndex, Valid: in.SortIndexSet}
