@@ -331,7 +331,7 @@ func (w *writeTx) upsert(coll string, group []*bsoInput, hasSortindex, hasTTL bo
 		strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?)`, len(group)-1) +
 		` ON CONFLICT (uid, collection, id) DO UPDATE SET payload = excluded.payload, modified = excluded.modified, sortindex = ` +
 		keepSortindex + `, expiry = ` + keepExpiry
-	_, err := w.Exec(q, args...)
+	_, err := w.execMany(q, args...)
 	return err
 }
 
@@ -403,7 +403,7 @@ func (w *writeTx) stage(id int64, items []bsoInput, res *postResult) error {
 		}
 		q := `INSERT INTO batch_bsos (batch, seq, id, has_payload, payload, has_sortindex, sortindex, has_ttl, ttl) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)` +
 			strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?, ?, ?)`, len(group)-1)
-		if _, err := w.Exec(q, args...); err != nil {
+		if _, err := w.execMany(q, args...); err != nil {
 			return err
 		}
 	}

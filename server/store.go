@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,10 @@ type store struct {
 	// of 100 records, or a batch commit of 10,000, would otherwise parse them every time,
 	// with the write lock held. (pgx caches prepared statements per connection itself.)
 	putSelect, putInsert *sql.Stmt
+	// stmts are the many-row statements (an upsert of 100 records, a batch's staging),
+	// prepared on SQLite's write connection at first use, by text: preparing one took a
+	// seventh of a POST's time with the write lock held. Bounded by stmtCacheSize.
+	stmts map[string]*sql.Stmt
 	// checkpoints copies SQLite's WAL into the database file on its own connection, off
 	// the write lock (see checkpoint); commits counts the commits it has not yet seen.
 	checkpoints *sql.DB
@@ -109,6 +114,12 @@ func (st *store) close() error {
 			stmt.Close()
 		}
 	}
+	st.lock()
+	for _, stmt := range st.stmts {
+		stmt.Close()
+	}
+	st.stmts = nil
+	st.unlock()
 	if st.r.pool == st.w.pool {
 		return st.w.Close()
 	}
@@ -132,6 +143,8 @@ type writeTx struct {
 	keepTS bool
 	// sel and ins are the store's put statements bound to this transaction, on first use.
 	sel, ins *sql.Stmt
+	// unprepared are many-row statements run before they were prepared (see execMany).
+	unprepared []string
 	// For the metrics: records written, whether a batch was committed, when the write
 	// had the lock.
 	written        int
@@ -226,6 +239,7 @@ func (st *store) observe(ts int64) {
 func (w *writeTx) commit() error {
 	w.ended = true
 	defer w.st.unlock()
+	defer w.prepareNew()
 	defer w.held()
 	// Counted once the commit is in (a deferred call runs after it): counted before, a
 	// checkpoint could run between the count and the commit and never see it.
@@ -248,6 +262,7 @@ func (w *writeTx) rollback() {
 	w.ended = true
 	w.Rollback() // ErrTxDone if the cancelled context already rolled it back
 	w.held()
+	w.prepareNew()
 	w.st.unlock()
 }
 
@@ -432,4 +447,45 @@ func (st *store) deleteChunk(q string, args ...any) (int64, error) {
 	}
 	st.commits.Add(1)
 	return r.RowsAffected()
+}
+
+// stmtCacheSize bounds the prepared many-row statements: the texts are few (a shape and a
+// row count each, up to 200 rows), so the bound is a safeguard, reached by nothing usual.
+const stmtCacheSize = 512
+
+// execMany runs a statement whose text is one of a few (see store.stmts): on SQLite
+// prepared once, on PostgreSQL as any statement (pgx caches it per connection itself).
+// Only the writer calls it, with the write lock held. A text not prepared yet runs as
+// it is, and is prepared once the transaction ends (the write pool's one connection is
+// the transaction's until then).
+func (w *writeTx) execMany(q string, args ...any) (sql.Result, error) {
+	if stmt, ok := w.st.stmts[q]; ok {
+		return w.Stmt(stmt).Exec(args...)
+	}
+	if w.st.d == sqliteDialect && !slices.Contains(w.unprepared, q) {
+		w.unprepared = append(w.unprepared, q)
+	}
+	return w.Exec(q, args...)
+}
+
+// prepareNew prepares the texts execMany met unprepared, with the write lock still held
+// and the transaction over. A failure only leaves a text to be prepared another time.
+func (w *writeTx) prepareNew() {
+	for _, q := range w.unprepared {
+		if len(w.st.stmts) >= stmtCacheSize {
+			for k, old := range w.st.stmts {
+				old.Close()
+				delete(w.st.stmts, k)
+			}
+		}
+		stmt, err := w.st.w.Prepare(q)
+		if err != nil {
+			return
+		}
+		if w.st.stmts == nil {
+			w.st.stmts = map[string]*sql.Stmt{}
+		}
+		w.st.stmts[q] = stmt
+	}
+	w.unprepared = nil
 }
