@@ -73,29 +73,45 @@ func (s *Server) readBody(req *request, allowNewlines bool) (body []byte, newlin
 	return body, newlines, true
 }
 
-// bodies keeps request bodies' buffers for the next request: a blob push sends
-// megabyte bodies one after another, and a new buffer for each was most of the
-// server's garbage (and its page faults). Only buffers up to maxPooledBody are kept.
-var bodies sync.Pool
+// bodies keeps large request bodies' buffers for the next request: a blob push sends
+// megabyte bodies one after another, and a new buffer for each was most of the server's
+// garbage (and its page faults). Bodies from minPooledBody to maxPooledBody are pooled
+// by size class (powers of two); a small body gets a buffer of its size, as before
+// (pooling those in megabyte buffers made each small POST hold one: the soak's RSS
+// doubled).
+var bodies [bodyClasses]sync.Pool
 
-const maxPooledBody = 4 << 20
+const (
+	minPooledBody = 64 << 10
+	maxPooledBody = 4 << 20
+	bodyClasses   = 7 // 64 KB … 4 MB
+)
+
+// bodyClass is the class of buffers that hold n bytes: the smallest power of two, from
+// minPooledBody, not below n.
+func bodyClass(n int64) int {
+	c := 0
+	for int64(minPooledBody)<<c < n {
+		c++
+	}
+	return c
+}
 
 func bodyBuffer(n int64) []byte {
-	if b, ok := bodies.Get().(*[]byte); ok && int64(cap(*b)) >= n {
+	if n < minPooledBody || n > maxPooledBody {
+		return make([]byte, n)
+	}
+	c := bodyClass(n)
+	if b, ok := bodies[c].Get().(*[]byte); ok {
 		return (*b)[:n]
-	} else if ok {
-		bodies.Put(b)
 	}
-	if n <= maxPooledBody {
-		return make([]byte, n, min(maxPooledBody, max(n, 1<<20)))
-	}
-	return make([]byte, n)
+	return make([]byte, n, int64(minPooledBody)<<c)
 }
 
 // releaseBody gives a body's buffer back once nothing refers into it: the handler has
 // answered, and what it kept of the body (ids, small payloads) was copied out of it.
 func releaseBody(b []byte) {
-	if cap(b) > 0 && cap(b) <= maxPooledBody {
-		bodies.Put(&b)
+	if c := bodyClass(int64(cap(b))); cap(b) >= minPooledBody && c < bodyClasses && int64(minPooledBody)<<c == int64(cap(b)) {
+		bodies[c].Put(&b)
 	}
 }

@@ -449,9 +449,10 @@ func (st *store) deleteChunk(q string, args ...any) (int64, error) {
 	return r.RowsAffected()
 }
 
-// stmtCacheSize bounds the prepared many-row statements: the texts are few (a shape and a
-// row count each, up to 200 rows), so the bound is a safeguard, reached by nothing usual.
-const stmtCacheSize = 512
+// stmtCacheSize bounds the prepared many-row statements (a shape and a row count each):
+// clients send full POSTs of 100 records, whose few texts stay; odd sizes come and go.
+// A 100-row statement's program is tens of KB of SQLite's memory.
+const stmtCacheSize = 32
 
 // execMany runs a statement whose text is one of a few (see store.stmts): on SQLite
 // prepared once, on PostgreSQL as any statement (pgx caches it per connection itself).
