@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/syncctl/syncctl/internal/jsonscan"
 	"github.com/syncctl/syncctl/wbo"
@@ -116,6 +117,12 @@ func (c *Client) getPages(ctx context.Context, collection string, q Query, fn fu
 	}
 }
 
+// longLines keeps readRecords' buffer for records longer than its reader's, up to
+// maxPooledLine: every blob download needs one of a megabyte or more.
+var longLines sync.Pool
+
+const maxPooledLine = 4 << 20
+
 // readRecords decodes a body as application/newlines, or as a JSON array from a server
 // that ignored our Accept header, and closes it.
 func readRecords(rep *reply, full bool, fn func(wbo.Record) error) error {
@@ -143,9 +150,20 @@ func readRecords(rep *reply, full bool, fn func(wbo.Record) error) error {
 	}
 	br := bufio.NewReaderSize(rep.raw, 64*1024)
 	// A record longer than the buffer is gathered in long, which is kept for the next
-	// one: a blob's chunks are each about a megabyte, and growing a fresh slice for every
-	// one was a tenth of a download's CPU. (decode copies what it keeps.)
-	var long []byte
+	// one, and for the next response (longLines): a blob's chunks are each about a
+	// megabyte, and growing a fresh slice for every one was a tenth of a download's CPU.
+	// (decode copies what it keeps.)
+	lp, _ := longLines.Get().(*[]byte)
+	if lp == nil {
+		lp = new([]byte)
+	}
+	long := (*lp)[:0]
+	defer func() {
+		if cap(long) <= maxPooledLine {
+			*lp = long[:0]
+			longLines.Put(lp)
+		}
+	}()
 	gathering := false
 	for {
 		line, err := br.ReadSlice('\n')
