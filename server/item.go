@@ -79,11 +79,10 @@ func (s *Server) putItem(req *request) {
 	})
 	if !ok {
 		s.st.files.forget(spilled)
+		return
 	}
-	if ok {
-		setLastModified(req.w, w.ts)
-		writeRaw(req.w, http.StatusOK, wbo.Timestamp(w.ts).AppendText(nil))
-	}
+	setLastModified(req.w, w.ts)
+	writeRaw(req.w, http.StatusOK, wbo.Timestamp(w.ts).AppendText(nil))
 }
 
 func itemResource(req *request) func(*writeTx) (int64, error) {
