@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -332,9 +333,7 @@ func (f *payloadFiles) sweep(referenced func(names []string) (map[string]bool, e
 		if err != nil {
 			return 0, err
 		}
-		for name := range got {
-			live[name] = true
-		}
+		maps.Copy(live, got)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -428,13 +427,14 @@ func (st *store) referenced(names []string) (map[string]bool, error) {
 	live := map[string]bool{}
 	for _, name := range names {
 		lo, hi := payloadRef+name, payloadRef+name+"\x7f"
-		var n int
-		if err := t.QueryRow(`SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM bsos WHERE `+refCondition+` AND payload >= ? AND payload < ? LIMIT 1))
-			+ (SELECT COUNT(*) FROM (SELECT 1 FROM batch_bsos WHERE `+refCondition+` AND payload >= ? AND payload < ? LIMIT 1))`,
-			lo, hi, lo, hi).Scan(&n); err != nil {
+		// Both lookups are searches of the partial indexes (payloadFilesSchema).
+		var used bool
+		if err := t.QueryRow(`SELECT EXISTS (SELECT 1 FROM bsos WHERE `+refCondition+` AND payload >= ? AND payload < ?)
+			OR EXISTS (SELECT 1 FROM batch_bsos WHERE `+refCondition+` AND payload >= ? AND payload < ?)`,
+			lo, hi, lo, hi).Scan(&used); err != nil {
 			return nil, err
 		}
-		if n > 0 {
+		if used {
 			live[name] = true
 		}
 	}
