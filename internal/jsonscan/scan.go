@@ -3,6 +3,7 @@ package jsonscan
 import (
 	"encoding/binary"
 	"errors"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -273,8 +274,10 @@ func skipPlain(data []byte, i int) int {
 		special := (w - ones*0x20) | w
 		special |= hasZero(w ^ (ones * '"'))
 		special |= hasZero(w ^ (ones * '\\'))
-		if special&highs != 0 {
-			return i
+		if m := special & highs; m != 0 {
+			// The lowest flagged byte is a true one (a borrow only runs upwards from
+			// a byte that is flagged itself): stop exactly there.
+			return i + bits.TrailingZeros64(m)/8
 		}
 		i += 8
 	}
