@@ -24,7 +24,7 @@ const KeySize = 32
 type KeyBundle struct {
 	enc, mac [KeySize]byte
 	block    cipher.Block
-	macs     sync.Pool // of hash.Hash keyed with mac; hmac.New costs several allocations
+	macs     sync.Pool // of *macState keyed with mac; hmac.New costs several allocations
 }
 
 // NewKeyBundle builds a bundle from its two 32-byte keys.
@@ -40,7 +40,7 @@ func NewKeyBundle(encKey, hmacKey []byte) (*KeyBundle, error) {
 		return nil, err
 	}
 	kb.block = block
-	kb.macs.New = func() any { return hmac.New(sha256.New, kb.mac[:]) }
+	kb.macs.New = func() any { return &macState{h: hmac.New(sha256.New, kb.mac[:])} }
 	return kb, nil
 }
 
@@ -76,12 +76,20 @@ func (kb *KeyBundle) Fingerprint() string {
 	return fmt.Sprintf("%x", h.Sum(nil)[:8])
 }
 
+// macState is a keyed HMAC and the buffer its sum is written to: a caller's array
+// handed to hash.Hash.Sum, an interface method, would escape to the heap, one
+// allocation per record.
+type macState struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+}
+
 func (kb *KeyBundle) hmacOf(data []byte, out *[sha256.Size]byte) {
-	h := kb.macs.Get().(hash.Hash)
-	h.Reset()
-	h.Write(data)
-	h.Sum(out[:0])
-	kb.macs.Put(h)
+	s := kb.macs.Get().(*macState)
+	s.h.Reset()
+	s.h.Write(data)
+	*out = [sha256.Size]byte(s.h.Sum(s.sum[:0]))
+	kb.macs.Put(s)
 }
 
 // oldsyncInfo is the HKDF info that turns an FxA kB into the Sync Key Bundle.

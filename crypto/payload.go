@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 
 	"github.com/syncctl/syncctl/internal/jsonscan"
 )
@@ -22,11 +24,7 @@ func (kb *KeyBundle) Encrypt(cleartext []byte, rnd io.Reader) ([]byte, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	var iv [aes.BlockSize]byte
-	if _, err := io.ReadFull(rnd, iv[:]); err != nil {
-		return nil, fmt.Errorf("crypto: random IV: %w", err)
-	}
-	return kb.EncryptWithIV(cleartext, iv[:])
+	return kb.seal(cleartext, nil, rnd)
 }
 
 // EncryptWithIV is Encrypt with a chosen IV. Reusing an IV leaks equality of prefixes:
@@ -35,6 +33,11 @@ func (kb *KeyBundle) EncryptWithIV(cleartext, iv []byte) ([]byte, error) {
 	if len(iv) != aes.BlockSize {
 		return nil, fmt.Errorf("%w: IV is %d bytes", ErrMalformedPayload, len(iv))
 	}
+	return kb.seal(cleartext, iv, nil)
+}
+
+// seal encrypts with iv, or with an IV read from rnd when iv is nil.
+func (kb *KeyBundle) seal(cleartext, iv []byte, rnd io.Reader) ([]byte, error) {
 	pad := aes.BlockSize - len(cleartext)%aes.BlockSize
 	ctLen := len(cleartext) + pad
 	b64Len := base64.StdEncoding.EncodedLen(ctLen)
@@ -46,11 +49,23 @@ func (kb *KeyBundle) EncryptWithIV(cleartext, iv []byte) ([]byte, error) {
 		tail   = `"}`
 	)
 	ivB64Len := base64.StdEncoding.EncodedLen(aes.BlockSize)
-	out := make([]byte, 0, len(head)+b64Len+len(ivKey)+ivB64Len+len(macKey)+2*sha256.Size+len(tail)+ctLen)
-	// The raw ciphertext lives past the JSON's capacity-reserved end, so one allocation
-	// serves both.
-	jsonLen := len(head) + b64Len + len(ivKey) + ivB64Len + len(macKey) + 2*sha256.Size + len(tail)
-	buf := out[jsonLen : jsonLen+ctLen]
+	out := make([]byte, 0, len(head)+b64Len+len(ivKey)+ivB64Len+len(macKey)+2*sha256.Size+len(tail))
+	// The raw ciphertext and a random IV are scratch, from a pool: a record's only
+	// allocation is then the payload it returns.
+	scratch := sealScratch.Get().(*[]byte)
+	defer func() {
+		if cap(*scratch) <= 2<<20 {
+			sealScratch.Put(scratch)
+		}
+	}()
+	*scratch = slices.Grow((*scratch)[:0], ctLen+aes.BlockSize)[:ctLen+aes.BlockSize]
+	buf := (*scratch)[:ctLen]
+	if iv == nil {
+		iv = (*scratch)[ctLen:]
+		if _, err := io.ReadFull(rnd, iv); err != nil {
+			return nil, fmt.Errorf("crypto: random IV: %w", err)
+		}
+	}
 	copy(buf, cleartext)
 	for i := len(cleartext); i < ctLen; i++ {
 		buf[i] = byte(pad)
@@ -59,7 +74,7 @@ func (kb *KeyBundle) EncryptWithIV(cleartext, iv []byte) ([]byte, error) {
 
 	out = append(out, head...)
 	ctStart := len(out)
-	out = base64.StdEncoding.AppendEncode(out, buf)
+	out = appendBase64(out, buf)
 	ctB64 := out[ctStart:]
 	out = append(out, ivKey...)
 	out = base64.StdEncoding.AppendEncode(out, iv)
@@ -70,6 +85,10 @@ func (kb *KeyBundle) EncryptWithIV(cleartext, iv []byte) ([]byte, error) {
 	out = append(out, tail...)
 	return out, nil
 }
+
+// sealScratch holds buffers of the size of a cleartext, for seal. One that grew past
+// 2 MB (more than a blob chunk) is not kept. (*[]byte: a slice in an interface allocates.)
+var sealScratch = sync.Pool{New: func() any { return new([]byte) }}
 
 // Decrypt verifies and opens a payload. The HMAC is checked, in constant time, before any
 // decryption: a payload that fails it yields ErrHMACMismatch and nothing else is done.
@@ -101,7 +120,7 @@ func (kb *KeyBundle) Decrypt(payload []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: IV is not 16 bytes of base64", ErrMalformedPayload)
 	}
 	ct := make([]byte, base64.StdEncoding.DecodedLen(len(ctB64)))
-	n, err := base64.StdEncoding.Decode(ct, ctB64)
+	n, err := decodeBase64(ct, ctB64)
 	if err != nil {
 		return nil, fmt.Errorf("%w: ciphertext is not base64", ErrMalformedPayload)
 	}
