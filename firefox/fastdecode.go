@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/syncctl/syncctl/internal/jsonscan"
 )
@@ -18,11 +20,34 @@ import (
 // malformed JSON or invalid UTF-8) sends the whole record to encoding/json instead,
 // from a zero value, so the result and the error are encoding/json's in every case.
 // Decoding was most of a bookmark's incoming path (4.4 of 7.1 µs).
-func unmarshal(data []byte, v any) error {
+func unmarshal(data []byte, v any) error { return unmarshalText(text{data: data}, v) }
+
+// text is a record being decoded. base, when set, is the same bytes as a string: a
+// string member that needs no unescaping is then a substring of it, not a copy of its
+// own (a bookmark's eight strings were eight allocations).
+type text struct {
+	data []byte
+	base string
+}
+
+// str is s, a string member's unescaped bytes, as a string.
+func (t *text) str(s []byte) string {
+	if t.base != "" && len(s) > 0 {
+		// s aliases data when nothing in it was escaped (jsonscan.String).
+		off := uintptr(unsafe.Pointer(unsafe.SliceData(s))) - uintptr(unsafe.Pointer(unsafe.SliceData(t.data)))
+		if off < uintptr(len(t.data)) && uintptr(len(s)) <= uintptr(len(t.data))-off {
+			return t.base[off : off+uintptr(len(s))]
+		}
+	}
+	return string(s)
+}
+
+func unmarshalText(t text, v any) error {
+	data := t.data
 	rv := reflect.ValueOf(v)
 	if rv.Kind() == reflect.Pointer && !rv.IsNil() && rv.Elem().Kind() == reflect.Struct {
 		if p := planOf(rv.Elem().Type()); p != nil {
-			if decodeStruct(data, rv.Elem(), p) == nil {
+			if decodeStruct(&t, data, rv.Elem(), p) == nil {
 				return nil
 			}
 			rv.Elem().SetZero()
@@ -53,6 +78,8 @@ type fieldPlan struct {
 	index int
 	kind  fieldKind
 	elem  *plan // kStructs
+	// omitEmpty: the tag's omitempty, for encoding.
+	omitEmpty bool
 }
 
 // plan is how to decode one struct type; nil when some field is of a kind it does not
@@ -61,9 +88,16 @@ type fieldPlan struct {
 type plan struct {
 	fields []fieldPlan
 	byName map[string]int // exact JSON name → fields index
-	// folded holds the lower-cased names, to spot a key encoding/json would match to a
-	// field case-insensitively.
-	folded map[string]bool
+	// byLen is the fields' indexes by the length of their names: a key is looked up
+	// among the few names of its length, exactly and then ignoring ASCII case (a key
+	// encoding/json would match to a field case-insensitively). A map lookup of every
+	// key, and a second one of its lower-cased form for the keys no field has, cost a
+	// fifth of decoding a bookmark.
+	byLen [][]int
+	// sorted is the fields' indexes in the byte order of their names, and canEncode
+	// whether the fast encoder writes this type (see fastencode.go).
+	sorted    []int
+	canEncode bool
 }
 
 var plans sync.Map // reflect.Type → *plan (or a typed nil)
@@ -86,7 +120,7 @@ func makePlan(t reflect.Type, depth int) *plan {
 	if depth > 2 || reflect.PointerTo(t).Implements(unmarshalerType) {
 		return nil
 	}
-	p := &plan{byName: map[string]int{}, folded: map[string]bool{}}
+	p := &plan{byName: map[string]int{}}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag := f.Tag.Get("json")
@@ -97,7 +131,7 @@ func makePlan(t reflect.Type, depth int) *plan {
 		if name == "" || strings.Contains(opts, "string") || f.Anonymous {
 			return nil // the default name, ",string", embedding: not worth the rules
 		}
-		fp := fieldPlan{name: name, index: i}
+		fp := fieldPlan{name: name, index: i, omitEmpty: slices.Contains(strings.Split(opts, ","), "omitempty")}
 		ft := f.Type
 		switch {
 		case ft == numberType:
@@ -131,23 +165,32 @@ func makePlan(t reflect.Type, depth int) *plan {
 			return nil
 		}
 		p.byName[name] = len(p.fields)
-		p.folded[strings.ToLower(name)] = true
+		for len(p.byLen) <= len(name) {
+			p.byLen = append(p.byLen, nil)
+		}
+		p.byLen[len(name)] = append(p.byLen[len(name)], len(p.fields))
 		p.fields = append(p.fields, fp)
 	}
+	p.sorted = make([]int, len(p.fields))
+	for i := range p.sorted {
+		p.sorted[i] = i
+	}
+	slices.SortFunc(p.sorted, func(a, b int) int { return strings.Compare(p.fields[a].name, p.fields[b].name) })
+	p.canEncode = p.encodable(t)
 	return p
 }
 
 // decodeStruct fills sv (a zero struct) from the object in data, or returns errSlowPath
 // (or a syntax error) for encoding/json to do it.
-func decodeStruct(data []byte, sv reflect.Value, p *plan) error {
+func decodeStruct(t *text, data []byte, sv reflect.Value, p *plan) error {
 	var seen uint64 // fields set, by plan index (a repeated key takes the slow path)
 	return jsonscan.Object(data, func(key, value []byte) error {
 		if len(key) == 0 || !plainASCII(key) {
 			return errSlowPath // escapes, or folding rules beyond ASCII: encoding/json's
 		}
-		i, ok := p.byName[string(key)]
-		if !ok {
-			if p.foldsToField(key) {
+		i, folds := p.field(key)
+		if i < 0 {
+			if folds {
 				return errSlowPath // encoding/json would match it to a field
 			}
 			return nil // a member the type does not name: kept in Raw
@@ -156,24 +199,45 @@ func decodeStruct(data []byte, sv reflect.Value, p *plan) error {
 			return errSlowPath
 		}
 		seen |= 1 << i
-		return decodeField(value, sv.Field(p.fields[i].index), &p.fields[i])
+		return decodeField(t, value, sv.Field(p.fields[i].index), &p.fields[i])
 	})
 }
 
 // plainASCII: no escape and no byte beyond ASCII.
-// foldsToField: an ASCII key equal to a field's name but for case.
-func (p *plan) foldsToField(key []byte) bool {
-	var buf [64]byte
-	if len(key) > len(buf) {
-		return true // no field name is this long; let encoding/json say
+// field is the index of the field named key, or -1 and whether key, ASCII, equals a
+// field's name but for case.
+func (p *plan) field(key []byte) (int, bool) {
+	if len(key) >= len(p.byLen) {
+		return -1, false
 	}
+	same := p.byLen[len(key)]
+	for _, i := range same {
+		if string(key) == p.fields[i].name {
+			return i, false
+		}
+	}
+	for _, i := range same {
+		if asciiEqualFold(key, p.fields[i].name) {
+			return -1, true
+		}
+	}
+	return -1, false
+}
+
+func asciiEqualFold(key []byte, name string) bool {
 	for i, c := range key {
+		d := name[i]
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		buf[i] = c
+		if 'A' <= d && d <= 'Z' {
+			d += 'a' - 'A'
+		}
+		if c != d {
+			return false
+		}
 	}
-	return p.folded[string(buf[:len(key)])]
+	return true
 }
 
 func plainASCII(b []byte) bool {
@@ -185,7 +249,7 @@ func plainASCII(b []byte) bool {
 	return true
 }
 
-func decodeField(value []byte, fv reflect.Value, f *fieldPlan) error {
+func decodeField(t *text, value []byte, fv reflect.Value, f *fieldPlan) error {
 	null := len(value) == 4 && string(value) == "null"
 	switch f.kind {
 	case kString, kStringPtr:
@@ -203,10 +267,10 @@ func decodeField(value []byte, fv reflect.Value, f *fieldPlan) error {
 			return errSlowPath
 		}
 		if f.kind == kString {
-			fv.SetString(string(s))
+			fv.SetString(t.str(s))
 		} else {
 			p := reflect.New(fv.Type().Elem())
-			p.Elem().SetString(string(s))
+			p.Elem().SetString(t.str(s))
 			fv.Set(p)
 		}
 	case kBool, kBoolPtr:
@@ -260,7 +324,7 @@ func decodeField(value []byte, fv reflect.Value, f *fieldPlan) error {
 		if c := value[0]; c != '-' && (c < '0' || c > '9') {
 			return errSlowPath // a quoted number: encoding/json's rules
 		}
-		fv.SetString(string(value)) // jsonscan checked it is a well-formed number
+		fv.SetString(t.str(value)) // jsonscan checked it is a well-formed number
 	case kStrings:
 		if null {
 			fv.SetZero()
@@ -282,13 +346,17 @@ func decodeField(value []byte, fv reflect.Value, f *fieldPlan) error {
 			if err != nil {
 				return errSlowPath
 			}
-			out = append(out, string(s))
+			out = append(out, t.str(s))
 			return nil
 		})
 		if err != nil {
 			return errSlowPath
 		}
-		fv.Set(reflect.ValueOf(out).Convert(fv.Type()))
+		if p, ok := fv.Addr().Interface().(*[]string); ok {
+			*p = out // without boxing the slice in an interface, an allocation
+		} else {
+			fv.Set(reflect.ValueOf(out).Convert(fv.Type()))
+		}
 	case kStructs:
 		if null {
 			fv.SetZero()
@@ -306,7 +374,7 @@ func decodeField(value []byte, fv reflect.Value, f *fieldPlan) error {
 			if e[0] != '{' {
 				return errSlowPath
 			}
-			return decodeStruct(e, out.Index(out.Len()-1), f.elem)
+			return decodeStruct(t, e, out.Index(out.Len()-1), f.elem)
 		})
 		if err != nil {
 			return errSlowPath

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/syncctl/syncctl/internal/jsonscan"
 )
@@ -21,9 +22,12 @@ type Raw struct{ r *received }
 // received is what Raw points to: the JSON, and its members once read (records are
 // copied by value; the members, never changed once read, are shared by the copies).
 type received struct {
-	data    []byte
+	data    []byte // never written: it may be a string's bytes
 	once    sync.Once
 	members map[string]json.RawMessage
+	// sorted is members in the byte order of their names, for the fast encoder.
+	sortOnce sync.Once
+	sorted   []namedMember
 }
 
 // Members are the received members by name (nil when nothing was received). The map
@@ -43,18 +47,29 @@ func (r Raw) Members() map[string]json.RawMessage {
 // Member is one received member (nil when absent).
 func (r Raw) Member(name string) json.RawMessage { return r.Members()[name] }
 
-// decodeKeeping fills v (a pointer to a struct) from data and keeps a copy of data.
-func decodeKeeping(data []byte, v any) (Raw, error) {
-	if err := unmarshal(data, v); err != nil {
-		return Raw{}, err
-	}
-	// Unmarshal succeeded: data is one JSON value. An object is kept (a copy: the
-	// caller's buffer may be reused); anything else has no members.
+// decodeKeeping fills v (a pointer to a struct) from data and keeps a copy of data, in
+// into when it is not nil.
+func decodeKeeping(data []byte, v any, into *received) (Raw, error) {
+	// An object is kept (a copy: the caller's buffer may be reused), made as a string so
+	// that v's strings can be parts of it; anything else has no members.
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
+		if err := unmarshal(data, v); err != nil {
+			return Raw{}, err
+		}
 		return Raw{}, nil
 	}
-	return Raw{&received{data: bytes.Clone(trimmed)}}, nil
+	kept := string(trimmed)
+	// Read only, ever: the bytes are the string's.
+	keptBytes := unsafe.Slice(unsafe.StringData(kept), len(kept))
+	if err := unmarshalText(text{data: keptBytes, base: kept}, v); err != nil {
+		return Raw{}, err
+	}
+	if into == nil {
+		into = new(received)
+	}
+	into.data = keptBytes
+	return Raw{into}, nil
 }
 
 // encodeKeeping encodes v (a struct) over the members received: v's fields win; a field
@@ -65,6 +80,13 @@ func decodeKeeping(data []byte, v any) (Raw, error) {
 // decoding v's encoding again or marshalling a map (that was four fifths of encoding a
 // bookmark).
 func encodeKeeping(v any, got Raw) ([]byte, error) {
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() && rv.Elem().Kind() == reflect.Struct {
+		if p := planOf(rv.Elem().Type()); p != nil && p.canEncode {
+			if out, ok := encodeFast(rv.Elem(), p, got); ok {
+				return out, nil
+			}
+		}
+	}
 	known, err := json.Marshal(v)
 	if err != nil {
 		return known, err
@@ -132,6 +154,16 @@ func appendKey(buf []byte, k string) ([]byte, error) {
 // json.Marshal writes a json.RawMessage: without white space between tokens, and with <,
 // >, &, U+2028 and U+2029 escaped in strings as \u003c, \u003e, \u0026, \u2028, \u2029.
 func appendCompactEscaped(buf, v []byte) []byte {
+	plain := true // most values hold nothing to compact or escape: copied at once
+	for _, c := range v {
+		if compactsOrEscapes[c] {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return append(buf, v...)
+	}
 	const hexDigits = "0123456789abcdef"
 	inString := false
 	start := 0
@@ -163,6 +195,15 @@ func appendCompactEscaped(buf, v []byte) []byte {
 	}
 	return append(buf, v[start:]...)
 }
+
+// compactsOrEscapes: the bytes appendCompactEscaped may have to change (white space, <,
+// >, &, and the first byte of U+2028 and U+2029).
+var compactsOrEscapes = func() (t [256]bool) {
+	for _, c := range []byte(" \t\n\r<>&\xe2") {
+		t[c] = true
+	}
+	return t
+}()
 
 // namesOf is the JSON member names of a struct type's fields (each mapped to itself, so
 // a name read from bytes is had without allocating it), computed once per type.

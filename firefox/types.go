@@ -95,7 +95,7 @@ type tabFields Tab
 
 // UnmarshalJSON keeps every member.
 func (t *Tab) UnmarshalJSON(b []byte) error {
-	raw, err := decodeKeeping(b, (*tabFields)(t))
+	raw, err := decodeKeeping(b, (*tabFields)(t), nil)
 	t.Raw = raw
 	return err
 }
@@ -132,8 +132,13 @@ func Parse[T any, P interface {
 	*T
 	Record
 }](cleartext []byte) (*T, error) {
-	v := P(new(T))
-	u, err := decodeKeeping(cleartext, v)
+	// The record and what its Raw points to, in one allocation.
+	both := new(struct {
+		v T
+		r received
+	})
+	v := P(&both.v)
+	u, err := decodeKeeping(cleartext, v, &both.r)
 	if err != nil {
 		return nil, err
 	}
