@@ -31,10 +31,14 @@ type Options struct {
 	Reconciler Reconciler
 	// Deduper, if set, is asked about every incoming record that has no local twin.
 	Deduper Deduper
-	// ChunkSize is how many incoming records are applied per transaction (default
-	// 5,000: a transaction's cost is mostly the index pages it touches, and random ids
-	// touch nearly all of them whatever the count; two chunks are in memory at a time).
-	ChunkSize int
+	// ChunkSize is how many incoming records are applied per transaction at most
+	// (default 20,000), and ChunkBytes how many bytes of their payloads (default 8 MB).
+	// A transaction's cost is mostly the index pages it touches, in id order: once a
+	// collection's index outgrows the page cache, more records to a transaction share
+	// the cost (at 1,000,000 records, 10.2 µs a record at 20,000 against 16.8 at
+	// 5,000). Two chunks are in memory at a time.
+	ChunkSize  int
+	ChunkBytes int
 	// UploadChunk is how many local changes go to one Remote.Store (default 10,000, the
 	// max_total_records of Mozilla's servers and of syncctl serve: one server batch, so
 	// a group is as atomic as an upload of it alone could be).
@@ -84,7 +88,10 @@ func New(opts Options) *Synchronizer {
 		opts.Reconciler = ThreeWay{}
 	}
 	if opts.ChunkSize <= 0 {
-		opts.ChunkSize = 5000
+		opts.ChunkSize = 20_000
+	}
+	if opts.ChunkBytes <= 0 {
+		opts.ChunkBytes = 8 << 20
 	}
 	if opts.UploadChunk <= 0 {
 		opts.UploadChunk = 10_000
@@ -203,9 +210,10 @@ func (s *Synchronizer) incoming(ctx context.Context, res *Result) error {
 		applied <- err
 	}()
 	var (
-		chunk []wbo.Record
-		done  = since // every record up to this timestamp is applied (or queued to be)
-		seen  = since // the newest timestamp fetched
+		chunk      []wbo.Record
+		chunkBytes int
+		done       = since // every record up to this timestamp is applied (or queued to be)
+		seen       = since // the newest timestamp fetched
 	)
 	// flush queues the chunk with the progress it completes. Records arrive oldest
 	// first, but several share a commit's timestamp, and a chunk may end inside such a
@@ -238,13 +246,14 @@ func (s *Synchronizer) incoming(ctx context.Context, res *Result) error {
 			return fetchCtx.Err()
 		}
 		done = progress
-		chunk = make([]wbo.Record, 0, s.opts.ChunkSize)
+		chunk, chunkBytes = nil, 0
 		return nil
 	}
 	err = s.opts.Remote.FetchSince(fetchCtx, since, func(r wbo.Record) error {
 		chunk = append(chunk, r)
+		chunkBytes += len(r.Payload)
 		seen = max(seen, r.Modified)
-		if len(chunk) >= s.opts.ChunkSize {
+		if len(chunk) >= s.opts.ChunkSize || chunkBytes >= s.opts.ChunkBytes {
 			return flush(false)
 		}
 		return nil

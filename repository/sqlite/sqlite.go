@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -312,7 +313,19 @@ func (r *Repository) ApplyIncoming(ctx context.Context, in []repository.Resolved
 		fresh.trackShort = true
 		defer fresh.close()
 		stored := make([]bool, len(in))
-		for i, x := range in {
+		// In the order of their ids (records of the same id keep theirs): random ids
+		// inserted as they come touch the (collection, id) index's leaf pages at
+		// random, again and again, and once that index outgrows the page cache every
+		// touch is a read and a rewrite. In order, each leaf page is visited once per
+		// transaction. At 1,000,000 records this took applying from 18.9 to 16.8 µs a
+		// record with 5,000 to a transaction, and, with 20,000, to 10.2.
+		order := make([]int, len(in))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(in[a].Record.ID, in[b].Record.ID) })
+		for _, i := range order {
+			x := in[i]
 			rec := x.Record
 			if err := rec.Validate(wbo.Limits{}); err != nil {
 				res.Fail(rec.ID, err)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/syncctl/syncctl/repository"
 	"github.com/syncctl/syncctl/repository/sqlite"
 	"github.com/syncctl/syncctl/wbo"
 )
@@ -173,5 +175,36 @@ func TestAnIdClusteredDatabaseIsMigrated(t *testing.T) {
 	var ddl string
 	if err := check.QueryRow(`SELECT sql FROM sqlite_master WHERE name = 'records'`).Scan(&ddl); err != nil || strings.Contains(ddl, "WITHOUT ROWID") {
 		t.Errorf("records table after migration: %q, %v", ddl, err)
+	}
+}
+
+// ApplyIncoming writes a transaction's records in id order; records of one id keep
+// their order among themselves, so the last resolution of an id is what stays, and
+// every record's result and content is as if they had gone in as given.
+func TestIncomingRecordsOfOneIdKeepTheirOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	notes := open(t, filepath.Join(t.TempDir(), "local.db")).Collection("notes")
+	rec := func(id, v string) repository.Resolved {
+		p := []byte(`{"id":"` + id + `","v":"` + v + `"}`)
+		return repository.Resolved{Record: wbo.Record{ID: id, Payload: p}, Mirror: p}
+	}
+	in := []repository.Resolved{rec("zz", "1"), rec("aa", "1"), rec("mm", "first"), rec("bb", "1"), rec("mm", "second"), rec("mm", "third")}
+	want := map[string]string{"zz": "1", "aa": "1", "bb": "1", "mm": "third"}
+	// And enough of them that a sort that is not stable would mix them up.
+	for i := range 400 {
+		id := fmt.Sprintf("r%02d", (i*7)%31)
+		in = append(in, rec(id, fmt.Sprint(i)))
+		want[id] = fmt.Sprint(i)
+	}
+	res, err := notes.ApplyIncoming(ctx, in, nil, nil)
+	if err != nil || len(res.Failed) != 0 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	for id, want := range want {
+		got, ok, err := notes.Get(ctx, id)
+		if err != nil || !ok || string(got.Payload) != `{"id":"`+id+`","v":"`+want+`"}` {
+			t.Errorf("%s: %s %v %v", id, got.Payload, ok, err)
+		}
 	}
 }
