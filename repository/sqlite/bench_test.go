@@ -16,13 +16,16 @@ import (
 )
 
 // BenchmarkApplyIncoming100k is the local half of a first sync: 100,000 history records
-// with ids scattered as Firefox's are, applied 2,000 to a transaction (the
-// synchronizer's chunk), each chunk checked against local versions first as the
-// synchronizer does. Reported per record.
-var applyRecords = flag.Int("apply.records", 100_000, "BenchmarkApplyIncoming100k: records (1,000,000 for the large figure)")
+// with ids scattered as Firefox's are, applied 20,000 to a transaction (the
+// synchronizer's chunk; -apply.chunk to change it), each chunk checked against local
+// versions first as the synchronizer does. Reported per record.
+var (
+	applyRecords = flag.Int("apply.records", 100_000, "BenchmarkApplyIncoming100k: records (1,000,000 for the large figure)")
+	applyChunk   = flag.Int("apply.chunk", 20_000, "BenchmarkApplyIncoming100k: records to a transaction")
+)
 
 func BenchmarkApplyIncoming100k(b *testing.B) {
-	n, chunk := *applyRecords, 5_000
+	n, chunk := *applyRecords, *applyChunk
 	recs := make([]wbo.Record, n)
 	for j := range recs {
 		sum := sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(j)))
