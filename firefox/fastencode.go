@@ -121,34 +121,34 @@ func appendField(buf []byte, fv reflect.Value, f *fieldPlan) ([]byte, bool) {
 			return strconv.AppendInt(buf, e.Int(), 10), true
 		}
 	case kStrings:
-		if fv.IsNil() {
-			return append(buf, "null"...), true
-		}
-		buf = append(buf, '[')
-		for i := range fv.Len() {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			buf = appendJSONString(buf, fv.Index(i).String())
-		}
-		return append(buf, ']'), true
+		return appendArray(buf, fv, func(buf []byte, e reflect.Value) ([]byte, bool) {
+			return appendJSONString(buf, e.String()), true
+		})
 	case kStructs:
-		if fv.IsNil() {
-			return append(buf, "null"...), true
-		}
-		buf = append(buf, '[')
-		for i := range fv.Len() {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			var ok bool
-			if buf, ok = appendStruct(buf, fv.Index(i), f.elem); !ok {
-				return buf, false
-			}
-		}
-		return append(buf, ']'), true
+		return appendArray(buf, fv, func(buf []byte, e reflect.Value) ([]byte, bool) {
+			return appendStruct(buf, e, f.elem)
+		})
 	}
 	return buf, false
+}
+
+// appendArray writes fv, a slice, as json.Marshal does (null when nil), each element
+// by elem.
+func appendArray(buf []byte, fv reflect.Value, elem func([]byte, reflect.Value) ([]byte, bool)) ([]byte, bool) {
+	if fv.IsNil() {
+		return append(buf, "null"...), true
+	}
+	buf = append(buf, '[')
+	for i := range fv.Len() {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		var ok bool
+		if buf, ok = elem(buf, fv.Index(i)); !ok {
+			return buf, false
+		}
+	}
+	return append(buf, ']'), true
 }
 
 // appendJSONString quotes s as json.Marshal does (HTML-escaped). Printable ASCII with
