@@ -1,6 +1,7 @@
 package firefox
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -55,6 +56,16 @@ func agree(t *testing.T, proto any, data []byte) {
 	}
 	if !reflect.DeepEqual(fast.Interface(), slow.Interface()) {
 		t.Fatalf("%T from %q:\nfast %+v\njson %+v", proto, data, fast.Elem().Interface(), slow.Elem().Interface())
+	}
+	// The same through decodeKeeping, whose strings are parts of its one copy of data.
+	kept := reflect.New(typ)
+	buf := bytes.Clone(data)
+	if _, err := decodeKeeping(buf, kept.Interface(), nil); (err == nil) != (errS == nil) {
+		t.Fatalf("%T from %q: decodeKeeping error %v, encoding/json %v", proto, data, err, errS)
+	}
+	clear(buf) // the caller's buffer, reused: nothing decoded may have pointed into it
+	if errS == nil && !reflect.DeepEqual(kept.Interface(), slow.Interface()) {
+		t.Fatalf("%T from %q:\nkept %+v\njson %+v", proto, data, kept.Elem().Interface(), slow.Elem().Interface())
 	}
 }
 

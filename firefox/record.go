@@ -52,7 +52,9 @@ func (r Raw) Member(name string) json.RawMessage { return r.Members()[name] }
 func decodeKeeping(data []byte, v any, into *received) (Raw, error) {
 	// An object is kept (a copy: the caller's buffer may be reused), made as a string so
 	// that v's strings can be parts of it; anything else has no members.
-	trimmed := bytes.TrimSpace(data)
+	// JSON's white space only: bytes.TrimSpace would also take \v, \f, U+0085 and U+00A0
+	// off, and a record ending in one (invalid JSON) would then decode.
+	trimmed := bytes.Trim(data, " \t\n\r")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		if err := unmarshal(data, v); err != nil {
 			return Raw{}, err
