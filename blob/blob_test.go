@@ -511,3 +511,58 @@ func TestAVersion1StoreIsUpgraded(t *testing.T) {
 		t.Fatal("the dropped blob came back different")
 	}
 }
+
+// A small blob takes one POST: its chunk and its manifest go together (a POST is one
+// transaction, so the manifest is never seen without its chunk); a large one, its
+// chunks and the manifest with the last of them.
+func TestASmallBlobIsOnePost(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := newRig(t)
+	a, syncA := r.device(blob.Options{})
+	var ids []string
+	for range 24 {
+		ids = append(ids, add(t, a, random(t, 4<<10)))
+	}
+	before := r.Writes.Load()
+	if res, err := syncA.Transfer(ctx, nil); err != nil || res.Uploaded != 24 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if n := r.Writes.Load() - before; n != 24 {
+		t.Errorf("24 small blobs took %d writes, want 24", n)
+	}
+	b, syncB := r.device(blob.Options{})
+	if res, err := syncB.Sync(ctx); err != nil || res.Downloaded != 24 {
+		t.Fatalf("pull: %+v %v", res, err)
+	}
+	for _, id := range ids {
+		if !bytes.Equal(content(t, b, id), content(t, a, id)) {
+			t.Fatalf("%s differs", id)
+		}
+	}
+}
+
+// Should the server refuse a chunk of the POST that also carries the manifest (here a
+// chunk over its record limit, the syncer told a larger chunk size), the manifest it
+// wrote is deleted again: no blob is listed that cannot be read.
+func TestAManifestWrittenBesideARefusedChunkIsDeleted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := newRig(t) // records of 16 KB at most
+	a, syncA := r.device(blob.Options{ChunkSize: 24 << 10})
+	id := add(t, a, random(t, 20<<10)) // one chunk, refused
+	res, err := syncA.Transfer(ctx, nil)
+	if err != nil || res.Uploaded != 0 || res.Errors[id] == nil {
+		t.Fatalf("%+v %v", res, err)
+	}
+	on, err := syncA.ServerBlobs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if on[id] {
+		t.Fatalf("the manifest of %s stayed on the server without its chunk", id)
+	}
+	if in := status(t, a, id); in.Status != blob.PendingUpload {
+		t.Fatalf("status %v, want it still pending upload", in.Status)
+	}
+}

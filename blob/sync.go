@@ -366,11 +366,22 @@ func (p *poster) flush(ctx context.Context) error {
 	}
 	for _, r := range p.recs {
 		if !ok[r.ID] {
-			return fmt.Errorf("blob: the server refused record %s: %s", r.ID, res.Failed[r.ID])
+			return &refusedError{id: r.ID, reason: res.Failed[r.ID], written: ok}
 		}
 	}
 	p.recs, p.bytes = p.recs[:0], 0
 	return nil
+}
+
+// refusedError is a POST of which the server refused a record (written: the ids it
+// wrote).
+type refusedError struct {
+	id, reason string
+	written    map[string]bool
+}
+
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("blob: the server refused record %s: %s", e.id, e.reason)
 }
 
 func (s *Syncer) upload(ctx context.Context, id string) (int64, error) {
@@ -427,10 +438,11 @@ func (s *Syncer) upload(ctx context.Context, id string) (int64, error) {
 			return total, rerr
 		}
 	}
-	if err := post.flush(ctx); err != nil {
-		return total, err
-	}
-	// The manifest goes last, alone: a reader that sees it finds every chunk.
+	// The manifest goes last, in the POST of the last chunks when it fits: a POST is
+	// written in one transaction, so a reader that sees the manifest finds every chunk.
+	// (It went in a POST of its own: two requests for every small file.) Should the
+	// server write the manifest but refuse a chunk of that POST, the manifest is
+	// deleted again.
 	m, _ := json.Marshal(manifest{ID: id, Size: total, Chunks: n, ChunkSize: size})
 	rec, err := kb.EncryptRecord(wbo.Record{ID: id, Payload: m}, nil)
 	if err != nil {
@@ -439,7 +451,13 @@ func (s *Syncer) upload(ctx context.Context, id string) (int64, error) {
 	if err := post.add(ctx, rec); err != nil {
 		return total, err
 	}
-	return total, post.flush(ctx)
+	err = post.flush(ctx)
+	if refused, ok := err.(*refusedError); ok && refused.written[id] {
+		if _, derr := s.opts.Client.DeleteRecord(ctx, s.opts.Collection, id, nil); derr != nil && !errors.Is(derr, storage.ErrNotFound) {
+			return total, fmt.Errorf("%w; and deleting its manifest again: %v", err, derr)
+		}
+	}
+	return total, err
 }
 
 // macFailure turns a verification failure into the final ErrMAC.
