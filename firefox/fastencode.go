@@ -51,7 +51,7 @@ func implementsMarshaler(t reflect.Type) bool {
 // isEmptyField is encoding/json's omitempty test for the kinds a plan holds.
 func isEmptyField(fv reflect.Value, f *fieldPlan) bool {
 	switch f.kind {
-	case kString, kNumber:
+	case kString, kNumber, kStrings, kStructs:
 		return fv.Len() == 0
 	case kBool:
 		return !fv.Bool()
@@ -59,8 +59,6 @@ func isEmptyField(fv reflect.Value, f *fieldPlan) bool {
 		return fv.Int() == 0
 	case kStringPtr, kBoolPtr, kIntPtr:
 		return fv.IsNil()
-	case kStrings, kStructs:
-		return fv.Len() == 0
 	}
 	return false
 }
@@ -79,7 +77,7 @@ func appendStruct(buf []byte, sv reflect.Value, p *plan) ([]byte, bool) {
 			buf = append(buf, ',')
 		}
 		first = false
-		buf = append(append(append(buf, '"'), f.name...), '"', ':')
+		buf = append(appendJSONString(buf, f.name), ':')
 		var ok bool
 		if buf, ok = appendField(buf, fv, f); !ok {
 			return buf, false
@@ -204,8 +202,7 @@ func encodeFast(sv reflect.Value, p *plan, got Raw) ([]byte, bool) {
 			buf = append(buf, ',')
 		}
 		first = false
-		buf, _ = appendKey(buf, key) // json.Marshal of a string does not fail
-		buf = append(buf, ':')
+		buf = append(appendJSONString(buf, key), ':') // a map key is written as a string
 	}
 	fi, ki := 0, 0
 	for fi < len(p.sorted) || ki < len(keys) {
@@ -213,8 +210,7 @@ func encodeFast(sv reflect.Value, p *plan, got Raw) ([]byte, bool) {
 		if fi < len(p.sorted) {
 			f = &p.fields[p.sorted[fi]]
 		}
-		switch {
-		case f == nil || ki < len(keys) && keys[ki].name < f.name:
+		if f == nil || ki < len(keys) && keys[ki].name < f.name {
 			// A member the type does not name: kept as received.
 			member(keys[ki].name)
 			buf = appendCompactEscaped(buf, keys[ki].value)

@@ -132,24 +132,10 @@ func encodeKeeping(v any, got Raw) ([]byte, error) {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		if buf, err = appendKey(buf, m.key); err != nil {
-			return nil, err
-		}
-		buf = append(buf, ':')
+		buf = append(appendJSONString(buf, m.key), ':') // a map key is written as a string
 		buf = appendCompactEscaped(buf, m.value)
 	}
 	return append(buf, '}'), nil
-}
-
-// appendKey writes a member name as json.Marshal writes a map key.
-func appendKey(buf []byte, k string) ([]byte, error) {
-	for i := 0; i < len(k); i++ {
-		if c := k[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, err := json.Marshal(k)
-			return append(buf, q...), err
-		}
-	}
-	return append(append(append(buf, '"'), k...), '"'), nil
 }
 
 // appendCompactEscaped writes a JSON value (well formed: it was parsed when received) as
