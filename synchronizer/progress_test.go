@@ -78,3 +78,50 @@ func TestAnIdleSyncAsksTheServerNothing(t *testing.T) {
 		t.Fatalf("sync with a local change: %+v, %v", res, err)
 	}
 }
+
+// applies records the transactions a tracked repository is given.
+type applies struct {
+	repository.TrackedRepository
+	sizes []int // records per transaction
+	below []int // payload bytes per transaction but for its last record's
+}
+
+func (a *applies) ApplyIncoming(ctx context.Context, in []repository.Resolved, remove []string, state map[string]string) (repository.StoreResult, error) {
+	a.sizes = append(a.sizes, len(in))
+	n := 0
+	for _, r := range in[:max(len(in)-1, 0)] {
+		n += len(r.Record.Payload)
+	}
+	a.below = append(a.below, n)
+	return a.TrackedRepository.ApplyIncoming(ctx, in, remove, state)
+}
+
+// Incoming records are applied ChunkBytes of payload to a transaction at most, whatever
+// ChunkSize allows: large records do not pile up in memory by the thousand.
+func TestIncomingChunksAreBoundedByBytes(t *testing.T) {
+	t.Parallel()
+	srv, keys, _ := setup(t)
+	writer := newDeviceFor(t, srv, keys, "wbytes", "bytes", synchronizer.Options{})
+	for i := range 200 {
+		writer.write(t, fmt.Sprintf("r%05d", i), map[string]any{"i": i, "pad": fmt.Sprintf("%0500d", i)})
+	}
+	writer.mustSync(t)
+	reader := newDeviceFor(t, srv, keys, "rbytes", "bytes", synchronizer.Options{})
+	local := &applies{TrackedRepository: reader.notes}
+	// Each cleartext is some 520 bytes: 8 KB is about sixteen of them.
+	s := synchronizer.New(synchronizer.Options{Local: local, Remote: remoteFor(t, srv, keys, "bytes"), Key: "bytes", ChunkBytes: 8 << 10})
+	res, err := s.Sync(context.Background())
+	if err != nil || res.Applied != 200 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	total := 0
+	for i, n := range local.sizes {
+		if local.below[i] >= 8<<10 {
+			t.Fatalf("a transaction past the 8 KB bound before its last record: %d bytes (records per transaction %v)", local.below[i], local.sizes)
+		}
+		total += n
+	}
+	if total != 200 || len(local.sizes) < 10 {
+		t.Fatalf("records per transaction %v", local.sizes)
+	}
+}
