@@ -42,7 +42,8 @@ var b64Pairs = func() (t [4096]uint16) {
 // place, and one test for an invalid character among them (the standard library tests
 // each). Eight characters at a time while all are in the alphabet; from the first that
 // is not (padding, a line break, anything invalid) the standard library decodes the
-// rest, so the result and the error are its own.
+// rest, so the result and the error are its own. Unlike the standard library it may
+// write past the n bytes it returns (up to two, within dst): callers use dst[:n].
 func decodeBase64(dst, src []byte) (int, error) {
 	si, di := 0, 0
 	for ; si+8 <= len(src) && di+8 <= len(dst); si, di = si+8, di+6 {
