@@ -317,10 +317,17 @@ func (s *Session) syncEngine(ctx context.Context, e Engine, keys *crypto.Keys, m
 	if rc, ok := e.(Reconciling); ok && rc.Reconciler() != nil {
 		opts.Reconciler = rc.Reconciler()
 	}
-	if d, ok := e.(Deduping); ok {
+	if d, ok := e.(Deduping); ok && !noDupes(e) {
 		opts.Deduper = d
 	}
 	return synchronizer.New(opts).Sync(ctx)
+}
+
+// noDupes tells a Collection that deduplicates nothing (no Dupes): its synchronizer
+// then has no Deduper, and a first sync may apply many chunks in one transaction.
+func noDupes(e Engine) bool {
+	c, ok := e.(*Collection)
+	return ok && c.Dupes == nil
 }
 
 func (s *Session) uploadMeta(ctx context.Context, r *run) (string, error) {

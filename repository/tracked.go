@@ -55,3 +55,21 @@ type TrackedRepository interface {
 type Emptier interface {
 	Empty(ctx context.Context) (bool, error)
 }
+
+// IncomingBatcher is a TrackedRepository that can hold one transaction over several
+// ApplyIncoming calls. A store whose index outgrows its cache pays for every commit
+// with a rewrite of most of that index, so a large first sync commits a few times
+// rather than once a chunk.
+type IncomingBatcher interface {
+	// BeginIncoming starts the transaction. Until it ends, nothing applied through it is
+	// visible to other readers or durable, and other writes to the store wait.
+	BeginIncoming(ctx context.Context) (Incoming, error)
+}
+
+// Incoming is the transaction of BeginIncoming. A failed ApplyIncoming ends it, rolled
+// back whole; Commit or Rollback must end it otherwise.
+type Incoming interface {
+	ApplyIncoming(ctx context.Context, in []Resolved, remove []string, state map[string]string) (StoreResult, error)
+	Commit() error
+	Rollback() error
+}

@@ -24,7 +24,11 @@ import (
 	"github.com/syncctl/syncctl/wbo"
 )
 
-var firstSyncRecords = flag.Int("firstsync.records", 100_000, "records in BenchmarkFirstSync")
+var (
+	firstSyncRecords = flag.Int("firstsync.records", 100_000, "records in BenchmarkFirstSync")
+	firstSyncChunk   = flag.Int("firstsync.chunk", 0, "BenchmarkFirstSync: the synchronizer's ChunkSize (0: its default)")
+	firstSyncTxTime  = flag.Duration("firstsync.txtime", 0, "BenchmarkFirstSync: the synchronizer's TxTime (0: its default)")
+)
 
 // guidOf is the j-th of a sequence of ids shaped and scattered like Firefox's (12
 // characters of base64url from random bits): sequential ids would make every local
@@ -85,7 +89,8 @@ func BenchmarkFirstSync(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s := synchronizer.New(synchronizer.Options{Local: db.Collection("history"), Remote: remoteRepo(), Key: "history"})
+		s := synchronizer.New(synchronizer.Options{Local: db.Collection("history"), Remote: remoteRepo(), Key: "history",
+			ChunkSize: *firstSyncChunk, TxTime: *firstSyncTxTime})
 		start = time.Now()
 		res, err := s.Sync(ctx)
 		sync += time.Since(start)

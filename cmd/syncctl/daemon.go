@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -53,6 +54,7 @@ pending ones, pause 5 s after a network failure and 60 s when idle. SIGINT or SI
 stop it after the round in progress; pending changes stay queued on disk either way.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			defer limitSyncMemory(os.Getenv)()
 			ctx := cmd.Context()
 			colls := a.v.GetStringSlice("collection")
 			l, st, acct, err := a.offlineLoop(ctx, colls, offline.Options{

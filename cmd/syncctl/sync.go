@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -60,6 +61,7 @@ pending, and the summary counts them).`,
 			return names, cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			defer limitSyncMemory(os.Getenv)()
 			ctx := cmd.Context()
 			acct, err := a.account(ctx)
 			if err != nil {

@@ -21,7 +21,8 @@ import (
 // versions first as the synchronizer does. Reported per record.
 var (
 	applyRecords = flag.Int("apply.records", 100_000, "BenchmarkApplyIncoming100k: records (1,000,000 for the large figure)")
-	applyChunk   = flag.Int("apply.chunk", 20_000, "BenchmarkApplyIncoming100k: records to a transaction")
+	applyChunk   = flag.Int("apply.chunk", 20_000, "BenchmarkApplyIncoming100k: records to an ApplyIncoming")
+	applyTx      = flag.Int("apply.tx", 0, "BenchmarkApplyIncoming100k: records to a transaction of BeginIncoming (0: each ApplyIncoming its own)")
 )
 
 func BenchmarkApplyIncoming100k(b *testing.B) {
@@ -41,6 +42,8 @@ func BenchmarkApplyIncoming100k(b *testing.B) {
 			b.Fatal(err)
 		}
 		coll := db.Collection("history")
+		var tx repository.Incoming
+		inTx := 0
 		for i := 0; i < n; i += chunk {
 			part := recs[i:min(i+chunk, n)]
 			ids := make([]string, len(part))
@@ -52,9 +55,24 @@ func BenchmarkApplyIncoming100k(b *testing.B) {
 			if _, err := coll.Lookup(ctx, ids); err != nil {
 				b.Fatal(err)
 			}
-			res, err := coll.ApplyIncoming(ctx, in, nil, map[string]string{"history.lastServer": fmt.Sprint(part[len(part)-1].Modified)})
+			apply := coll.ApplyIncoming
+			if *applyTx > 0 {
+				if tx == nil {
+					if tx, err = coll.BeginIncoming(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				apply = tx.ApplyIncoming
+			}
+			res, err := apply(ctx, in, nil, map[string]string{"history.lastServer": fmt.Sprint(part[len(part)-1].Modified)})
 			if err != nil || len(res.Stored) != len(part) {
 				b.Fatalf("%d stored, %v", len(res.Stored), err)
+			}
+			if inTx += len(part); tx != nil && (inTx >= *applyTx || i+chunk >= n) {
+				if err := tx.Commit(); err != nil {
+					b.Fatal(err)
+				}
+				tx, inTx = nil, 0
 			}
 		}
 		db.Close()

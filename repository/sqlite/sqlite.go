@@ -280,7 +280,73 @@ func (r *Repository) StoreIncoming(ctx context.Context, recs []wbo.Record, state
 func (r *Repository) ApplyIncoming(ctx context.Context, in []repository.Resolved, remove []string, state map[string]string) (repository.StoreResult, error) {
 	var res repository.StoreResult
 	err := r.d.write(ctx, func(tx *sql.Tx) error {
-		res = repository.StoreResult{Modified: wbo.Timestamp(r.d.tick())}
+		var err error
+		res, err = r.applyIncoming(tx, in, remove, state)
+		return err
+	})
+	if err != nil {
+		return repository.StoreResult{}, err
+	}
+	return res, nil
+}
+
+// BeginIncoming implements repository.IncomingBatcher. The transaction holds the write
+// lock until it ends: other writes of this process, and of others, wait for it.
+func (r *Repository) BeginIncoming(ctx context.Context) (repository.Incoming, error) {
+	r.d.mu.Lock()
+	tx, err := r.d.db.BeginTx(ctx, nil)
+	if err != nil {
+		r.d.mu.Unlock()
+		return nil, err
+	}
+	return &incoming{r: r, tx: tx}, nil
+}
+
+// incoming is the transaction of BeginIncoming.
+type incoming struct {
+	r  *Repository
+	tx *sql.Tx // nil once ended
+}
+
+var errIncomingEnded = errors.New("sqlite: the incoming transaction has ended")
+
+func (t *incoming) ApplyIncoming(ctx context.Context, in []repository.Resolved, remove []string, state map[string]string) (repository.StoreResult, error) {
+	if t.tx == nil {
+		return repository.StoreResult{}, errIncomingEnded
+	}
+	res, err := t.r.applyIncoming(t.tx, in, remove, state)
+	if err == nil {
+		err = ctx.Err() // the transaction is bound to BeginIncoming's context, not this one
+	}
+	if err != nil {
+		// What a failed statement left of itself is not known here: all of the
+		// transaction goes, and its records are fetched again by the next sync.
+		t.end(false)
+		return repository.StoreResult{}, err
+	}
+	return res, nil
+}
+
+func (t *incoming) Commit() error   { return t.end(true) }
+func (t *incoming) Rollback() error { return t.end(false) }
+
+func (t *incoming) end(commit bool) error {
+	if t.tx == nil {
+		return errIncomingEnded
+	}
+	tx := t.tx
+	t.tx = nil
+	defer t.r.d.mu.Unlock()
+	if commit {
+		return tx.Commit()
+	}
+	return tx.Rollback()
+}
+
+// applyIncoming is ApplyIncoming inside tx, with the write lock held.
+func (r *Repository) applyIncoming(tx *sql.Tx, in []repository.Resolved, remove []string, state map[string]string) (repository.StoreResult, error) {
+	res := repository.StoreResult{Modified: wbo.Timestamp(r.d.tick())}
+	err := func() error {
 		for _, id := range remove {
 			if _, err := tx.Exec(`DELETE FROM records WHERE collection = ? AND id = ?`, r.name, id); err != nil {
 				return err
@@ -369,11 +435,8 @@ func (r *Repository) ApplyIncoming(ctx context.Context, in []repository.Resolved
 			return err
 		}
 		return setState(tx, state)
-	})
-	if err != nil {
-		return repository.StoreResult{}, err
-	}
-	return res, nil
+	}()
+	return res, err
 }
 
 // rowWriter inserts rows many to a statement: one statement of rowsPerStatement rows,

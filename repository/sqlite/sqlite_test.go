@@ -208,3 +208,105 @@ func TestIncomingRecordsOfOneIdKeepTheirOrder(t *testing.T) {
 		}
 	}
 }
+
+func incomingChunk(from, n int) []repository.Resolved {
+	var in []repository.Resolved
+	for i := from; i < from+n; i++ {
+		id := fmt.Sprintf("r%04d", i)
+		p := []byte(fmt.Sprintf(`{"id":%q}`, id))
+		in = append(in, repository.Resolved{Record: wbo.Record{ID: id, Payload: p}, Mirror: p})
+	}
+	return in
+}
+
+// The chunks applied through one BeginIncoming commit together, with the progress of the
+// last: before the commit no reader sees any of them, and a transaction that fails or is
+// rolled back leaves nothing of itself, and lets other writes through again.
+func TestChunksOfOneIncomingTransactionCommitTogether(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "local.db")
+	db := open(t, path)
+	notes := db.Collection("notes")
+	seen := func() int {
+		t.Helper()
+		var all []string
+		for i := range 30 {
+			all = append(all, fmt.Sprintf("r%04d", i))
+		}
+		got, err := notes.Lookup(ctx, all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got)
+	}
+
+	tx, err := notes.BeginIncoming(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c := range 2 {
+		res, err := tx.ApplyIncoming(ctx, incomingChunk(10*c, 10), nil, map[string]string{"notes.server": fmt.Sprint(c + 1)})
+		if err != nil || len(res.Stored) != 10 {
+			t.Fatalf("chunk %d: %+v, %v", c, res, err)
+		}
+	}
+	if n := seen(); n != 0 {
+		t.Fatalf("a reader saw %d records before the commit", n)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := seen(); n != 20 {
+		t.Fatalf("after the commit a reader sees %d records, want 20", n)
+	}
+	if v, _ := db.State(ctx, "notes.server"); v != "2" {
+		t.Errorf("progress %q, want the last chunk's", v)
+	}
+	if _, err := tx.ApplyIncoming(ctx, incomingChunk(20, 1), nil, nil); err == nil {
+		t.Error("an ended transaction took a chunk")
+	}
+
+	// A failed chunk takes the chunks before it in its transaction with it.
+	tx, err = notes.BeginIncoming(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ApplyIncoming(ctx, incomingChunk(20, 5), nil, map[string]string{"notes.server": "3"}); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := tx.ApplyIncoming(cancelled, incomingChunk(25, 5), nil, map[string]string{"notes.server": "4"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a chunk applied with a cancelled context: %v", err)
+	}
+	if err := tx.Commit(); err == nil {
+		t.Error("a failed transaction committed")
+	}
+	// Rolled back on purpose: the same.
+	tx, err = notes.BeginIncoming(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ApplyIncoming(ctx, incomingChunk(20, 10), nil, map[string]string{"notes.server": "5"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if n := seen(); n != 20 {
+		t.Errorf("a reader sees %d records after a failed and a rolled back transaction, want 20", n)
+	}
+	if v, _ := db.State(ctx, "notes.server"); v != "2" {
+		t.Errorf("progress %q after a failed and a rolled back transaction, want 2", v)
+	}
+	// The write lock is free again.
+	if _, err := notes.Store(ctx, []wbo.Record{{ID: "local", Payload: []byte(`{"id":"local"}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	again := open(t, path)
+	if got := ids(t, func(fn func(wbo.Record) error) error { return again.Collection("notes").FetchSince(ctx, 0, fn) }); len(got) != 21 {
+		t.Errorf("after reopening: %d records, want 21", len(got))
+	}
+}
