@@ -442,10 +442,6 @@ func rewriteID(payload []byte, id string) []byte {
 // locally by a second goroutine while the next goes up: the local write and the network
 // work at the same time, and only one group is held encrypted.
 func (s *Synchronizer) outgoing(ctx context.Context, res *Result) error {
-	var changes []wbo.Record
-	if err := s.opts.Local.Changes(ctx, func(r wbo.Record) error { changes = append(changes, r); return nil }); err != nil {
-		return err
-	}
 	marked := make(chan error, 1)
 	marking := false
 	waitMarked := func() error {
@@ -455,9 +451,10 @@ func (s *Synchronizer) outgoing(ctx context.Context, res *Result) error {
 		marking = false
 		return <-marked
 	}
-	var upErr error
-	for start := 0; start < len(changes) && upErr == nil; start += s.opts.UploadChunk {
-		group := changes[start:min(start+s.opts.UploadChunk, len(changes))]
+	// Changes are uploaded as they are read, UploadChunk to a group: memory holds the
+	// group being uploaded and the one being marked, not every change.
+	var upErr, markErr error
+	upload := func(group []wbo.Record) error {
 		stored, err := s.opts.Remote.Store(ctx, group)
 		upErr = err
 		res.Uploaded += len(stored.Stored)
@@ -466,32 +463,56 @@ func (s *Synchronizer) outgoing(ctx context.Context, res *Result) error {
 			s.log.Warn().Str("collection", s.opts.Key).Str("id", id).Err(e).Msg("record not uploaded")
 		}
 		// One mark at a time and in order: each moves the progress to its own commit.
-		if merr := waitMarked(); merr != nil {
-			return errors.Join(upErr, merr)
+		if markErr = waitMarked(); markErr != nil {
+			return errStopOutgoing
 		}
-		if len(stored.Stored) == 0 {
-			continue
-		}
-		acked := make(map[string]bool, len(stored.Stored))
-		for _, id := range stored.Stored {
-			acked[id] = true
-		}
-		var mark []wbo.Record
-		for _, r := range group {
-			if acked[r.ID] {
-				mark = append(mark, r)
+		if len(stored.Stored) > 0 {
+			acked := make(map[string]bool, len(stored.Stored))
+			for _, id := range stored.Stored {
+				acked[id] = true
 			}
+			var mark []wbo.Record
+			for _, r := range group {
+				if acked[r.ID] {
+					mark = append(mark, r)
+				}
+			}
+			// Our own commit moved the collection on: the next incoming starts after it.
+			state := map[string]string{s.StateKey(): stored.Modified.String()}
+			marking = true
+			go func() { marked <- s.opts.Local.MarkSynced(ctx, mark, state) }()
 		}
-		// Our own commit moved the collection on: the next incoming starts after it.
-		state := map[string]string{s.StateKey(): stored.Modified.String()}
-		marking = true
-		go func() { marked <- s.opts.Local.MarkSynced(ctx, mark, state) }()
+		if upErr != nil {
+			return errStopOutgoing
+		}
+		return nil
+	}
+	var group []wbo.Record
+	err := s.opts.Local.Changes(ctx, func(r wbo.Record) error {
+		group = append(group, r)
+		if len(group) < s.opts.UploadChunk {
+			return nil
+		}
+		full := group
+		group = nil
+		return upload(full)
+	})
+	if err == nil && len(group) > 0 {
+		err = upload(group)
 	}
 	if merr := waitMarked(); merr != nil {
-		return errors.Join(upErr, merr)
+		markErr = merr
 	}
-	if upErr != nil {
+	switch {
+	case markErr != nil:
+		return errors.Join(upErr, markErr)
+	case upErr != nil:
 		return fmt.Errorf("outgoing %s: %w", s.opts.Key, upErr)
+	case err != nil && !errors.Is(err, errStopOutgoing):
+		return err // reading the changes failed
 	}
 	return nil
 }
+
+// errStopOutgoing ends the reading of changes once an upload or a mark failed.
+var errStopOutgoing = errors.New("synchronizer: outgoing stopped")

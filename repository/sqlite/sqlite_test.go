@@ -310,3 +310,55 @@ func TestChunksOfOneIncomingTransactionCommitTogether(t *testing.T) {
 		t.Errorf("after reopening: %d records, want 21", len(got))
 	}
 }
+
+// Changes reads its records a page at a time with nothing open while fn runs, so fn may
+// write: records marked synced meanwhile are not seen twice, and one changed again after
+// it was read comes again, with its new version, later in the same pass.
+func TestChangesStreamPastTheirPagesWhileTheyAreMarked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := open(t, filepath.Join(t.TempDir(), "local.db"))
+	notes := db.Collection("notes")
+	const n = 5_000 // two and a half pages
+	var recs []wbo.Record
+	for i := range n {
+		id := fmt.Sprintf("r%05d", i)
+		recs = append(recs, wbo.Record{ID: id, Payload: []byte(fmt.Sprintf(`{"id":%q,"v":1}`, id))})
+	}
+	for i := 0; i < n; i += 1000 {
+		if _, err := notes.Store(ctx, recs[i:i+1000]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string][]string{}
+	var read []wbo.Record
+	err := notes.Changes(ctx, func(r wbo.Record) error {
+		seen[r.ID] = append(seen[r.ID], string(r.Payload))
+		read = append(read, r)
+		switch len(read) {
+		case 2_500: // mark what was read so far, as an upload does
+			if err := notes.MarkSynced(ctx, read, nil); err != nil {
+				return err
+			}
+		case 3_000: // a record read long ago changes again
+			if _, err := notes.Store(ctx, []wbo.Record{{ID: "r00007", Payload: []byte(`{"id":"r00007","v":2}`)}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(read) != n+1 || len(seen) != n {
+		t.Fatalf("%d records read, %d ids, want %d and %d", len(read), len(seen), n+1, n)
+	}
+	if got := seen["r00007"]; len(got) != 2 || got[1] != `{"id":"r00007","v":2}` {
+		t.Errorf("the record changed again was read as %q", got)
+	}
+	for i := 1; i < len(read); i++ {
+		if read[i].Modified < read[i-1].Modified {
+			t.Fatalf("out of order at %d: %v after %v", i, read[i].Modified, read[i-1].Modified)
+		}
+	}
+}
