@@ -76,8 +76,8 @@ func historyRecord(id string, n int) wbo.Record {
 // a repeated download or upload changes nothing.
 func TestAKilledSyncLosesNothing(t *testing.T) { killedSyncLosesNothing(t, 3_000) }
 
-// The same for a fresh device, with nothing of its own: its first sync applies many
-// chunks to a transaction (TxTime), and a kill inside one loses all of that
+// The same for a fresh device, with nothing of its own: its first sync may apply several
+// chunks in one transaction (TxTime), and a kill inside one loses all of that
 // transaction, which the next sync fetches again.
 func TestAKilledFirstSyncOfAFreshDeviceLosesNothing(t *testing.T) { killedSyncLosesNothing(t, 0) }
 

@@ -371,8 +371,8 @@ const serveGCPercent = 200
 // being applied and the one fetched behind it, 20,000 records or 8 MB of payloads
 // each: ~17 MB at the peak of a 1,000,000-record first sync), but at Go's default the
 // heap grows to twice the live size before each collection. With the limit, a fresh
-// device's first sync of 1,000,000 history records peaks at 56 MB of RSS instead of
-// 69, 1–2% slower (bench/firstsync-rss.sh). A live heap beyond the limit only makes the
+// device's first sync of 1,000,000 history records peaks at 55–56 MB of RSS instead
+// of 69–79, 1–2% slower (bench/firstsync-rss.sh). A live heap beyond the limit only makes the
 // collector work harder, at most half the CPU: the limit never fails a sync.
 const syncMemoryLimit = 32 << 20
 
