@@ -33,7 +33,7 @@ type Options struct {
 	Deduper Deduper
 	// ChunkSize is how many incoming records are applied at once at most (default
 	// 20,000), and ChunkBytes how many bytes of their payloads (default 8 MB), each
-	// chunk in a transaction of its own unless TxRecords lets several share one.
+	// chunk in a transaction of its own unless TxTime lets several share one.
 	// A transaction's cost is mostly the index pages it touches, in id order: once a
 	// collection's index outgrows the page cache, more records to a transaction share
 	// the cost (at 1,000,000 records, 9.4 µs a record at 20,000 against 15.5 at
@@ -358,7 +358,8 @@ type applyFunc func(ctx context.Context, in []repository.Resolved, remove []stri
 
 // apply reconciles a chunk of incoming records against local state (locals, or looked
 // up here if nil) and writes the outcome with the progress it completes by store, in one
-// transaction (one of its own, or one it shares with the chunks before it). removed: it deleted local records (duplicates that took incoming ids).
+// transaction (one of its own, or one it shares with the chunks before it). removed: it
+// deleted local records (duplicates that took incoming ids).
 func (s *Synchronizer) apply(ctx context.Context, store applyFunc, chunk []wbo.Record, locals map[string]repository.Tracked, progress wbo.Timestamp, res *Result) (removed bool, err error) {
 	if locals == nil {
 		if locals, err = s.opts.Local.Lookup(ctx, idsOf(chunk)); err != nil {
