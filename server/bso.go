@@ -25,6 +25,10 @@ type bsoInput struct {
 	TTL                        int64
 	// plain: Payload needs no escaping in JSON (known for large payloads only).
 	plain bool
+	// text: a large payload that needs escaping, as the JSON string text it was sent
+	// as, without its quotes (a part of the request's body); nil if plain, or if it
+	// holds U+2028 or U+2029, which the encoder escapes and the text may not.
+	text []byte
 }
 
 // errInvalidBSO is a per-item failure; its text is the failure reason the client sees.
@@ -80,6 +84,9 @@ func parseBSO(data []byte) (bsoInput, error) {
 					// control character) and no U+2028/2029 (which the encoder
 					// escapes; 0xe2 begins both, and no base64).
 					in.plain = len(s) == len(value)-2 && bytes.IndexByte(s, 0xe2) < 0
+					if text := value[1 : len(value)-1]; !in.plain && bytes.IndexByte(text, 0xe2) < 0 {
+						in.text = text
+					}
 				} else {
 					in.Payload = string(s)
 				}

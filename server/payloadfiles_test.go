@@ -54,6 +54,26 @@ func startSQLite(t *testing.T, dir string) (*server.Server, *httptest.Server) {
 
 func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
 
+// oddlyEscaped is s as a JSON string the way another encoder might write it: solidus and
+// every non-ASCII character escaped too.
+func oddlyEscaped(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\' || r == '/':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r >= 0x80 || r < 0x20:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
 // A large payload is kept in a file beside the SQLite database, not in it, and reads
 // back exactly: by a collection GET (both formats), an item GET, after a PUT, a POST
 // and a batch commit; usage and quota count its real size; a payload that looks like
@@ -71,11 +91,14 @@ func TestLargePayloadsAreKeptInFilesAndReadBackExactly(t *testing.T) {
 		"staged":  bigPayload(3, 300<<10),
 		"small":   "small",
 		"spoof":   "\x01syncctl-payload:0123456789abcdef0123456789abcdef42",
+		// A blob chunk's envelope: kept as the JSON text it came as, and sent back so.
+		"envelope":  `{"ciphertext":"` + strings.Repeat("QUJD/+==", 40<<10) + `","IV":"é\\","hmac":"\n"}`,
+		"envelope2": `{"ciphertext":"` + strings.Repeat("/+==QUJD", 40<<10) + `","IV":"ü","hmac":"\t"}`,
 	}
 	c.mustStatus(c.do("PUT", "/storage/big/put", `{"payload":`+jsonString(want["put"])+`}`), 200)
-	c.mustStatus(c.do("POST", "/storage/big", `[{"id":"posted","payload":`+jsonString(want["posted"])+`},{"id":"posted2","payload":`+jsonString(want["posted2"])+`},{"id":"small","payload":"small"}]`), 200)
+	c.mustStatus(c.do("POST", "/storage/big", `[{"id":"posted","payload":`+jsonString(want["posted"])+`},{"id":"posted2","payload":`+jsonString(want["posted2"])+`},{"id":"small","payload":"small"},{"id":"envelope","payload":`+oddlyEscaped(want["envelope"])+`}]`), 200)
 	var batch struct{ Batch string }
-	c.mustStatus(c.do("POST", "/storage/big?batch=true", `[{"id":"staged","payload":`+jsonString(want["staged"])+`}]`), 202).json(t, &batch)
+	c.mustStatus(c.do("POST", "/storage/big?batch=true", `[{"id":"staged","payload":`+jsonString(want["staged"])+`},{"id":"envelope2","payload":`+oddlyEscaped(want["envelope2"])+`}]`), 202).json(t, &batch)
 	c.mustStatus(c.do("POST", "/storage/big?commit=true&batch="+batch.Batch, `[{"id":"spoof","payload":`+jsonString(want["spoof"])+`}]`), 200)
 
 	check := func(when string) {
@@ -93,6 +116,15 @@ func TestLargePayloadsAreKeptInFilesAndReadBackExactly(t *testing.T) {
 		lines := c.mustStatus(c.do("GET", "/storage/big?full=1", "", "Accept", "application/newlines"), 200).body
 		if n := strings.Count(lines, "\n"); n != len(want) {
 			t.Errorf("%s: %d lines", when, n)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(lines), "\n") {
+			var r struct{ ID, Payload string }
+			if err := json.Unmarshal([]byte(line), &r); err != nil || r.Payload != want[r.ID] {
+				t.Errorf("%s: a line of %d bytes does not read back (%v)", when, len(line), err)
+			}
+		}
+		if db == "" && !strings.Contains(lines, `\/+==QUJD`) {
+			t.Errorf("%s: an envelope in a file was not sent as it was received", when)
 		}
 		for id, p := range want {
 			var item struct{ Payload string }
@@ -116,8 +148,8 @@ func TestLargePayloadsAreKeptInFilesAndReadBackExactly(t *testing.T) {
 	if db != "" {
 		return // PostgreSQL keeps every payload in the database
 	}
-	if n := payloadFiles(t, dir); n != 5 { // the four large ones and the spoof
-		t.Errorf("%d payload files, want 5", n)
+	if n := payloadFiles(t, dir); n != 7 { // the six large ones and the spoof
+		t.Errorf("%d payload files, want 7", n)
 	}
 	fi, err := os.Stat(filepath.Join(dir, "syncstorage.db"))
 	if err != nil {

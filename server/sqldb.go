@@ -57,6 +57,8 @@ func (d *dialect) bind(q string) string {
 type db struct {
 	pool *sql.DB
 	d    *dialect
+	// stmts, when set, prepares the texts its transactions run often (see stmtCache).
+	stmts *stmtCache
 }
 
 func (x db) Exec(q string, args ...any) (sql.Result, error) { return x.pool.Exec(x.d.bind(q), args...) }
@@ -76,18 +78,76 @@ func (x db) begin(ctx context.Context, opts *sql.TxOptions) (*tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tx{tx: t, d: x.d}, nil
+	return &tx{tx: t, d: x.d, stmts: x.stmts}, nil
 }
 
 // tx is a transaction that speaks the dialect.
 type tx struct {
-	tx *sql.Tx
-	d  *dialect
+	tx    *sql.Tx
+	d     *dialect
+	stmts *stmtCache
+	// missed are texts to prepare once the transaction has ended.
+	missed []string
 }
 
-func (t *tx) Exec(q string, args ...any) (sql.Result, error) { return t.tx.Exec(t.d.bind(q), args...) }
-func (t *tx) Query(q string, args ...any) (*sql.Rows, error) { return t.tx.Query(t.d.bind(q), args...) }
-func (t *tx) QueryRow(q string, args ...any) *sql.Row        { return t.tx.QueryRow(t.d.bind(q), args...) }
-func (t *tx) Stmt(s *sql.Stmt) *sql.Stmt                     { return t.tx.Stmt(s) }
-func (t *tx) Commit() error                                  { return t.tx.Commit() }
-func (t *tx) Rollback() error                                { return t.tx.Rollback() }
+func (t *tx) Exec(q string, args ...any) (sql.Result, error) {
+	q = t.d.bind(q)
+	if s := t.prepared(q); s != nil {
+		return s.Exec(args...)
+	}
+	return t.tx.Exec(q, args...)
+}
+
+func (t *tx) Query(q string, args ...any) (*sql.Rows, error) {
+	q = t.d.bind(q)
+	if s := t.prepared(q); s != nil {
+		return s.Query(args...)
+	}
+	return t.tx.Query(q, args...)
+}
+
+func (t *tx) QueryRow(q string, args ...any) *sql.Row {
+	q = t.d.bind(q)
+	if s := t.prepared(q); s != nil {
+		return s.QueryRow(args...)
+	}
+	return t.tx.QueryRow(q, args...)
+}
+
+// prepared returns the cache's statement for q bound to this transaction, or nil.
+func (t *tx) prepared(q string) *sql.Stmt {
+	if t.stmts == nil {
+		return nil
+	}
+	s, again := t.stmts.get(q)
+	if s != nil {
+		return t.tx.Stmt(s)
+	}
+	if again {
+		t.missed = append(t.missed, q)
+	}
+	return nil
+}
+
+func (t *tx) Stmt(s *sql.Stmt) *sql.Stmt { return t.tx.Stmt(s) }
+
+func (t *tx) Commit() error {
+	err := t.tx.Commit()
+	t.end()
+	return err
+}
+
+func (t *tx) Rollback() error {
+	err := t.tx.Rollback()
+	t.end()
+	return err
+}
+
+// end prepares the texts this transaction missed, its connection given back.
+func (t *tx) end() {
+	if len(t.missed) > 0 {
+		missed := t.missed
+		t.missed = nil
+		t.stmts.prepare(missed)
+	}
+}

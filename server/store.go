@@ -74,7 +74,11 @@ func openStore(dir, url string, now func() time.Time, dbClock bool) (*store, err
 }
 
 func newStore(d *dialect, w, r *sql.DB, now func() time.Time) *store {
-	return &store{d: d, w: db{pool: w, d: d}, r: db{pool: r, d: d}, now: now, stop: make(chan struct{}), log: zerolog.Nop()}
+	st := &store{d: d, w: db{pool: w, d: d}, r: db{pool: r, d: d}, now: now, stop: make(chan struct{}), log: zerolog.Nop()}
+	if d == sqliteDialect {
+		st.w.stmts, st.r.stmts = newStmtCache(w), newStmtCache(r)
+	}
+	return st
 }
 
 // prepare prepares the record write's statements on SQLite's write connection.
@@ -120,6 +124,11 @@ func (st *store) close() error {
 	}
 	st.stmts = nil
 	st.unlock()
+	for _, c := range []*stmtCache{st.r.stmts, st.w.stmts} {
+		if c != nil {
+			c.close()
+		}
+	}
 	if st.r.pool == st.w.pool {
 		return st.w.Close()
 	}

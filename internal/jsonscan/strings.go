@@ -99,6 +99,10 @@ func AppendString(dst []byte, s []byte) []byte {
 	return append(dst, '"')
 }
 
+// AppendUnescaped appends the string the JSON text s stands for (a string's content
+// without its quotes, as Object's values hold it between them).
+func AppendUnescaped(dst, s []byte) ([]byte, error) { return appendUnescaped(dst, s) }
+
 func appendUnescaped(dst, s []byte) ([]byte, error) {
 	for i := 0; i < len(s); {
 		if j := bytes.IndexByte(s[i:], '\\'); j != 0 {
