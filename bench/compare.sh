@@ -4,7 +4,7 @@
 # same client/server shape), restic to a local repository, and rclone with a crypt
 # remote. Prints wall seconds per phase and syncctl's ratio to each. Outside the test
 # suite (it installs restic and rclone from Debian's packages if they are missing, and
-# takes a few minutes):  bench/compare.sh [rounds]
+# takes a few minutes):  bench/compare.sh [rounds]   (4 rounds give each tool each place)
 set -euo pipefail
 rounds=${1:-1}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,9 +22,11 @@ echo "data: $(find "$work/src" -type f | wc -l) files, ${size_mb} MB; restic $(r
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; echo "nothing on port $1" >&2; exit 1; }
-# t NAME CMD...: runs CMD, adds its wall seconds to the phase NAME.
+# t NAME CMD...: runs CMD, adds its wall seconds to the phase NAME. The disk is synced
+# first, so that no tool pays for the dirty pages of the one before it (a pull writes
+# 276 MB; without it the figures of a run swung by 2x with the writeback).
 declare -A secs
-t() { local name=$1; shift; local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N)
+t() { local name=$1; shift; local s e; sync; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N)
 	secs[$name]=$(python3 -c "print(${secs[$name]:-0} + $e - $s)"); }
 # change: one large file rewritten (8 MB), ten small ones added.
 change() { local big; big=$(find "$work/src" -type f -size +8M | sort | head -1)
@@ -49,25 +51,33 @@ for round in $(seq "$rounds"); do
 	restic -q -r "rest:http://127.0.0.1:$rp/" init >/dev/null
 	restic -q -r "$r/local" init >/dev/null
 
-	t "first push/syncctl" dev laptop push "$work/src" --as bench
-	t "first push/restic REST" restic -q -r "rest:http://127.0.0.1:$rp/" backup "$work/src"
-	t "first push/restic local" restic -q -r "$r/local" backup "$work/src"
-	t "first push/rclone crypt" rclone copy "$work/src" enc:
-	t "pull/syncctl" dev desktop pull bench "$r/out-syncctl"
-	t "pull/restic REST" restic -q -r "rest:http://127.0.0.1:$rp/" restore latest --target "$r/out-rest"
-	t "pull/restic local" restic -q -r "$r/local" restore latest --target "$r/out-local"
-	t "pull/rclone crypt" rclone copy enc: "$r/out-rclone"
+	# Each phase runs the four tools in an order that turns with the round: the first
+	# to run after another tool's writes met the disk at its busiest (on this machine's
+	# kind a pull right after three pushes was 2-3x slower), so the same tool must not
+	# always be first. Use a multiple of 4 rounds for an even share.
+	tools=(syncctl "restic REST" "restic local" "rclone crypt")
+	phase() { # phase NAME: each tool's command for NAME, in this round's order
+		for k in 0 1 2 3; do
+			local tool=${tools[$(( (k + round - 1) % 4 ))]}
+			case "$1/$tool" in
+			*push/syncctl) t "$1/$tool" dev laptop push "$work/src" --as bench ;;
+			*push/restic\ REST) t "$1/$tool" restic -q -r "rest:http://127.0.0.1:$rp/" backup "$work/src" ;;
+			*push/restic\ local) t "$1/$tool" restic -q -r "$r/local" backup "$work/src" ;;
+			*push/rclone\ crypt) t "$1/$tool" rclone copy "$work/src" enc: ;;
+			pull/syncctl) t "$1/$tool" dev desktop pull bench "$r/out-syncctl" ;;
+			pull/restic\ REST) t "$1/$tool" restic -q -r "rest:http://127.0.0.1:$rp/" restore latest --target "$r/out-rest" ;;
+			pull/restic\ local) t "$1/$tool" restic -q -r "$r/local" restore latest --target "$r/out-local" ;;
+			pull/rclone\ crypt) t "$1/$tool" rclone copy enc: "$r/out-rclone" ;;
+			esac
+		done
+	}
+	phase "first push"
+	phase pull
 	diff -r "$work/src" "$r/out-syncctl" >/dev/null || { echo "syncctl's pull differs" >&2; exit 1; }
 	sleep 2.1 # past the window in which a push does not trust fresh files' stamps
-	t "no-change push/syncctl" dev laptop push "$work/src" --as bench
-	t "no-change push/restic REST" restic -q -r "rest:http://127.0.0.1:$rp/" backup "$work/src"
-	t "no-change push/restic local" restic -q -r "$r/local" backup "$work/src"
-	t "no-change push/rclone crypt" rclone copy "$work/src" enc:
+	phase "no-change push"
 	change "$round"
-	t "changed push/syncctl" dev laptop push "$work/src" --as bench
-	t "changed push/restic REST" restic -q -r "rest:http://127.0.0.1:$rp/" backup "$work/src"
-	t "changed push/restic local" restic -q -r "$r/local" backup "$work/src"
-	t "changed push/rclone crypt" rclone copy "$work/src" enc:
+	phase "changed push"
 	echo "round $round: server bytes syncctl $(du -sm "$r/serve" | cut -f1) MB, restic $(du -sm "$r/rest" | cut -f1) MB, rclone crypt $(du -sm "$r/crypt" | cut -f1) MB"
 	kill %1 %2; wait 2>/dev/null || true
 	rm -rf "$r"

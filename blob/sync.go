@@ -529,7 +529,9 @@ func (s *Syncer) fetch(ctx context.Context, kb *crypto.KeyBundle, id string, m m
 			ids = append(ids, chunkID(id, i))
 		}
 		parts := map[string][]byte{}
-		_, err := s.opts.Client.GetCollection(ctx, s.opts.Collection, storage.Query{IDs: ids, Full: true}, func(r wbo.Record) error {
+		// Borrowed: the payload is decoded where it was read; openChunk's content is
+		// its own memory.
+		_, err := s.opts.Client.GetCollection(ctx, s.opts.Collection, storage.Query{IDs: ids, Full: true, Borrow: true}, func(r wbo.Record) error {
 			data, err := openChunk(kb, r, m.ChunkSize)
 			if err != nil {
 				return fmt.Errorf("%w (%s)", err, r.ID)

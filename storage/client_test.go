@@ -364,3 +364,39 @@ func TestTokenServerErrorsAreTyped(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// A borrowed read hands fn each payload decoded where it was read, escapes and all, the
+// same as a copied read: records larger than the read buffer (gathered across reads)
+// and small ones that share it.
+func TestBorrowedRecordsReadTheSameAsCopiedOnes(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, server.Options{}, nil)
+	c := srv.Client("alice", storage.Options{})
+	ctx := context.Background()
+	want := map[string]string{}
+	var recs []wbo.Record
+	for i := range 40 {
+		p := fmt.Sprintf(`{"ciphertext":"%s","n":%d,"s":"é\"\\/\n"}`, strings.Repeat("QUJD/+==", 1+i*i*60), i)
+		id := fmt.Sprintf("r%03d", i)
+		want[id] = p
+		recs = append(recs, rec(id, p))
+	}
+	for i := range recs {
+		if _, err := c.Post(ctx, "col", recs[i:i+1], storage.PostOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []storage.Query{{Full: true, Borrow: true, PageSize: 7}, {Full: true, Borrow: true, IDs: []string{"r039", "r001", "r020"}}} {
+		n := 0
+		_, err := c.GetCollection(ctx, "col", q, func(r wbo.Record) error {
+			n++
+			if string(r.Payload) != want[r.ID] {
+				t.Errorf("%s: %d bytes, want %d", r.ID, len(r.Payload), len(want[r.ID]))
+			}
+			return nil
+		})
+		if err != nil || (q.IDs == nil && n != 40) || (q.IDs != nil && n != len(q.IDs)) {
+			t.Fatalf("%+v: %d records, %v", q.IDs, n, err)
+		}
+	}
+}

@@ -29,6 +29,10 @@ type Query struct {
 	// PageSize is the limit per request (default 1000, Firefox's); the client follows
 	// X-Weave-Next-Offset until the server has no more.
 	PageSize int
+	// Borrow: a record's Payload is valid only until fn returns (it is decoded where it
+	// was read, and that memory is read into next), for a caller that keeps no part of
+	// it. It saves a copy of every payload.
+	Borrow bool
 }
 
 // GetCollection streams the records that match q to fn, one at a time, reading
@@ -104,7 +108,7 @@ func (c *Client) getPages(ctx context.Context, collection string, q Query, fn fu
 			first = lastModified(rep)
 		}
 		offset = rep.header.Get("X-Weave-Next-Offset")
-		err = readRecords(rep, q.Full, fn)
+		err = readRecords(rep, q, fn)
 		if err != nil {
 			return first, err
 		}
@@ -125,11 +129,15 @@ const maxPooledLine = 4 << 20
 
 // readRecords decodes a body as application/newlines, or as a JSON array from a server
 // that ignored our Accept header, and closes it.
-func readRecords(rep *reply, full bool, fn func(wbo.Record) error) error {
+func readRecords(rep *reply, q Query, fn func(wbo.Record) error) error {
 	defer rep.raw.Close()
+	decodeRecord := wbo.Decode
+	if q.Borrow {
+		decodeRecord = wbo.DecodeInPlace
+	}
 	decode := func(line []byte) error {
-		if full {
-			r, err := wbo.Decode(line)
+		if q.Full {
+			r, err := decodeRecord(line)
 			if err != nil {
 				return err
 			}

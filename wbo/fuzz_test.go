@@ -22,6 +22,11 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := wbo.Decode(data)
+		// In place, the same record and the same error (on a copy: it overwrites).
+		inPlace, ierr := wbo.DecodeInPlace(append([]byte(nil), data...))
+		if (err == nil) != (ierr == nil) || inPlace.ID != r.ID || !bytes.Equal(inPlace.Payload, r.Payload) || inPlace.Modified != r.Modified {
+			t.Fatalf("%q: in place %+v (%v), copied %+v (%v)", data, inPlace, ierr, r, err)
+		}
 		if err != nil {
 			if !errors.Is(err, wbo.ErrMalformed) {
 				t.Fatalf("untyped error %v", err)

@@ -84,7 +84,15 @@ func (r *Record) Validate(l Limits) error {
 
 // Decode parses a BSO as servers send it. Unknown members are ignored (a newer server may
 // add some); modified may be a number or a string. The record does not alias data.
-func Decode(data []byte) (Record, error) {
+func Decode(data []byte) (Record, error) { return decode(data, false) }
+
+// DecodeInPlace is Decode for a caller done with data once it is done with the record:
+// the payload is unescaped in data's own memory, which it overwrites, and the record's
+// Payload aliases it. A blob chunk's payload is megabytes; a copy of each was as much
+// garbage as the rest of a download.
+func DecodeInPlace(data []byte) (Record, error) { return decode(data, true) }
+
+func decode(data []byte, inPlace bool) (Record, error) {
 	var r Record
 	err := jsonscan.Object(data, func(key, value []byte) error {
 		switch {
@@ -95,7 +103,11 @@ func Decode(data []byte) (Record, error) {
 			}
 			r.ID = string(s)
 		case jsonscan.Key(key, "payload"):
-			s, err := jsonscan.StringCopy(value)
+			str := jsonscan.StringCopy
+			if inPlace {
+				str = jsonscan.StringInPlace
+			}
+			s, err := str(value)
 			if err != nil {
 				return fmt.Errorf("%w: payload is not a string", ErrMalformed)
 			}

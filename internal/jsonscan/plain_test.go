@@ -48,3 +48,21 @@ func TestSkipPlainAgreesWithBytes(t *testing.T) {
 		check(b[:])
 	}
 }
+
+// StringInPlace decodes every string as String does, in the string's own memory.
+func FuzzStringInPlace(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"a\"b\\c\/d"`, `"\u00e9\ud83d\ude00\ud800x\n\t"`, `"{\"ciphertext\":\"QUJD/+==\"}"`, `"\u"`, `"é"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		want, werr := String(append([]byte(nil), raw...))
+		want = append([]byte(nil), want...)
+		got, gerr := StringInPlace(raw)
+		if (werr == nil) != (gerr == nil) || string(got) != string(want) {
+			t.Fatalf("%q: in place %q (%v), want %q (%v)", raw, got, gerr, want, werr)
+		}
+		if len(got) > 0 && (&got[0] != &raw[1]) {
+			t.Fatalf("%q: the result does not alias raw", raw)
+		}
+	})
+}

@@ -29,6 +29,20 @@ func String(raw []byte) ([]byte, error) {
 	return appendUnescaped(make([]byte, 0, len(inner)), inner)
 }
 
+// StringInPlace is String that unescapes in raw's own memory, which it overwrites: the
+// result aliases raw, escapes or not. (Unescaping never lengthens a string, and each
+// byte is written at or before the place it is read from.)
+func StringInPlace(raw []byte) ([]byte, error) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return nil, ErrSyntax
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return inner, nil
+	}
+	return appendUnescaped(inner[:0], inner)
+}
+
 // StringCopy is String that always returns a fresh slice, with one allocation.
 func StringCopy(raw []byte) ([]byte, error) {
 	s, err := String(raw)
