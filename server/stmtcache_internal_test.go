@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"testing"
 	"time"
@@ -73,7 +74,7 @@ func TestStatementsArePreparedBetweenTransactionsAndBounded(t *testing.T) {
 
 	// A transaction reads rows from a cached statement while others push it out.
 	const series = `WITH RECURSIVE s(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM s WHERE value < 1000) SELECT value FROM s`
-	for range 2 {
+	readSeries := func() (*tx, *sql.Rows) {
 		rt, err := st.readTx(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -82,20 +83,17 @@ func TestStatementsArePreparedBetweenTransactionsAndBounded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		return rt, rows
+	}
+	for range 2 {
+		rt, rows := readSeries()
 		rows.Close()
 		rt.Rollback()
 	}
 	if _, ok := st.r.stmts.stmts[series]; !ok {
 		t.Fatal("the series is not cached")
 	}
-	rt, err := st.readTx(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := rt.Query(series)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt, rows := readSeries()
 	for i := range 3 * maxCachedStmts {
 		other, err := st.readTx(context.Background())
 		if err != nil {

@@ -103,11 +103,13 @@ func decode(data []byte, inPlace bool) (Record, error) {
 			}
 			r.ID = string(s)
 		case jsonscan.Key(key, "payload"):
-			str := jsonscan.StringCopy
+			var s []byte
+			var err error
 			if inPlace {
-				str = jsonscan.StringInPlace
+				s, err = jsonscan.StringInPlace(value)
+			} else {
+				s, err = jsonscan.StringCopy(value)
 			}
-			s, err := str(value)
 			if err != nil {
 				return fmt.Errorf("%w: payload is not a string", ErrMalformed)
 			}

@@ -19,20 +19,19 @@ func Key(raw []byte, name string) bool {
 // When the string has no escapes the result aliases raw and must be copied
 // before raw is reused.
 func String(raw []byte) ([]byte, error) {
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
-		return nil, ErrSyntax
-	}
-	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
-		return inner, nil
-	}
-	return appendUnescaped(make([]byte, 0, len(inner)), inner)
+	return unquote(raw, false)
 }
 
 // StringInPlace is String that unescapes in raw's own memory, which it overwrites: the
 // result aliases raw, escapes or not. (Unescaping never lengthens a string, and each
 // byte is written at or before the place it is read from.)
 func StringInPlace(raw []byte) ([]byte, error) {
+	return unquote(raw, true)
+}
+
+// unquote returns the string raw stands for: its inside, or when that has escapes, the
+// inside unescaped into new memory, or over itself.
+func unquote(raw []byte, inPlace bool) ([]byte, error) {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return nil, ErrSyntax
 	}
@@ -40,7 +39,10 @@ func StringInPlace(raw []byte) ([]byte, error) {
 	if bytes.IndexByte(inner, '\\') < 0 {
 		return inner, nil
 	}
-	return appendUnescaped(inner[:0], inner)
+	if inPlace {
+		return appendUnescaped(inner[:0], inner)
+	}
+	return appendUnescaped(make([]byte, 0, len(inner)), inner)
 }
 
 // StringCopy is String that always returns a fresh slice, with one allocation.
