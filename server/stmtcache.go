@@ -7,8 +7,8 @@ import (
 
 // stmtCache keeps prepared statements, by their text, for a pool whose driver does not
 // keep them itself. SQLite parses and plans a statement that is not prepared at each
-// run: on a blob pull, a sixth of the embedded server's CPU was the parser, for the same
-// few SELECTs. (PostgreSQL's driver caches statements per connection; it has none.)
+// run: on a blob pull, an eighth of the embedded server's CPU was the parser, for the
+// same few SELECTs. (PostgreSQL's driver caches statements per connection; it has none.)
 //
 // A transaction never prepares on the pool: the pool's connections may all be held by
 // transactions, its own among them, and a Prepare would wait for one. A text met twice
@@ -33,7 +33,7 @@ func newStmtCache(pool *sql.DB) *stmtCache {
 	return &stmtCache{pool: pool, stmts: map[string]*sql.Stmt{}, seen: map[string]bool{}}
 }
 
-// get returns the statement prepared for q, or nil; missed reports whether q has been
+// get returns the statement prepared for q, or nil; again reports whether q has been
 // met unprepared before, and should be prepared when the transaction ends.
 func (c *stmtCache) get(q string) (stmt *sql.Stmt, again bool) {
 	c.mu.Lock()

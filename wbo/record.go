@@ -88,8 +88,8 @@ func Decode(data []byte) (Record, error) { return decode(data, false) }
 
 // DecodeInPlace is Decode for a caller done with data once it is done with the record:
 // the payload is unescaped in data's own memory, which it overwrites, and the record's
-// Payload aliases it. A blob chunk's payload is megabytes; a copy of each was as much
-// garbage as the rest of a download.
+// Payload aliases it. A blob chunk's payload is megabytes, and a copy of each is that
+// much more memory to allocate, zero and collect per chunk.
 func DecodeInPlace(data []byte) (Record, error) { return decode(data, true) }
 
 func decode(data []byte, inPlace bool) (Record, error) {
