@@ -46,15 +46,29 @@ var errNotObject = errors.New("not a JSON object")
 // parseBSO reads one BSO object. It returns errNotObject for a non-object, else a
 // per-item *errInvalidBSO (with whatever id it could read) for bad fields.
 func parseBSO(data []byte) (bsoInput, error) {
-	var in bsoInput
-	if jsonscan.Kind(bytes.TrimLeft(data, " \t\r\n")) != '{' {
+	start := len(data) - len(bytes.TrimLeft(data, " \t\r\n"))
+	in, end, err := parseBSOAt(data, start)
+	if err == errNotObject || len(bytes.TrimLeft(data[end:], " \t\r\n")) > 0 {
 		return in, errNotObject
 	}
+	return in, err
+}
+
+// parseBSOAt is parseBSO for the object that begins at data[i] (an element of a POST's
+// array, parsed in the pass that finds its end). end is past the object unless err is
+// errNotObject.
+func parseBSOAt(data []byte, i int) (in bsoInput, end int, err error) {
+	if jsonscan.Kind(data[i:]) != '{' {
+		return in, 0, errNotObject
+	}
 	var itemErr error
-	err := jsonscan.Object(data, func(key, value []byte) error {
-		k, err := jsonscan.String(append(append([]byte{'"'}, key...), '"'))
-		if err != nil {
-			return err
+	end, err = jsonscan.ObjectAt(data, i, func(key, value []byte) error {
+		k := key // compared without a copy unless it has escapes
+		if bytes.IndexByte(key, '\\') >= 0 {
+			var err error
+			if k, err = jsonscan.AppendUnescaped(nil, key); err != nil {
+				return err
+			}
 		}
 		switch string(k) {
 		case "id":
@@ -125,42 +139,48 @@ func parseBSO(data []byte) (bsoInput, error) {
 		return nil
 	})
 	if err != nil {
-		return in, errNotObject
+		return in, 0, errNotObject
 	}
 	if itemErr != nil {
-		return in, itemErr
+		return in, end, itemErr
 	}
 	if in.HasID && !wbo.ValidID(in.ID) {
-		return in, invalid("invalid id")
+		return in, end, invalid("invalid id")
 	}
-	return in, nil
+	return in, end, nil
 }
 
 // knownBadPayload is a client bug (an all-zero IV) that syncstorage-rs refuses in the
 // crypto collection.
 var knownBadPayload = regexp.MustCompile(`IV":\s*"AAAAAAAAAAAAAAAAAAAAAA=="`)
 
-// splitBody turns a POST body into raw BSO values: a JSON array, or one object per line
-// for application/newlines. ok is false for a body that is neither (a 400 for the whole
-// request).
-func splitBody(body []byte, newlines bool) (items [][]byte, ok bool) {
+// eachBSO parses a POST body's BSOs and hands each to fn with its per-item error: a
+// JSON array, each object parsed in the one pass that finds its end (a chunk's megabytes
+// are scanned once, not twice), or one object per line for application/newlines. It
+// reports false for a body that is neither, for an item that is not an object, or when
+// fn refuses one: a 400 for the whole request.
+func eachBSO(body []byte, newlines bool, fn func(in bsoInput, err error) bool) bool {
 	if newlines {
 		if len(body) == 0 {
-			return nil, true
+			return true
 		}
-		lines := bytes.Split(bytes.TrimSuffix(body, []byte("\n")), []byte("\n"))
-		for _, l := range lines {
+		for l := range bytes.SplitSeq(bytes.TrimSuffix(body, []byte("\n")), []byte("\n")) {
 			l = bytes.TrimSuffix(l, []byte("\r"))
 			if len(bytes.TrimSpace(l)) == 0 {
-				return nil, false
+				return false
 			}
-			items = append(items, l)
+			if in, err := parseBSO(l); err == errNotObject || !fn(in, err) {
+				return false
+			}
 		}
-		return items, true
+		return true
 	}
-	err := jsonscan.Array(body, func(v []byte) error {
-		items = append(items, v)
-		return nil
+	err := jsonscan.Elements(body, func(data []byte, i int) (int, error) {
+		in, end, err := parseBSOAt(data, i)
+		if err == errNotObject || !fn(in, err) {
+			return 0, errNotObject
+		}
+		return end, nil
 	})
-	return items, err == nil
+	return err == nil
 }

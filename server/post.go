@@ -105,24 +105,19 @@ func (p *postResult) fail(id, reason string) {
 // when the request as a whole is bad (400 code 8): not a list, an element that is not an
 // object, a BSO without id, a duplicate id, or the known-bad crypto payload.
 func (s *Server) parsePost(req *request, body []byte, newlines bool) ([]bsoInput, *postResult, bool) {
-	raw, ok := splitBody(body, newlines)
-	if !ok {
-		return nil, nil, false
-	}
 	res := &postResult{success: []string{}, failed: map[string]string{}}
-	seen := make(map[string]bool, len(raw))
+	seen := map[string]bool{}
 	var (
 		valid []bsoInput
 		bytes int64
 	)
-	for _, item := range raw {
-		in, err := parseBSO(item)
-		if err == errNotObject || !in.HasID || seen[in.ID] {
-			return nil, nil, false
+	ok := eachBSO(body, newlines, func(in bsoInput, err error) bool {
+		if !in.HasID || seen[in.ID] {
+			return false
 		}
 		seen[in.ID] = true
 		if req.collection == "crypto" && knownBadPayload.MatchString(in.Payload) {
-			return nil, nil, false
+			return false
 		}
 		size := int64(len(in.Payload))
 		switch {
@@ -136,6 +131,10 @@ func (s *Server) parsePost(req *request, body []byte, newlines bool) ([]bsoInput
 			valid = append(valid, in)
 			bytes += size
 		}
+		return true
+	})
+	if !ok {
+		return nil, nil, false
 	}
 	return valid, res, true
 }

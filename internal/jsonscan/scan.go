@@ -14,52 +14,75 @@ var ErrSyntax = errors.New("jsonscan: malformed JSON")
 // key text without quotes (still escaped; see Key), value the raw text of the value.
 // Trailing bytes other than white space are an error.
 func Object(data []byte, fn func(key, value []byte) error) error {
-	i := skipSpace(data, 0)
+	end, err := ObjectAt(data, skipSpace(data, 0), fn)
+	if err != nil {
+		return err
+	}
+	return trailing(data, end)
+}
+
+// ObjectAt is Object for the object that begins at data[i], with whatever follows it
+// left alone: it returns the index just past the object. Elements uses it to parse an
+// array's objects in the one pass that finds their ends.
+func ObjectAt(data []byte, i int, fn func(key, value []byte) error) (int, error) {
 	if i >= len(data) || data[i] != '{' {
-		return ErrSyntax
+		return 0, ErrSyntax
 	}
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
-		return trailing(data, i+1)
+		return i + 1, nil
 	}
 	for {
 		if i >= len(data) || data[i] != '"' {
-			return ErrSyntax
+			return 0, ErrSyntax
 		}
 		end, err := skipString(data, i)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		key := data[i+1 : end-1]
 		i = skipSpace(data, end)
 		if i >= len(data) || data[i] != ':' {
-			return ErrSyntax
+			return 0, ErrSyntax
 		}
 		i = skipSpace(data, i+1)
 		vend, err := skipValue(data, i, 0)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if err := fn(key, data[i:vend]); err != nil {
-			return err
+			return 0, err
 		}
 		i = skipSpace(data, vend)
 		if i >= len(data) {
-			return ErrSyntax
+			return 0, ErrSyntax
 		}
 		switch data[i] {
 		case ',':
 			i = skipSpace(data, i+1)
 		case '}':
-			return trailing(data, i+1)
+			return i + 1, nil
 		default:
-			return ErrSyntax
+			return 0, ErrSyntax
 		}
 	}
 }
 
 // Array calls fn for the raw text of each element of the JSON array in data.
 func Array(data []byte, fn func(value []byte) error) error {
+	return Elements(data, func(data []byte, i int) (int, error) {
+		end, err := skipValue(data, i, 0)
+		if err != nil {
+			return 0, err
+		}
+		return end, fn(data[i:end])
+	})
+}
+
+// Elements walks the JSON array data, handing each element's start to fn, which parses
+// the element itself and returns the index just past it: one pass over an element that
+// is parsed anyway (a POST's records), where Array's skip and a parse would be two.
+func Elements(data []byte, fn func(data []byte, i int) (end int, err error)) error {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '[' {
 		return ErrSyntax
@@ -69,11 +92,11 @@ func Array(data []byte, fn func(value []byte) error) error {
 		return trailing(data, i+1)
 	}
 	for {
-		vend, err := skipValue(data, i, 0)
-		if err != nil {
-			return err
+		if i >= len(data) {
+			return ErrSyntax
 		}
-		if err := fn(data[i:vend]); err != nil {
+		vend, err := fn(data, i)
+		if err != nil {
 			return err
 		}
 		i = skipSpace(data, vend)

@@ -3,6 +3,7 @@ package jsonscan_test
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"testing"
 	"unicode/utf8"
 
@@ -87,6 +88,32 @@ func FuzzObject(f *testing.F) {
 		isObject := jerr == nil && m != nil
 		if (err == nil) != isObject && !bytes.Contains(data, []byte("[[[[")) {
 			t.Fatalf("Object(%q) err = %v, encoding/json err = %v", data, err, jerr)
+		}
+	})
+}
+
+// FuzzElements: an array of objects walked by Elements with ObjectAt gives the members
+// and the verdict that Array with Object gives.
+func FuzzElements(f *testing.F) {
+	for _, s := range []string{`[]`, `[{}]`, `[{"a":"b"},{"c":[1,{"d":2}]}]`, ` [ {"a":1} , {"b":"\""} ] `, `[{"a":1}]x`, `[{"a":1},]`, `[1]`, `[{"a" "b"}]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var viaArray, viaElements []string
+		arrErr := jsonscan.Array(data, func(v []byte) error {
+			return jsonscan.Object(v, func(k, v []byte) error {
+				viaArray = append(viaArray, string(k)+"="+string(v))
+				return nil
+			})
+		})
+		elErr := jsonscan.Elements(data, func(data []byte, i int) (int, error) {
+			return jsonscan.ObjectAt(data, i, func(k, v []byte) error {
+				viaElements = append(viaElements, string(k)+"="+string(v))
+				return nil
+			})
+		})
+		if (arrErr == nil) != (elErr == nil) || (arrErr == nil && !slices.Equal(viaArray, viaElements)) {
+			t.Fatalf("%q: Elements %v %q, Array %v %q", data, elErr, viaElements, arrErr, viaArray)
 		}
 	})
 }
