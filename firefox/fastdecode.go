@@ -184,22 +184,37 @@ func makePlan(t reflect.Type, depth int) *plan {
 // (or a syntax error) for encoding/json to do it.
 func decodeStruct(t *text, data []byte, sv reflect.Value, p *plan) error {
 	var seen uint64 // fields set, by plan index (a repeated key takes the slow path)
-	return jsonscan.Object(data, func(key, value []byte) error {
+	return jsonscan.Members(data, func(key, data []byte, vi int) (int, error) {
 		if len(key) == 0 || !plainASCII(key) {
-			return errSlowPath // escapes, or folding rules beyond ASCII: encoding/json's
+			return 0, errSlowPath // escapes, or folding rules beyond ASCII: encoding/json's
 		}
 		i, folds := p.field(key)
 		if i < 0 {
 			if folds {
-				return errSlowPath // encoding/json would match it to a field
+				return 0, errSlowPath // encoding/json would match it to a field
 			}
-			return nil // a member the type does not name: kept in Raw
+			return jsonscan.SkipValue(data, vi) // a member the type does not name: kept in Raw
 		}
 		if i >= 64 || seen&(1<<i) != 0 {
-			return errSlowPath
+			return 0, errSlowPath
 		}
 		seen |= 1 << i
-		return decodeField(t, value, sv.Field(p.fields[i].index), &p.fields[i])
+		f := &p.fields[i]
+		fv := sv.Field(f.index)
+		if f.kind == kString && data[vi] == '"' {
+			// Decoded in the pass that finds its end: most of a record's members.
+			s, end, err := jsonscan.StringAt(data, vi, jsonscan.Alias)
+			if err != nil {
+				return 0, errSlowPath
+			}
+			fv.SetString(t.str(s))
+			return end, nil
+		}
+		end, err := jsonscan.SkipValue(data, vi)
+		if err != nil {
+			return 0, err
+		}
+		return end, decodeField(t, data[vi:end], fv, f)
 	})
 }
 

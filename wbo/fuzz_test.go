@@ -36,6 +36,18 @@ func FuzzDecode(f *testing.F) {
 		if !json.Valid(data) {
 			t.Fatalf("accepted invalid JSON %q", data)
 		}
+		// The id and the payload are the strings encoding/json reads (the last of a
+		// repeated key, as in a map).
+		var members map[string]json.RawMessage
+		if err := json.Unmarshal(data, &members); err != nil {
+			t.Fatalf("%q: %v", data, err)
+		}
+		for name, got := range map[string]string{"id": r.ID, "payload": string(r.Payload)} {
+			var want string
+			if raw, ok := members[name]; ok && json.Unmarshal(raw, &want) == nil && got != want {
+				t.Fatalf("%q: %s %q, encoding/json %q", data, name, got, want)
+			}
+		}
 		again, err := wbo.Decode(r.AppendJSON(nil))
 		if err != nil {
 			t.Fatalf("re-decode of %q: %v", r.AppendJSON(nil), err)

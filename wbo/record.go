@@ -94,50 +94,59 @@ func DecodeInPlace(data []byte) (Record, error) { return decode(data, true) }
 
 func decode(data []byte, inPlace bool) (Record, error) {
 	var r Record
-	err := jsonscan.Object(data, func(key, value []byte) error {
+	hold := jsonscan.Copy
+	if inPlace {
+		hold = jsonscan.InPlace
+	}
+	err := jsonscan.Members(data, func(key, data []byte, i int) (int, error) {
+		// The id and the payload are decoded in the pass that finds their ends; the
+		// payload is most of a record's bytes.
 		switch {
 		case jsonscan.Key(key, "id"):
-			s, err := jsonscan.String(value)
+			s, end, err := jsonscan.StringAt(data, i, jsonscan.Alias)
 			if err != nil {
-				return fmt.Errorf("%w: id is not a string", ErrMalformed)
+				return 0, fmt.Errorf("%w: id is not a string", ErrMalformed)
 			}
 			r.ID = string(s)
+			return end, nil
 		case jsonscan.Key(key, "payload"):
-			var s []byte
-			var err error
-			if inPlace {
-				s, err = jsonscan.StringInPlace(value)
-			} else {
-				s, err = jsonscan.StringCopy(value)
-			}
+			s, end, err := jsonscan.StringAt(data, i, hold)
 			if err != nil {
-				return fmt.Errorf("%w: payload is not a string", ErrMalformed)
+				return 0, fmt.Errorf("%w: payload is not a string", ErrMalformed)
 			}
 			if s == nil {
 				s = []byte{}
 			}
 			r.Payload = s
+			return end, nil
+		}
+		end, err := jsonscan.SkipValue(data, i)
+		if err != nil {
+			return 0, err
+		}
+		value := data[i:end]
+		switch {
 		case jsonscan.Key(key, "modified"):
 			if jsonscan.Kind(value) == 'n' {
-				return nil
+				return end, nil
 			}
 			if err := r.Modified.UnmarshalJSON(value); err != nil {
-				return fmt.Errorf("%w: modified %s", ErrMalformed, value)
+				return 0, fmt.Errorf("%w: modified %s", ErrMalformed, value)
 			}
 		case jsonscan.Key(key, "sortindex"):
 			v, err := optionalInt(value)
 			if err != nil {
-				return fmt.Errorf("%w: sortindex %s", ErrMalformed, value)
+				return 0, fmt.Errorf("%w: sortindex %s", ErrMalformed, value)
 			}
 			r.SortIndex = v
 		case jsonscan.Key(key, "ttl"):
 			v, err := optionalInt(value)
 			if err != nil {
-				return fmt.Errorf("%w: ttl %s", ErrMalformed, value)
+				return 0, fmt.Errorf("%w: ttl %s", ErrMalformed, value)
 			}
 			r.TTL = v
 		}
-		return nil
+		return end, nil
 	})
 	if err != nil {
 		if errors.Is(err, jsonscan.ErrSyntax) {

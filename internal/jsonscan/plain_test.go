@@ -1,8 +1,10 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -65,4 +67,59 @@ func FuzzStringInPlace(f *testing.F) {
 			t.Fatalf("%q: the result does not alias raw", raw)
 		}
 	})
+}
+
+// StringAt gives what skipString and then String, StringCopy or StringInPlace give, in
+// memory held as each holds it, for any input and with anything after the string.
+func FuzzStringAt(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"a\"b\\c\/d",1`, `"\u00e9\ud83d\ude00\ud800x\n\t"}`, `"\ud800\u0041"`, `"\ud83d\u"`, `"{\"ciphertext\":\"QUJD/+==\"}"`, `"\u"`, `"é"`, `"x`, `"\`, `"a` + "\x01" + `"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		wantEnd, werr := 0, error(nil)
+		if len(data) == 0 || data[0] != '"' {
+			werr = ErrSyntax
+		} else {
+			wantEnd, werr = skipString(data, 0)
+		}
+		for _, hold := range []Hold{Alias, Copy, InPlace} {
+			in := append([]byte(nil), data...)
+			got, end, err := StringAt(in, 0, hold)
+			if (err == nil) != (werr == nil) {
+				t.Fatalf("%q hold %d: error %v, want %v", data, hold, err, werr)
+			}
+			if err != nil {
+				continue
+			}
+			raw := append([]byte(nil), data[:wantEnd]...)
+			want, _ := String(raw)
+			if end != wantEnd || string(got) != string(want) {
+				t.Fatalf("%q hold %d: %q to %d, want %q to %d", data, hold, got, end, want, wantEnd)
+			}
+			aliases := len(got) > 0 && &got[0] == &in[1]
+			switch {
+			case hold == Copy && aliases:
+				t.Fatalf("%q: Copy aliases its input", data)
+			case hold == InPlace && len(got) > 0 && !aliases:
+				t.Fatalf("%q: InPlace does not alias its input", data)
+			case hold == Alias && aliases != (len(got) > 0 && bytes.IndexByte(data[:end], '\\') < 0):
+				t.Fatalf("%q: Alias aliases %v", data, aliases)
+			}
+		}
+	})
+}
+
+// A long escaped string in a longer document is made to fit, not the document's size.
+func TestStringAtFitsALongStringInALargeDocument(t *testing.T) {
+	s := `"` + strings.Repeat(`ab\"`, 3*smallRest) + `"`
+	doc := []byte(s + "," + strings.Repeat(" ", 10*smallRest))
+	for _, hold := range []Hold{Alias, Copy} {
+		got, end, err := StringAt(doc, 0, hold)
+		if err != nil || end != len(s) || len(got) != 3*3*smallRest {
+			t.Fatalf("hold %d: %d bytes to %d, %v", hold, len(got), end, err)
+		}
+		if cap(got) > len(s) {
+			t.Errorf("hold %d: capacity %d for a %d-byte string", hold, cap(got), len(got))
+		}
+	}
 }

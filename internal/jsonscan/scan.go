@@ -25,6 +25,29 @@ func Object(data []byte, fn func(key, value []byte) error) error {
 // left alone: it returns the index just past the object. Elements uses it to parse an
 // array's objects in the one pass that finds their ends.
 func ObjectAt(data []byte, i int, fn func(key, value []byte) error) (int, error) {
+	return MembersAt(data, i, func(key []byte, data []byte, i int) (int, error) {
+		end, err := skipValue(data, i, 0)
+		if err != nil {
+			return 0, err
+		}
+		return end, fn(key, data[i:end])
+	})
+}
+
+// Members is Object for a caller that parses values itself: fn is handed each key with
+// the index of its value's first byte, parses the value (StringAt, or SkipValue for one
+// it ignores) and returns the index just past it. A value is then scanned once, where
+// Object's skip and then a parse are two passes.
+func Members(data []byte, fn func(key []byte, data []byte, i int) (end int, err error)) error {
+	end, err := MembersAt(data, skipSpace(data, 0), fn)
+	if err != nil {
+		return err
+	}
+	return trailing(data, end)
+}
+
+// MembersAt is Members for the object that begins at data[i], as ObjectAt is Object's.
+func MembersAt(data []byte, i int, fn func(key []byte, data []byte, i int) (end int, err error)) (int, error) {
 	if i >= len(data) || data[i] != '{' {
 		return 0, ErrSyntax
 	}
@@ -46,12 +69,15 @@ func ObjectAt(data []byte, i int, fn func(key, value []byte) error) (int, error)
 			return 0, ErrSyntax
 		}
 		i = skipSpace(data, i+1)
-		vend, err := skipValue(data, i, 0)
+		if i >= len(data) {
+			return 0, ErrSyntax
+		}
+		vend, err := fn(key, data, i)
 		if err != nil {
 			return 0, err
 		}
-		if err := fn(key, data[i:vend]); err != nil {
-			return 0, err
+		if vend <= i || vend > len(data) {
+			return 0, ErrSyntax // fn's parse must have taken the value's bytes
 		}
 		i = skipSpace(data, vend)
 		if i >= len(data) {
@@ -67,6 +93,9 @@ func ObjectAt(data []byte, i int, fn func(key, value []byte) error) (int, error)
 		}
 	}
 }
+
+// SkipValue returns the index just past the JSON value that begins at data[i].
+func SkipValue(data []byte, i int) (int, error) { return skipValue(data, i, 0) }
 
 // Array calls fn for the raw text of each element of the JSON array in data.
 func Array(data []byte, fn func(value []byte) error) error {

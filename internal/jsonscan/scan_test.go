@@ -117,3 +117,40 @@ func FuzzElements(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMembers: Members, with strings read by StringAt and other values by SkipValue,
+// gives the members and the verdict Object with String gives.
+func FuzzMembers(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":"b"}`, ` {"a":[1,2,{"c":"\""}],"d":true} `, `{"a":"\u00e9\/"}`, `[1]`, `{"a":"b"}x`, `{"a" "b"}`, `{"a":"b",}`, `{"a":}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var viaObject, viaMembers []string
+		objErr := jsonscan.Object(data, func(k, v []byte) error {
+			if jsonscan.Kind(v) == '"' {
+				s, err := jsonscan.String(v)
+				if err != nil {
+					return err
+				}
+				v = s
+			}
+			viaObject = append(viaObject, string(k)+"="+string(v))
+			return nil
+		})
+		memErr := jsonscan.Members(data, func(k, data []byte, i int) (int, error) {
+			if data[i] == '"' {
+				s, end, err := jsonscan.StringAt(data, i, jsonscan.Alias)
+				viaMembers = append(viaMembers, string(k)+"="+string(s))
+				return end, err
+			}
+			end, err := jsonscan.SkipValue(data, i)
+			if err == nil {
+				viaMembers = append(viaMembers, string(k)+"="+string(data[i:end]))
+			}
+			return end, err
+		})
+		if (objErr == nil) != (memErr == nil) || (objErr == nil && !slices.Equal(viaObject, viaMembers)) {
+			t.Fatalf("%q: Members %v %q, Object %v %q", data, memErr, viaMembers, objErr, viaObject)
+		}
+	})
+}

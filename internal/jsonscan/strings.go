@@ -184,3 +184,130 @@ func hex4(s []byte, i int) (rune, bool) {
 	}
 	return r, true
 }
+
+// Hold is how StringAt holds the string it returns.
+type Hold int
+
+const (
+	// Alias: data's own bytes when nothing was escaped, new memory otherwise (String).
+	Alias Hold = iota
+	// Copy: new memory always (StringCopy).
+	Copy
+	// InPlace: unescaped over data itself, which it overwrites (StringInPlace).
+	InPlace
+)
+
+// smallRest: up to this many bytes left in data, an escaped string goes into memory the
+// size of the rest, so that it is unescaped in the pass that finds its end. Beyond it,
+// its end is found first and the memory made to fit, so that a long string in a large
+// document does not keep the document's size in capacity.
+const smallRest = 4 << 10
+
+// StringAt decodes the JSON string that begins at data[i] and returns it with the index
+// just past its closing quote: what String, StringCopy or StringInPlace (by hold) give
+// for data[i:end], in one pass where Object's skip and then one of those are two or three
+// (a record's payload is most of its bytes, and each pass over it was a tenth of reading
+// a bookmark).
+func StringAt(data []byte, i int, hold Hold) ([]byte, int, error) {
+	if i >= len(data) || data[i] != '"' {
+		return nil, 0, ErrSyntax
+	}
+	start := i + 1
+	j := start
+	var out []byte // the string up to run, once an escape was met
+	run := start   // the first byte of data not yet in out
+	escaped := false
+	for {
+		j = skipPlain(data, j)
+		for j < len(data) && plain[data[j]] {
+			j++
+		}
+		if j >= len(data) {
+			return nil, 0, ErrSyntax
+		}
+		switch c := data[j]; {
+		case c == '"':
+			if escaped {
+				return append(out, data[run:j]...), j + 1, nil
+			}
+			if hold == Copy {
+				return append(make([]byte, 0, j-start), data[start:j]...), j + 1, nil
+			}
+			return data[start:j], j + 1, nil
+		case c == '\\':
+			if !escaped {
+				escaped = true
+				switch {
+				case hold == InPlace:
+					out = data[start:start]
+				case len(data)-start <= smallRest:
+					out = make([]byte, 0, len(data)-start)
+				default:
+					end, err := skipString(data, i)
+					if err != nil {
+						return nil, 0, err
+					}
+					out = make([]byte, 0, end-1-start)
+				}
+			}
+			out = append(out, data[run:j]...)
+			var err error
+			if out, j, err = unescapeAt(out, data, j); err != nil {
+				return nil, 0, err
+			}
+			run = j
+		case c < 0x20:
+			return nil, 0, ErrSyntax
+		default:
+			r, size := utf8.DecodeRune(data[j:])
+			if r == utf8.RuneError && size == 1 {
+				return nil, 0, ErrSyntax
+			}
+			j += size
+		}
+	}
+}
+
+// unescapeAt appends what the escape at data[j] stands for and returns the index past
+// it, with appendUnescaped's rules. It reads an escape whole before writing what it
+// stands for, which is never longer, so out may be data's own memory behind j.
+func unescapeAt(out, data []byte, j int) ([]byte, int, error) {
+	if j+1 >= len(data) {
+		return nil, 0, ErrSyntax
+	}
+	var c byte
+	switch data[j+1] {
+	case '"', '\\', '/':
+		c = data[j+1]
+	case 'b':
+		c = '\b'
+	case 'f':
+		c = '\f'
+	case 'n':
+		c = '\n'
+	case 'r':
+		c = '\r'
+	case 't':
+		c = '\t'
+	case 'u':
+		r, ok := hex4(data, j+2)
+		if !ok {
+			return nil, 0, ErrSyntax
+		}
+		j += 6
+		if utf16.IsSurrogate(r) {
+			if j+1 < len(data) && data[j] == '\\' && data[j+1] == 'u' {
+				if r2, ok := hex4(data, j+2); ok {
+					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+						return utf8.AppendRune(out, dec), j + 6, nil
+					}
+				}
+			}
+			r = utf8.RuneError
+		}
+		return utf8.AppendRune(out, r), j, nil
+	default:
+		return nil, 0, ErrSyntax
+	}
+	return append(out, c), j + 2, nil
+}
