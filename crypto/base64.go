@@ -1,8 +1,10 @@
 package crypto
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"slices"
 )
 
@@ -45,7 +47,32 @@ var b64Pairs = func() (t [4096]uint16) {
 // rest, so the result and the error are its own. Unlike the standard library it may
 // write past the n bytes it returns (up to two, within dst): callers use dst[:n].
 func decodeBase64(dst, src []byte) (int, error) {
-	si, di := 0, 0
+	si, di := decodeBase64Groups(dst, src)
+	n, err := base64.StdEncoding.Decode(dst[di:], src[si:])
+	if e, ok := err.(base64.CorruptInputError); ok {
+		err = e + base64.CorruptInputError(si)
+	}
+	return di + n, err
+}
+
+// errLineBreak: decodeStrictBase64 met a line break.
+var errLineBreak = errors.New("crypto: a line break in base64")
+
+// decodeStrictBase64 is decodeBase64 that refuses the line breaks the standard library
+// skips: a string it decodes holds only base64's own characters, and so is a JSON string
+// that needs no escaping (splitAsWritten relies on this).
+func decodeStrictBase64(dst, src []byte) (int, error) {
+	si, di := decodeBase64Groups(dst, src)
+	if rest := src[si:]; bytes.IndexByte(rest, '\n') >= 0 || bytes.IndexByte(rest, '\r') >= 0 {
+		return 0, errLineBreak
+	}
+	n, err := base64.StdEncoding.Decode(dst[di:], src[si:])
+	return di + n, err
+}
+
+// decodeBase64Groups decodes src eight characters at a time while all are in the
+// alphabet, and returns how far it read and wrote.
+func decodeBase64Groups(dst, src []byte) (si, di int) {
 	for ; si+8 <= len(src) && di+8 <= len(dst); si, di = si+8, di+6 {
 		q := src[si : si+8 : si+8]
 		a := b64Dec0[q[0]] | b64Dec1[q[1]] | b64Dec2[q[2]] | b64Dec3[q[3]]
@@ -55,11 +82,7 @@ func decodeBase64(dst, src []byte) (int, error) {
 		}
 		binary.BigEndian.PutUint64(dst[di:di+8], uint64(a)<<40|uint64(b)<<16)
 	}
-	n, err := base64.StdEncoding.Decode(dst[di:], src[si:])
-	if e, ok := err.(base64.CorruptInputError); ok {
-		err = e + base64.CorruptInputError(si)
-	}
-	return di + n, err
+	return si, di
 }
 
 const b64Invalid = 1 << 31

@@ -95,7 +95,7 @@ var sealScratch = sync.Pool{New: func() any { return new([]byte) }}
 // decryption: a payload that fails it yields ErrHMACMismatch and nothing else is done.
 func (kb *KeyBundle) Decrypt(payload []byte) ([]byte, error) {
 	if ctB64, ivB64, macHex, ok := splitAsWritten(payload); ok {
-		if clear, err := kb.open(ctB64, ivB64, macHex); err == nil {
+		if clear, err := kb.open(ctB64, ivB64, macHex, true); err == nil {
 			return clear, nil
 		}
 		// Whatever failed, the JSON parse below gives the verdict: this payload's
@@ -105,7 +105,7 @@ func (kb *KeyBundle) Decrypt(payload []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kb.open(ctB64, ivB64, macHex)
+	return kb.open(ctB64, ivB64, macHex, false)
 }
 
 // Envelope members as seal, Firefox and the other clients write them.
@@ -122,10 +122,11 @@ const (
 // (bytes.IndexByte), where splitPayload's JSON scan reads every byte: a blob chunk's
 // ciphertext is megabytes, and scanning a bookmark's envelope was a tenth of reading it.
 //
-// The strings are not checked to be JSON here: a string that open accepts is one, since
-// base64 and hex decoding refuse every byte that is not theirs, but for the line breaks
-// base64 skips, which are refused here. A payload open refuses is parsed again by
-// splitPayload, so that its error is the one splitPayload and open give.
+// The strings are not checked to be JSON here. Decrypt opens them with strict base64
+// (decodeStrictBase64) and hex, which accept nothing but their own characters, so
+// strings that open are JSON strings with no escapes, and splitPayload would have found
+// the same. A payload they do not open is parsed again by splitPayload, so that its
+// error is the one splitPayload and open give.
 func splitAsWritten(payload []byte) (ct, iv, mac []byte, ok bool) {
 	if len(payload) < envMinLen || string(payload[:len(envHead)]) != envHead || string(payload[len(payload)-len(envTail):]) != envTail {
 		return nil, nil, nil, false
@@ -140,15 +141,22 @@ func splitAsWritten(payload []byte) (ct, iv, mac []byte, ok bool) {
 		return nil, nil, nil, false
 	}
 	iv, mac = rest[:q], rest[q+len(envHMAC):]
-	if bytes.IndexByte(mac, '"') >= 0 || bytes.IndexAny(iv, "\r\n") >= 0 ||
-		bytes.IndexByte(ct, '\n') >= 0 || bytes.IndexByte(ct, '\r') >= 0 {
+	if bytes.IndexByte(mac, '"') >= 0 {
 		return nil, nil, nil, false
 	}
 	return ct, iv, mac, true
 }
 
-// open checks the MAC of a payload's three strings, then decrypts.
-func (kb *KeyBundle) open(ctB64, ivB64, macHex []byte) ([]byte, error) {
+// open checks the MAC of a payload's three strings, then decrypts; strict: base64 with a
+// line break is refused (decodeStrictBase64).
+func (kb *KeyBundle) open(ctB64, ivB64, macHex []byte, strict bool) ([]byte, error) {
+	// Called directly, not through a func value: that would move the IV to the heap.
+	decode := func(dst, src []byte) (int, error) {
+		if strict {
+			return decodeStrictBase64(dst, src)
+		}
+		return decodeBase64(dst, src)
+	}
 	var want, got [sha256.Size]byte
 	if hex.DecodedLen(len(macHex)) != sha256.Size {
 		return nil, fmt.Errorf("%w: hmac is %d hex digits", ErrMalformedPayload, len(macHex))
@@ -168,11 +176,11 @@ func (kb *KeyBundle) open(ctB64, ivB64, macHex []byte) ([]byte, error) {
 	if len(ivB64) != base64.StdEncoding.EncodedLen(aes.BlockSize) {
 		return nil, fmt.Errorf("%w: IV is not 16 bytes of base64", ErrMalformedPayload)
 	}
-	if n, err := base64.StdEncoding.Decode(iv[:], ivB64); err != nil || n != aes.BlockSize {
+	if n, err := decode(iv[:], ivB64); err != nil || n != aes.BlockSize {
 		return nil, fmt.Errorf("%w: IV is not 16 bytes of base64", ErrMalformedPayload)
 	}
 	ct := make([]byte, base64.StdEncoding.DecodedLen(len(ctB64)))
-	n, err := decodeBase64(ct, ctB64)
+	n, err := decode(ct, ctB64)
 	if err != nil {
 		return nil, fmt.Errorf("%w: ciphertext is not base64", ErrMalformedPayload)
 	}

@@ -128,7 +128,7 @@ func makePlan(t reflect.Type, depth int) *plan {
 			continue
 		}
 		name, opts, _ := strings.Cut(tag, ",")
-		if name == "" || strings.Contains(opts, "string") || f.Anonymous {
+		if name == "" || !plainTagName(name) || strings.Contains(opts, "string") || f.Anonymous {
 			return nil // the default name, ",string", embedding: not worth the rules
 		}
 		fp := fieldPlan{name: name, index: i, omitEmpty: slices.Contains(strings.Split(opts, ","), "omitempty")}
@@ -185,13 +185,13 @@ func makePlan(t reflect.Type, depth int) *plan {
 func decodeStruct(t *text, data []byte, sv reflect.Value, p *plan) error {
 	var seen uint64 // fields set, by plan index (a repeated key takes the slow path)
 	return jsonscan.Members(data, func(key, data []byte, vi int) (int, error) {
-		if len(key) == 0 || !plainASCII(key) {
-			return 0, errSlowPath // escapes, or folding rules beyond ASCII: encoding/json's
-		}
 		i, folds := p.field(key)
 		if i < 0 {
-			if folds {
-				return 0, errSlowPath // encoding/json would match it to a field
+			// A field's name is plain ASCII, so a key equal to one is too; any other key
+			// with escapes or bytes beyond ASCII may still be one under encoding/json's
+			// unescaping and folding rules.
+			if folds || len(key) == 0 || !plainASCII(key) {
+				return 0, errSlowPath // encoding/json would match it to a field, or may
 			}
 			return jsonscan.SkipValue(data, vi) // a member the type does not name: kept in Raw
 		}
@@ -216,6 +216,21 @@ func decodeStruct(t *text, data []byte, sv reflect.Value, p *plan) error {
 		}
 		return end, decodeField(t, data[vi:end], fv, f)
 	})
+}
+
+// plainTagName: a name encoding/json takes from a tag (which it ignores for one with
+// other characters, or quotes or backslashes), and ASCII: a key equal to it byte for byte
+// is then that name, with no escape or folding to think of.
+func plainTagName(name string) bool {
+	for _, c := range []byte(name) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // plainASCII: no escape and no byte beyond ASCII.

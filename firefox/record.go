@@ -47,6 +47,19 @@ func (r Raw) Members() map[string]json.RawMessage {
 // Member is one received member (nil when absent).
 func (r Raw) Member(name string) json.RawMessage { return r.Members()[name] }
 
+// trimJSONSpace is bytes.Trim(b, " \t\n\r"), which builds its set of bytes at every
+// call (a fiftieth of parsing a bookmark).
+func trimJSONSpace(b []byte) []byte {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
 // decodeKeeping fills v (a pointer to a struct) from data and keeps a copy of data, in
 // into when it is not nil.
 func decodeKeeping(data []byte, v any, into *received) (Raw, error) {
@@ -54,7 +67,7 @@ func decodeKeeping(data []byte, v any, into *received) (Raw, error) {
 	// that v's strings can be parts of it; anything else has no members.
 	// JSON's white space only: bytes.TrimSpace would also take \v, \f, U+0085 and U+00A0
 	// off, and a record ending in one (invalid JSON) would then decode.
-	trimmed := bytes.Trim(data, " \t\n\r")
+	trimmed := trimJSONSpace(data)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		if err := unmarshal(data, v); err != nil {
 			return Raw{}, err

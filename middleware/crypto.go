@@ -55,14 +55,25 @@ func partial(err error, bad []repository.RecordError) error {
 // crypto.ErrHMACMismatch and the rest through it).
 func (c *Crypto) FetchSince(ctx context.Context, since wbo.Timestamp, fn func(wbo.Record) error) error {
 	var bad []repository.RecordError
-	err := c.inner.FetchSince(ctx, since, c.decrypting(fn, &bad))
+	var err error
+	if l, ok := c.inner.(repository.Lender); ok {
+		// Lent: what fn gets is the cleartext, new memory, and nothing of the envelope.
+		err = l.FetchSinceLent(ctx, since, c.decrypting(fn, &bad))
+	} else {
+		err = c.inner.FetchSince(ctx, since, c.decrypting(fn, &bad))
+	}
 	return partial(err, bad)
 }
 
 // Fetch is FetchSince by ids.
 func (c *Crypto) Fetch(ctx context.Context, ids []string, fn func(wbo.Record) error) error {
 	var bad []repository.RecordError
-	err := c.inner.Fetch(ctx, ids, c.decrypting(fn, &bad))
+	var err error
+	if l, ok := c.inner.(repository.Lender); ok {
+		err = l.FetchLent(ctx, ids, c.decrypting(fn, &bad))
+	} else {
+		err = c.inner.Fetch(ctx, ids, c.decrypting(fn, &bad))
+	}
 	return partial(err, bad)
 }
 

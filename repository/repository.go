@@ -32,6 +32,17 @@ type Repository interface {
 	Wipe(ctx context.Context) error
 }
 
+// Lender is a Repository that can lend the records it streams: a lent record's Payload
+// is valid only until fn returns, and the repository may reuse its memory after. A
+// caller that keeps nothing of a payload (the crypto middleware, whose cleartext is new
+// memory) saves a copy of each: of a record's bytes, the payload is nearly all.
+type Lender interface {
+	// FetchSinceLent is FetchSince with lent payloads.
+	FetchSinceLent(ctx context.Context, since wbo.Timestamp, fn func(wbo.Record) error) error
+	// FetchLent is Fetch with lent payloads.
+	FetchLent(ctx context.Context, ids []string, fn func(wbo.Record) error) error
+}
+
 // StoreResult says what a Store did.
 type StoreResult struct {
 	// Modified is the repository's timestamp of the write (for a server: the commit's).

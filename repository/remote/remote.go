@@ -77,7 +77,17 @@ func (r *Repository) seen(ts wbo.Timestamp) {
 
 // FetchSince implements repository.Repository.
 func (r *Repository) FetchSince(ctx context.Context, since wbo.Timestamp, fn func(wbo.Record) error) error {
-	ts, err := r.opts.Client.GetCollection(ctx, r.opts.Collection, storage.Query{Newer: since, Full: true, Sort: "oldest", PageSize: r.opts.PageSize}, fn)
+	return r.fetchSince(ctx, since, false, fn)
+}
+
+// FetchSinceLent implements repository.Lender: each payload is decoded where the
+// response was read (storage.Query.Borrow).
+func (r *Repository) FetchSinceLent(ctx context.Context, since wbo.Timestamp, fn func(wbo.Record) error) error {
+	return r.fetchSince(ctx, since, true, fn)
+}
+
+func (r *Repository) fetchSince(ctx context.Context, since wbo.Timestamp, lend bool, fn func(wbo.Record) error) error {
+	ts, err := r.opts.Client.GetCollection(ctx, r.opts.Collection, storage.Query{Newer: since, Full: true, Sort: "oldest", PageSize: r.opts.PageSize, Borrow: lend}, fn)
 	if err == nil {
 		r.seen(ts)
 	}
@@ -96,10 +106,19 @@ func (r *Repository) GUIDsSince(ctx context.Context, since wbo.Timestamp) ([]str
 
 // Fetch implements repository.Repository; ids go 100 to a request.
 func (r *Repository) Fetch(ctx context.Context, ids []string, fn func(wbo.Record) error) error {
+	return r.fetch(ctx, ids, false, fn)
+}
+
+// FetchLent implements repository.Lender.
+func (r *Repository) FetchLent(ctx context.Context, ids []string, fn func(wbo.Record) error) error {
+	return r.fetch(ctx, ids, true, fn)
+}
+
+func (r *Repository) fetch(ctx context.Context, ids []string, lend bool, fn func(wbo.Record) error) error {
 	if err := ctx.Err(); err != nil || len(ids) == 0 {
 		return err
 	}
-	_, err := r.opts.Client.GetCollection(ctx, r.opts.Collection, storage.Query{IDs: repository.Unique(ids), Full: true, PageSize: r.opts.PageSize}, fn)
+	_, err := r.opts.Client.GetCollection(ctx, r.opts.Collection, storage.Query{IDs: repository.Unique(ids), Full: true, PageSize: r.opts.PageSize, Borrow: lend}, fn)
 	return err
 }
 
@@ -125,4 +144,7 @@ func (r *Repository) config(ctx context.Context) (storage.Configuration, error) 
 	return c, nil
 }
 
-var _ repository.Repository = (*Repository)(nil)
+var (
+	_ repository.Repository = (*Repository)(nil)
+	_ repository.Lender     = (*Repository)(nil)
+)

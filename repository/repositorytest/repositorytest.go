@@ -139,6 +139,47 @@ func Run(t *testing.T, newRepo Factory) {
 		}
 	})
 
+	t.Run("a lender lends what it fetches", func(t *testing.T) {
+		r := newRepo(t)
+		l, ok := r.(repository.Lender)
+		if !ok {
+			t.Skip("not a repository.Lender")
+		}
+		recs := records("l", 250, 1)
+		for i := 0; i < len(recs); i += 100 {
+			store(t, r, recs[i:min(i+100, len(recs))])
+		}
+		// What fn sees while it runs is what FetchSince and Fetch give; the lent
+		// payloads are copied there, as a borrower that keeps one must.
+		kept := func(dst *[]string) func(wbo.Record) error {
+			return func(rec wbo.Record) error {
+				*dst = append(*dst, fmt.Sprintf("%s %v %s", rec.ID, rec.Modified, rec.Payload))
+				return nil
+			}
+		}
+		var lent, owned []string
+		if err := l.FetchSinceLent(context.Background(), 0, kept(&lent)); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.FetchSince(context.Background(), 0, kept(&owned)); err != nil {
+			t.Fatal(err)
+		}
+		if len(owned) != len(recs) || !slices.Equal(lent, owned) {
+			t.Errorf("FetchSinceLent gave %d records, FetchSince %d (of %d), or others", len(lent), len(owned), len(recs))
+		}
+		ask := []string{recs[7].ID, "absent", recs[201].ID, recs[7].ID}
+		lent, owned = nil, nil
+		if err := l.FetchLent(context.Background(), ask, kept(&lent)); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Fetch(context.Background(), ask, kept(&owned)); err != nil {
+			t.Fatal(err)
+		}
+		if len(owned) != 2 || !slices.Equal(sorted(lent), sorted(owned)) {
+			t.Errorf("FetchLent gave %q, Fetch %q", lent, owned)
+		}
+	})
+
 	t.Run("Fetch skips absent ids and delivers each record once", func(t *testing.T) {
 		r := newRepo(t)
 		recs := records("d", 1200, 1)
