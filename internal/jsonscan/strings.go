@@ -121,51 +121,15 @@ func AppendUnescaped(dst, s []byte) ([]byte, error) { return appendUnescaped(dst
 
 func appendUnescaped(dst, s []byte) ([]byte, error) {
 	for i := 0; i < len(s); {
-		if j := bytes.IndexByte(s[i:], '\\'); j != 0 {
-			if j < 0 {
-				return append(dst, s[i:]...), nil
-			}
-			dst = append(dst, s[i:i+j]...)
-			i += j
+		j := bytes.IndexByte(s[i:], '\\')
+		if j < 0 {
+			return append(dst, s[i:]...), nil
 		}
-		if i+1 >= len(s) {
-			return nil, ErrSyntax
+		dst = append(dst, s[i:i+j]...)
+		var err error
+		if dst, i, err = unescapeAt(dst, s, i+j); err != nil {
+			return nil, err
 		}
-		switch s[i+1] {
-		case '"', '\\', '/':
-			dst = append(dst, s[i+1])
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r, ok := hex4(s, i+2)
-			if !ok {
-				return nil, ErrSyntax
-			}
-			i += 6
-			if utf16.IsSurrogate(r) {
-				if r2, ok := hex4(s, i+2); ok && i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
-					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-						dst = utf8.AppendRune(dst, dec)
-						i += 6
-						continue
-					}
-				}
-				r = utf8.RuneError
-			}
-			dst = utf8.AppendRune(dst, r)
-			continue
-		default:
-			return nil, ErrSyntax
-		}
-		i += 2
 	}
 	return dst, nil
 }
@@ -269,7 +233,7 @@ func StringAt(data []byte, i int, hold Hold) ([]byte, int, error) {
 }
 
 // unescapeAt appends what the escape at data[j] stands for and returns the index past
-// it, with appendUnescaped's rules. It reads an escape whole before writing what it
+// it: a lone surrogate, or one not followed by its pair, stands for U+FFFD. It reads an escape whole before writing what it
 // stands for, which is never longer, so out may be data's own memory behind j.
 func unescapeAt(out, data []byte, j int) ([]byte, int, error) {
 	if j+1 >= len(data) {
