@@ -55,8 +55,13 @@ func (a *app) askSecret(cmd *cobra.Command, name, question string) (string, erro
 		return v, err
 	}
 	if in, ok := cmd.InOrStdin().(*os.File); ok && term.IsTerminal(int(in.Fd())) {
+		restore, err := echoOff(int(in.Fd()))
+		if err != nil {
+			return "", fmt.Errorf("reading the %s from the terminal: %w", name, err)
+		}
 		fmt.Fprint(cmd.ErrOrStderr(), question)
 		b, err := term.ReadPassword(int(in.Fd()))
+		restore()
 		fmt.Fprintln(cmd.ErrOrStderr())
 		if err != nil {
 			return "", fmt.Errorf("reading the %s from the terminal: %w", name, err)
