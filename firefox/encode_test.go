@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// encodeKeepingMapped is how encodeKeeping worked before it built its output by hand:
-// the reference its bytes are checked against.
+// encodeKeepingMapped is how encodeKeeping worked before it built its output by hand,
+// with the id moved to the front: the reference its bytes are checked against.
 func encodeKeepingMapped(v any, got Raw) ([]byte, error) {
 	known, err := json.Marshal(v)
 	if err != nil {
@@ -35,7 +35,18 @@ func encodeKeepingMapped(v any, got Raw) ([]byte, error) {
 	for k, c := range cur {
 		out[k] = c
 	}
-	return json.Marshal(out)
+	id, hasID := out["id"]
+	delete(out, "id")
+	rest, err := json.Marshal(out)
+	if err != nil || !hasID {
+		return rest, err
+	}
+	// The id goes first (memberOrder), its value spelled as json.Marshal spells it.
+	first, err := json.Marshal(map[string]json.RawMessage{"id": id})
+	if err != nil || len(rest) == 2 {
+		return first, err
+	}
+	return append(first[:len(first)-1:len(first)-1], append([]byte{','}, rest[1:]...)...), nil
 }
 
 // encodeCases add to fastCases what encoding meets: members that need escaping or

@@ -94,7 +94,7 @@ type plan struct {
 	// key, and a second one of its lower-cased form for the keys no field has, cost a
 	// fifth of decoding a bookmark.
 	byLen [][]int
-	// sorted is the fields' indexes in the byte order of their names, and canEncode
+	// sorted is the fields' indexes in memberOrder, and canEncode
 	// whether the fast encoder writes this type (see fastencode.go).
 	sorted    []int
 	canEncode bool
@@ -175,7 +175,7 @@ func makePlan(t reflect.Type, depth int) *plan {
 	for i := range p.sorted {
 		p.sorted[i] = i
 	}
-	slices.SortFunc(p.sorted, func(a, b int) int { return strings.Compare(p.fields[a].name, p.fields[b].name) })
+	slices.SortFunc(p.sorted, func(a, b int) int { return memberOrder(p.fields[a].name, p.fields[b].name) })
 	p.canEncode = p.encodable(t)
 	return p
 }

@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -210,7 +209,7 @@ func encodeFast(sv reflect.Value, p *plan, got Raw) ([]byte, bool) {
 		if fi < len(p.sorted) {
 			f = &p.fields[p.sorted[fi]]
 		}
-		if f == nil || ki < len(keys) && keys[ki].name < f.name {
+		if f == nil || ki < len(keys) && memberOrder(keys[ki].name, f.name) < 0 {
 			// A member the type does not name: kept as received.
 			member(keys[ki].name)
 			buf = appendCompactEscaped(buf, keys[ki].value)
@@ -242,7 +241,7 @@ func encodeFast(sv reflect.Value, p *plan, got Raw) ([]byte, bool) {
 	return append(buf, '}'), true
 }
 
-// sortedMembers are Members in the byte order of their names, computed once.
+// sortedMembers are Members in memberOrder, computed once.
 func (r Raw) sortedMembers() []namedMember {
 	m := r.Members()
 	if len(m) == 0 {
@@ -253,7 +252,7 @@ func (r Raw) sortedMembers() []namedMember {
 		for k, v := range m {
 			sorted = append(sorted, namedMember{k, v})
 		}
-		slices.SortFunc(sorted, func(a, b namedMember) int { return strings.Compare(a.name, b.name) })
+		slices.SortFunc(sorted, func(a, b namedMember) int { return memberOrder(a.name, b.name) })
 		r.r.sorted = sorted
 	})
 	return r.r.sorted

@@ -25,7 +25,7 @@ type received struct {
 	data    []byte // never written: it may be a string's bytes
 	once    sync.Once
 	members map[string]json.RawMessage
-	// sorted is members in the byte order of their names, for the fast encoder.
+	// sorted is members in memberOrder, for the fast encoder.
 	sortOnce sync.Once
 	sorted   []namedMember
 }
@@ -90,10 +90,10 @@ func decodeKeeping(data []byte, v any, into *received) (Raw, error) {
 // encodeKeeping encodes v (a struct) over the members received: v's fields win; a field
 // v left out as empty keeps its received spelling if that was empty too, and is dropped
 // if it was not (the field was cleared); members v does not name stay as they were.
-// Members come out sorted by name, each value compact and HTML-escaped: the bytes
-// json.Marshal of the merged map[string]json.RawMessage would give, built without
-// decoding v's encoding again or marshalling a map (that was four fifths of encoding a
-// bookmark).
+// Members come out in memberOrder (the id, then the rest by name), each value compact
+// and HTML-escaped: the bytes json.Marshal of the merged map[string]json.RawMessage
+// would give with its id moved to the front, built without decoding v's encoding again
+// or marshalling a map (that was four fifths of encoding a bookmark).
 func encodeKeeping(v any, got Raw) ([]byte, error) {
 	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() && rv.Elem().Kind() == reflect.Struct {
 		if p := planOf(rv.Elem().Type()); p != nil && p.canEncode {
@@ -138,7 +138,7 @@ func encodeKeeping(v any, got Raw) ([]byte, error) {
 		}
 		out = append(out, member{k, r})
 	}
-	slices.SortFunc(out, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	slices.SortFunc(out, func(a, b member) int { return memberOrder(a.key, b.key) })
 	buf := make([]byte, 0, len(known)+len(got.r.data)+64)
 	buf = append(buf, '{')
 	for i, m := range out {
@@ -245,4 +245,20 @@ func jsonNames(t reflect.Type) []string {
 		names = append(names, name)
 	}
 	return names
+}
+
+// memberOrder is the order an encoded record's members are written in: "id" first, as
+// Firefox writes it (readers that check the cleartext's id, ours among them, stop
+// there), then the others in the byte order of their names, as json.Marshal writes a
+// map's.
+func memberOrder(a, b string) int {
+	switch {
+	case a == b:
+		return 0
+	case a == "id":
+		return -1
+	case b == "id":
+		return 1
+	}
+	return strings.Compare(a, b)
 }
