@@ -3,7 +3,6 @@ package blob
 import (
 	"context"
 	"io/fs"
-	"syscall"
 	"time"
 )
 
@@ -16,12 +15,11 @@ type FileStamp struct {
 }
 
 // StampOf reads a file's stamp from its FileInfo (from an lstat or a directory walk).
+// Where the system has no change time or inode (not a Unix), they stay 0 and size and
+// modification time decide alone.
 func StampOf(fi fs.FileInfo) FileStamp {
 	st := FileStamp{Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.CTime = sys.Ctim.Sec*1e9 + sys.Ctim.Nsec
-		st.Inode = sys.Ino
-	}
+	st.CTime, st.Inode = changeTimeAndInode(fi.Sys())
 	return st
 }
 

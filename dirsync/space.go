@@ -4,12 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"syscall"
 
 	"github.com/dustin/go-humanize"
-	"golang.org/x/sys/unix"
 
 	"github.com/syncctl/syncctl/storage"
 )
@@ -65,41 +61,6 @@ func (s *Syncer) quotaRoom(ctx context.Context, content int64, blobs int) error 
 	return nil
 }
 
-// freeSpace is the bytes an unprivileged writer may still use on the filesystem of
-// path (or of its nearest existing parent, for a destination not made yet).
-func freeSpace(path string) (int64, error) {
-	for {
-		var st unix.Statfs_t
-		err := unix.Statfs(path, &st)
-		if err == nil {
-			return int64(st.Bavail) * int64(st.Bsize), nil
-		}
-		parent := filepath.Dir(path)
-		if !errors.Is(err, unix.ENOENT) || parent == path {
-			return 0, err
-		}
-		path = parent
-	}
-}
-
-// device is the filesystem path is on (of its nearest existing parent).
-func device(path string) uint64 {
-	for {
-		fi, err := os.Stat(path)
-		if err == nil {
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-				return st.Dev
-			}
-			return 0
-		}
-		parent := filepath.Dir(path)
-		if parent == path {
-			return 0
-		}
-		path = parent
-	}
-}
-
 // room checks that each place has the bytes asked of it free, counting places on one
 // filesystem together.
 func (s *Syncer) room(need map[string]int64) error {
@@ -122,6 +83,9 @@ func (s *Syncer) room(need map[string]int64) error {
 		}
 		path := first[d]
 		have, err := free(path)
+		if errors.Is(err, errors.ErrUnsupported) {
+			continue // a system whose free space this build cannot read: not checked
+		}
 		if err != nil {
 			return err
 		}

@@ -42,7 +42,7 @@ func InsertFloor(tb testing.TB, collection string, rows []Row) time.Duration {
 		tb.Fatal(err)
 	}
 	for _, r := range rows {
-		if _, err := st.Exec(1, collection, r.ID, nil, r.Payload, 1700000000000, 1800000000000); err != nil {
+		if _, err := st.Exec(1, collection, r.ID, nil, r.Payload, int64(1700000000000), int64(1800000000000)); err != nil {
 			tb.Fatal(err)
 		}
 	}
