@@ -190,7 +190,11 @@ func (kb *KeyBundle) open(ctB64, ivB64, macHex []byte, strict bool) ([]byte, err
 	if n == 0 || n%aes.BlockSize != 0 {
 		return nil, fmt.Errorf("%w: ciphertext is %d bytes, not whole blocks", ErrMalformedPayload, n)
 	}
-	cbcDecrypt(kb.block, iv[:aes.BlockSize], ct)
+	if kb.dec != nil {
+		kb.dec.decrypt((*[aes.BlockSize]byte)(iv[:aes.BlockSize]), ct)
+	} else {
+		cbcDecrypt(kb.block, iv[:aes.BlockSize], ct)
+	}
 	pad := int(ct[n-1])
 	if pad == 0 || pad > aes.BlockSize {
 		return nil, ErrBadPadding
