@@ -97,3 +97,31 @@ func TestCBCDecrypterKnownAnswer(t *testing.T) {
 		t.Fatalf("decrypted to %s", got)
 	}
 }
+
+// FuzzCBCDecrypter: for any key, IV and whole blocks, the AES-NI decrypter gives what
+// crypto/cipher's CBC decrypter gives.
+func FuzzCBCDecrypter(f *testing.F) {
+	f.Add(make([]byte, KeySize), make([]byte, aes.BlockSize), make([]byte, 9*aes.BlockSize))
+	f.Fuzz(func(t *testing.T, keyBytes, ivBytes, data []byte) {
+		if len(keyBytes) < KeySize || len(ivBytes) < aes.BlockSize {
+			return
+		}
+		var key [KeySize]byte
+		var iv [aes.BlockSize]byte
+		copy(key[:], keyBytes)
+		copy(iv[:], ivBytes)
+		dec := newCBCDecrypter(&key)
+		if dec == nil {
+			t.Skip("no AES-NI decrypter on this machine")
+		}
+		data = data[:len(data)&^(aes.BlockSize-1)]
+		block, _ := aes.NewCipher(key[:])
+		want := make([]byte, len(data))
+		cipher.NewCBCDecrypter(block, iv[:]).CryptBlocks(want, data)
+		got := bytes.Clone(data)
+		dec.decrypt(&iv, got)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes: differs from crypto/cipher", len(data))
+		}
+	})
+}
