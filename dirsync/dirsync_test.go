@@ -655,6 +655,31 @@ func TestNoRoomStopsAPullButNotAPush(t *testing.T) {
 	}
 }
 
+// Where the system's free space cannot be read (errors.ErrUnsupported: a build for a
+// system without statfs), a pull is not refused for it; another error still stops it.
+func TestAPullGoesOnWhereFreeSpaceCannotBeRead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := newRig(t, server.Limits{})
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "a.bin"), make([]byte, 64<<10), 0o644)
+	device := func(free func(string) (int64, error)) *dirsync.Syncer {
+		return dirsync.New(dirsync.Options{Blob: blob.Options{Store: r.Store(t), Client: r.Client(), Keys: r.Keys}, FreeSpace: free})
+	}
+	if _, err := device(nil).Push(ctx, src, "docs", dirsync.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	unsupported := func(string) (int64, error) { return 0, errors.ErrUnsupported }
+	if res, err := device(unsupported).Pull(ctx, "docs", t.TempDir(), dirsync.PullOptions{}); err != nil || res.Written != 1 {
+		t.Fatalf("a pull where free space cannot be read: %+v (%v)", res, err)
+	}
+	broken := errors.New("statfs: input/output error")
+	failing := func(string) (int64, error) { return 0, broken }
+	if _, err := device(failing).Pull(ctx, "docs", t.TempDir(), dirsync.PullOptions{}); !errors.Is(err, broken) {
+		t.Fatalf("a pull whose free space check failed: %v", err)
+	}
+}
+
 // One copy on disk: a push reads the files where they are and a pull writes them only
 // where they belong; neither device's store holds their content, in the clear or not.
 func TestAPushAndAPullKeepOneCopy(t *testing.T) {
