@@ -75,6 +75,9 @@ func FuzzStringAt(f *testing.F) {
 	for _, s := range []string{`"plain"`, `"a\"b\\c\/d",1`, `"\u00e9\ud83d\ude00\ud800x\n\t"}`, `"\ud800\u0041"`, `"\ud83d\u"`, `"{\"ciphertext\":\"QUJD/+==\"}"`, `"\u"`, `"é"`, `"x`, `"\`, `"a` + "\x01" + `"`} {
 		f.Add([]byte(s))
 	}
+	// Runs long enough for skipLongPlain, past its window too.
+	f.Add([]byte(`"` + strings.Repeat("QUJD", 150) + `\"x` + strings.Repeat("B", longWindow+9) + "é\u0041" + strings.Repeat("C", 700) + `"`))
+	f.Add([]byte(`"` + strings.Repeat("Q", 9000) + "\x01" + `"`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		wantEnd, werr := 0, error(nil)
 		if len(data) == 0 || data[0] != '"' {
@@ -120,6 +123,41 @@ func TestStringAtFitsALongStringInALargeDocument(t *testing.T) {
 		}
 		if cap(got) > len(s) {
 			t.Errorf("hold %d: capacity %d for a %d-byte string", hold, cap(got), len(got))
+		}
+	}
+}
+
+// The long-run path, as the scanners call it (skipPlain on the look-ahead, then
+// skipLongPlain from a plain byte), stops at the first byte that is not plain in runs of
+// every length around its word limit and window, with one special byte anywhere or none.
+func TestLongRunsStopAtTheFirstSpecialByte(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	run := func(b []byte) int {
+		i := skipPlain(lookAhead(b, 0), 0)
+		if i+8 <= len(b) && plain[b[i]] {
+			i = skipLongPlain(b, i)
+		}
+		for i < len(b) && plain[b[i]] {
+			i++
+		}
+		return i
+	}
+	for _, n := range []int{255, 256, 511, 512, 513, 519, 520, 1000, longWindow - 1, longWindow, longWindow + 7, 3*longWindow + 5, 1 << 20} {
+		base := bytes.Repeat([]byte("QUJD"), n/4+1)[:n]
+		if got := run(base); got != n {
+			t.Fatalf("%d plain bytes: stopped at %d", n, got)
+		}
+		for range 200 {
+			b := bytes.Clone(base)
+			at := rnd.IntN(n)
+			special := []byte{'"', '\\', 0, 0x1f, 0x80, 0xff, '\n'}[rnd.IntN(7)]
+			b[at] = special
+			if rnd.IntN(2) == 0 && at+1 < n { // a second one later must not matter
+				b[at+1+rnd.IntN(n-at-1)] = '"'
+			}
+			if got := run(b); got != at {
+				t.Fatalf("%d bytes, %#x at %d: stopped at %d", n, special, at, got)
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math/bits"
@@ -320,6 +321,9 @@ const (
 // skipPlain skips whole 8-byte words of plain bytes: a word qualifies when no byte is
 // below 0x20, at or above 0x80, a quote or a backslash (the usual SWAR zero-byte tests).
 // Base64 ciphertext is all plain, so this is where a payload's bytes go by.
+//
+// Callers give it data cut by lookAhead, so that it stops after longAfter words at a
+// plain byte, and hand such a run to skipLongPlain.
 func skipPlain(data []byte, i int) int {
 	for i+8 <= len(data) {
 		w := binary.LittleEndian.Uint64(data[i:])
@@ -338,11 +342,61 @@ func skipPlain(data []byte, i int) int {
 
 func hasZero(w uint64) uint64 { return (w - ones) &^ w }
 
+const (
+	// longAfter: a run plain for this many words is likely long (a blob chunk's megabyte
+	// of base64), and skipLongPlain takes it over. Short strings never get there; the
+	// limit also keeps skipPlain small enough to be inlined.
+	longAfter = 64
+	// longWindow bounds how far one look ahead goes, so that a run that stops early
+	// (a long text with a non-ASCII letter every few hundred bytes) wastes little.
+	longWindow = 4096
+)
+
+// lookAhead is data cut longAfter words past i: what skipPlain is given.
+func lookAhead(data []byte, i int) []byte { return data[:min(len(data), i+8*longAfter)] }
+
+// skipLongPlain is skipPlain for long runs: the quote and the backslash are found by
+// bytes.IndexByte (vector instructions), and the bytes before them are tested only for
+// control and non-ASCII bytes, the cheaper part of the test. It returns the index of the
+// first byte that is not plain, or one at most 7 bytes before the data's end.
+func skipLongPlain(data []byte, i int) int {
+	for {
+		window := min(len(data), i+longWindow)
+		end := window
+		if q := bytes.IndexByte(data[i:window], '"'); q >= 0 {
+			end = i + q
+		}
+		if b := bytes.IndexByte(data[i:end], '\\'); b >= 0 {
+			end = i + b
+		}
+		for i+16 <= end {
+			w0 := binary.LittleEndian.Uint64(data[i:])
+			w1 := binary.LittleEndian.Uint64(data[i+8:])
+			if ((w0-ones*0x20)|w0|(w1-ones*0x20)|w1)&highs != 0 {
+				break
+			}
+			i += 16
+		}
+		for i+8 <= end {
+			w := binary.LittleEndian.Uint64(data[i:])
+			if m := ((w - ones*0x20) | w) & highs; m != 0 {
+				return i + bits.TrailingZeros64(m)/8
+			}
+			i += 8
+		}
+		if end < window || window == len(data) {
+			return i // at most 7 plain bytes before a quote, a backslash or the end
+		}
+	}
+}
+
 // skipString returns the index just past the closing quote of the string at data[i].
 func skipString(data []byte, i int) (int, error) {
 	i++
 	for i < len(data) {
-		i = skipPlain(data, i)
+		if i = skipPlain(lookAhead(data, i), i); i+8 <= len(data) && plain[data[i]] {
+			i = skipLongPlain(data, i)
+		}
 		for i < len(data) && plain[data[i]] {
 			i++
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -64,7 +65,10 @@ func TestAppendStringRoundTripsThroughEncodingJSON(t *testing.T) {
 // FuzzObject: Object accepts exactly the JSON objects encoding/json accepts (up to our depth
 // bound), and String agrees with encoding/json on every string member.
 func FuzzObject(f *testing.F) {
-	for _, s := range []string{`{}`, `{"a":"b"}`, `{"a":[1,2,{"c":null}],"d":true}`, `{"a":"\u00e9\/"}`, `[1]`, `{"a":1e+5,"b":-0.5}`, `{"a" "b"}`} {
+	for _, s := range []string{`{}`, `{"a":"b"}`, `{"a":[1,2,{"c":null}],"d":true}`, `{"a":"\u00e9\/"}`, `[1]`, `{"a":1e+5,"b":-0.5}`, `{"a" "b"}`,
+		// Strings long enough for the long-run scan (more than 512 bytes plain, past its
+		// 4 KB window).
+		`{"p":"` + strings.Repeat("QUJD", 200) + `\"` + strings.Repeat("x", 5000) + `","q":"` + strings.Repeat("é", 400) + `"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

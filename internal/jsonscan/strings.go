@@ -63,7 +63,10 @@ func AppendString(dst []byte, s []byte) []byte {
 	for i := 0; i < len(s); {
 		// Eight bytes at a time while none needs escaping: a record payload is base64
 		// and a few quotes, and this is most of the work of serving one.
-		if i = skipPlain(s, i); i == len(s) {
+		if i = skipPlain(lookAhead(s, i), i); i+8 <= len(s) && plain[s[i]] {
+			i = skipLongPlain(s, i)
+		}
+		if i == len(s) {
 			break
 		}
 		c := s[i]
@@ -182,7 +185,9 @@ func StringAt(data []byte, i int, hold Hold) ([]byte, int, error) {
 	run := start   // the first byte of data not yet in out
 	escaped := false
 	for {
-		j = skipPlain(data, j)
+		if j = skipPlain(lookAhead(data, j), j); j+8 <= len(data) && plain[data[j]] {
+			j = skipLongPlain(data, j)
+		}
 		for j < len(data) && plain[data[j]] {
 			j++
 		}
