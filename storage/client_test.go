@@ -400,3 +400,41 @@ func TestBorrowedRecordsReadTheSameAsCopiedOnes(t *testing.T) {
 		}
 	}
 }
+
+// A client making 8 requests at a time, as a blob sync's transfers do, keeps its
+// connections: 5 rounds of 8 open no more than a round's worth and a few (net/http's
+// default of 2 idle connections per host opened about 30).
+func TestConcurrentRequestsReuseTheirConnections(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	conns := map[string]bool{}
+	srv := servertest.Start(t, server.Options{}, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			conns[r.RemoteAddr] = true
+			mu.Unlock()
+			h.ServeHTTP(w, r)
+		})
+	})
+	c := srv.Client("alice", storage.Options{})
+	ctx := context.Background()
+	if _, err := c.PutRecord(ctx, "col", rec("a", "p"), storage.Since(0)); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				if _, err := c.GetRecord(ctx, "col", "a"); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(conns) > 14 {
+		t.Errorf("40 requests, 8 at a time, opened %d connections", len(conns))
+	}
+}
