@@ -2,7 +2,10 @@ package server
 
 import (
 	"database/sql"
+	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 
@@ -221,15 +224,72 @@ func (s *Server) getCollection(req *request) {
 	} else {
 		h.Set("Content-Type", "application/json")
 	}
-	req.w.WriteHeader(http.StatusOK)
 	s.streamChunks(req, q, n, collTS, now, newlines, tx)
 }
 
-// Chunks end at chunkRows records or once they hold chunkBytes.
+// Chunks end at chunkRows records, once they hold chunkBytes, or once they splice in
+// chunkFiles payload files (each an open file until the chunk is written).
 const (
 	chunkRows  = 256
 	chunkBytes = 256 << 10
+	chunkFiles = 8
 )
+
+// A chunk is a piece of a collection GET's body: its JSON, and the payload files to be
+// copied into it from disk as it is written.
+type chunk struct {
+	buf     []byte
+	splices []splice
+}
+
+// A splice is a payload file's JSON text that belongs at buf[at] (see
+// payloadFiles.appendRecord). The file is opened while the snapshot that refers to it
+// is, so a sweep cannot take it from under the response.
+type splice struct {
+	at   int
+	file *os.File
+	size int64
+}
+
+// size is the chunk's length on the wire.
+func (c *chunk) size() int64 {
+	n := int64(len(c.buf))
+	for _, sp := range c.splices {
+		n += sp.size
+	}
+	return n
+}
+
+// writeTo writes the chunk. A file goes through io.Copy, so that net/http hands it to
+// the socket with sendfile when the response has a Content-Length (a chunked body is
+// copied): a pull of blob chunks, 1 MB payload files four to a GET, was read into
+// memory and written out again, 16% of the server's CPU reading and 13% writing.
+func (c *chunk) writeTo(w io.Writer) error {
+	from := 0
+	for _, sp := range c.splices {
+		if _, err := w.Write(c.buf[from:sp.at]); err != nil {
+			return err
+		}
+		n, err := io.Copy(w, io.LimitReader(sp.file, sp.size))
+		if err == nil && n < sp.size {
+			err = fmt.Errorf("%w: %s ended after %d of %d bytes", ErrPayloadMissing, sp.file.Name(), n, sp.size)
+		}
+		if err != nil {
+			return err
+		}
+		from = sp.at
+	}
+	_, err := w.Write(c.buf[from:])
+	return err
+}
+
+// reset closes the chunk's files and empties it for the next.
+func (c *chunk) reset() {
+	for _, sp := range c.splices {
+		sp.file.Close()
+	}
+	c.buf, c.splices = c.buf[:0], c.splices[:0]
+}
 
 // streamChunks writes the n records of q, chunk by chunk, each chunk continuing from the
 // last key of the one before. The first chunk is read in first, the snapshot the count
@@ -238,8 +298,11 @@ const (
 // snapshots of their own, and only records no newer than the collection's timestamp at
 // the start are sent: one changed meanwhile has moved in the order, and the client gets
 // it on its next sync (its modified is past the X-Last-Modified this answer carried).
-// A write or read error ends the body early; the client sees a truncated body, never a
-// wrong one.
+//
+// Nothing is written before the first chunk is read: a failure there is a 500, and an
+// answer that is one chunk goes with its Content-Length (which lets its payload files go
+// by sendfile). A write or read error after that ends the body early; the client sees a
+// truncated body, never a wrong one.
 func (s *Server) streamChunks(req *request, q collectionQuery, n, collTS, now int64, newlines bool, first *tx) {
 	defer func() {
 		if first != nil {
@@ -250,9 +313,25 @@ func (s *Server) streamChunks(req *request, q collectionQuery, n, collTS, now in
 	if q.full {
 		cols = `id, modified, sortindex, payload`
 	}
-	buf := make([]byte, 0, 64*1024)
+	c := &chunk{buf: make([]byte, 0, 64*1024)}
+	defer c.reset()
 	if !newlines {
-		buf = append(buf, '[')
+		c.buf = append(c.buf, '[')
+	}
+	closing := []byte{}
+	if !newlines {
+		closing = []byte{']'}
+	}
+	started := false // the header is written
+	fail := func(err error, what string) {
+		if started {
+			s.log.Error().Err(err).Msg(what)
+			return
+		}
+		h := req.w.Header()
+		h.Del("X-Weave-Records")
+		h.Del("X-Weave-Next-Offset")
+		s.serverError(req, err)
 	}
 	firstRow := true
 	var scratch []byte // a payload read from its file
@@ -265,22 +344,20 @@ func (s *Server) streamChunks(req *request, q collectionQuery, n, collTS, now in
 		}
 		first = nil
 		if err != nil {
-			s.log.Error().Err(err).Msg("chunk")
+			fail(err, "chunk")
 			return
 		}
 		rows, err := tx.Query(`SELECT `+q.sortKey()+`, `+cols+` FROM bsos WHERE `+where+` AND modified <= ? ORDER BY `+q.orderBy()+` LIMIT ?`, args...)
 		if err != nil {
 			tx.Rollback()
-			s.log.Error().Err(err).Msg("chunk")
+			fail(err, "chunk")
 			return
 		}
-		got := 0
-		var last cursor
-		buf, got, last, err = appendRows(buf, rows, q.full, newlines, &firstRow, s.st.files, &scratch)
+		got, last, err := appendRows(c, rows, q.full, newlines, &firstRow, s.st.files, &scratch)
 		rows.Close()
 		tx.Rollback()
 		if err != nil {
-			s.log.Error().Err(err).Msg("rows")
+			fail(err, "rows")
 			return
 		}
 		sent += int64(got)
@@ -289,24 +366,34 @@ func (s *Server) streamChunks(req *request, q collectionQuery, n, collTS, now in
 			break
 		}
 		q.cursor = &last
-		if _, err := req.w.Write(buf); err != nil {
+		if !started {
+			if sent >= n {
+				req.w.Header().Set("Content-Length", strconv.FormatInt(c.size()+int64(len(closing)), 10))
+			}
+			req.w.WriteHeader(http.StatusOK)
+			started = true
+		}
+		if err := c.writeTo(req.w); err != nil {
+			s.log.Debug().Err(err).Msg("collection GET cut short")
 			return
 		}
-		buf = buf[:0]
-		if f, ok := req.w.(http.Flusher); ok {
-			f.Flush()
+		c.reset()
+		if sent < n {
+			if f, ok := req.w.(http.Flusher); ok {
+				f.Flush()
+			}
 		}
 	}
-	if !newlines {
-		buf = append(buf, ']')
+	c.buf = append(c.buf, closing...)
+	if err := c.writeTo(req.w); err != nil {
+		s.log.Debug().Err(err).Msg("collection GET cut short")
 	}
-	req.w.Write(buf)
 }
 
-// appendRows encodes rows (sort key first) onto buf until they end or buf holds
-// chunkBytes, and returns how many it took and the last one's key. A payload kept in a
-// file is read into *scratch.
-func appendRows(buf []byte, rows *sql.Rows, full, newlines bool, first *bool, files *payloadFiles, scratch *[]byte) ([]byte, int, cursor, error) {
+// appendRows encodes rows (sort key first) onto c until they end or c is full (see
+// chunkRows), and returns how many it took and the last one's key. A payload in a file
+// that needs escaping is read into *scratch; any other is spliced in.
+func appendRows(c *chunk, rows *sql.Rows, full, newlines bool, first *bool, files *payloadFiles, scratch *[]byte) (int, cursor, error) {
 	var (
 		got       int
 		last      cursor
@@ -314,7 +401,7 @@ func appendRows(buf []byte, rows *sql.Rows, full, newlines bool, first *bool, fi
 		sortindex sql.NullInt64
 		payload   sql.RawBytes
 	)
-	for len(buf) < chunkBytes && rows.Next() {
+	for len(c.buf) < chunkBytes && len(c.splices) < chunkFiles && rows.Next() {
 		var err error
 		if full {
 			err = rows.Scan(&last.key, &last.id, &modified, &sortindex, &payload)
@@ -322,10 +409,10 @@ func appendRows(buf []byte, rows *sql.Rows, full, newlines bool, first *bool, fi
 			err = rows.Scan(&last.key, &last.id)
 		}
 		if err != nil {
-			return buf, got, last, err
+			return got, last, err
 		}
 		if !newlines && !*first {
-			buf = append(buf, ',')
+			c.buf = append(c.buf, ',')
 		}
 		*first = false
 		if full {
@@ -333,18 +420,18 @@ func appendRows(buf []byte, rows *sql.Rows, full, newlines bool, first *bool, fi
 			if sortindex.Valid {
 				rec.SortIndex = &sortindex.Int64
 			}
-			if buf, err = files.appendRecord(buf, &rec, payload, scratch); err != nil {
-				return buf, got, last, err
+			if err = files.appendRecord(c, &rec, payload, scratch); err != nil {
+				return got, last, err
 			}
 		} else {
-			buf = jsonscan.AppendString(buf, []byte(last.id))
+			c.buf = jsonscan.AppendString(c.buf, []byte(last.id))
 		}
 		if newlines {
-			buf = append(buf, '\n')
+			c.buf = append(c.buf, '\n')
 		}
 		got++
 	}
-	return buf, got, last, rows.Err()
+	return got, last, rows.Err()
 }
 
 // pageSize counts the records of this response, before any is sent (X-Weave-Records

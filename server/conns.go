@@ -1,6 +1,8 @@
 package server
 
 import (
+	"io"
+	"math"
 	"net"
 	"sync"
 	"time"
@@ -136,6 +138,45 @@ func (c *stallConn) Write(b []byte) (int, error) {
 	c.mu.Unlock()
 	c.Conn.SetWriteDeadline(d)
 	return c.Conn.Write(b)
+}
+
+// sendPiece is how much of a file one sendfile call hands the socket: the stall
+// allowance is renewed between pieces, so a piece is no larger than net/http's writes
+// (see ConnLimits.Stall).
+const sendPiece = 32 << 10
+
+// ReadFrom lets net/http hand a payload file to the socket with sendfile (see
+// chunk.writeTo) rather than copy it through memory twice; without it net/http sees a
+// conn that cannot and copies. The file goes piece by piece, each piece a write the
+// stall allowance applies to.
+func (c *stallConn) ReadFrom(r io.Reader) (int64, error) {
+	rf, ok := c.Conn.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(struct{ io.Writer }{c}, r)
+	}
+	// A LimitedReader's own reader is taken out: package net's sendfile knows a
+	// LimitedReader of an *os.File, not one inside another.
+	src, remain := r, int64(math.MaxInt64)
+	lr, limited := r.(*io.LimitedReader)
+	if limited {
+		src, remain = lr.R, lr.N
+	}
+	var total int64
+	for remain > 0 {
+		c.mu.Lock()
+		d := sooner(c.writeDeadline, c.stall)
+		c.mu.Unlock()
+		c.Conn.SetWriteDeadline(d)
+		n, err := rf.ReadFrom(&io.LimitedReader{R: src, N: min(remain, sendPiece)})
+		total, remain = total+n, remain-n
+		if limited {
+			lr.N = remain
+		}
+		if err != nil || n == 0 { // n == 0: src has ended
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 func (c *stallConn) SetDeadline(t time.Time) error {

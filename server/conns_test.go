@@ -18,7 +18,9 @@ import (
 // serve runs srv with Serve on a loopback port, as syncctl serve does.
 func serve(t *testing.T, opts server.Options) (*server.Server, string) {
 	t.Helper()
-	opts.DataDir = t.TempDir()
+	if opts.DataDir == "" {
+		opts.DataDir = t.TempDir()
+	}
 	if opts.Users == nil {
 		opts.Users = map[string]string{"alice": "alice-secret"}
 	}

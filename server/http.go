@@ -268,6 +268,23 @@ func (w *weaveWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom passes a payload file on to net/http's ReadFrom, which hands it to the
+// socket with sendfile when the response has a length (see chunk.writeTo).
+func (w *weaveWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
+	}
+	w.bytes += n
+	return n, err
+}
+
 // Flush lets streamed collection GETs reach the client as they go.
 func (w *weaveWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {

@@ -10,7 +10,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -270,54 +269,67 @@ func (f *payloadFiles) holds(col []byte) bool {
 
 func refName(col []byte) string { return string(col[len(payloadRef):refKind]) }
 
-// read reads the whole file col refers to into the slice into returns for its size:
+// open opens the file col refers to, and returns it with the size of what it holds:
 // the payload's size, or for a 'j' file the size of its JSON text, which the reference
-// does not record.
-func (f *payloadFiles) read(col []byte, into func(size int64) []byte) error {
+// does not record. A file whose size is not the one its reference records is missing:
+// a response that promised the bytes it has to send must not run short.
+func (f *payloadFiles) open(col []byte) (*os.File, int64, error) {
 	name := refName(col)
 	fh, err := os.Open(f.path(name))
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%w: %s", ErrPayloadMissing, name)
+		return nil, 0, fmt.Errorf("%w: %s", ErrPayloadMissing, name)
 	}
+	if err != nil {
+		return nil, 0, err
+	}
+	info, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, 0, err
+	}
+	size, want := info.Size(), payloadSize(string(col))
+	if size != want && (col[refKind] != 'j' || size < want) {
+		fh.Close()
+		return nil, 0, fmt.Errorf("%w: %s holds %d bytes, not %d", ErrPayloadMissing, name, size, want)
+	}
+	return fh, size, nil
+}
+
+// read reads the whole file col refers to into the slice into returns for its size
+// (see open).
+func (f *payloadFiles) read(col []byte, into func(size int64) []byte) error {
+	fh, size, err := f.open(col)
 	if err != nil {
 		return err
 	}
 	defer fh.Close()
-	size := payloadSize(string(col))
-	if col[refKind] == 'j' {
-		info, err := fh.Stat()
-		if err != nil {
-			return err
-		}
-		size = info.Size()
-	}
 	if _, err := io.ReadFull(fh, into(size)); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrPayloadMissing, name, err)
+		return fmt.Errorf("%w: %s: %v", ErrPayloadMissing, refName(col), err)
 	}
 	return nil
 }
 
-// appendRecord appends rec as JSON, its payload col: read from its file, straight into
-// dst when the file holds it as JSON text ('p' and 'j').
-func (f *payloadFiles) appendRecord(dst []byte, rec *wbo.Record, col []byte, scratch *[]byte) ([]byte, error) {
+// appendRecord appends rec as JSON to c, its payload col. A file that holds the payload
+// as JSON text ('p' and 'j') is opened and spliced in, to be copied from the file when c
+// is written (by sendfile, where the response allows); any other payload is resolved,
+// into *scratch when it is in a file, and encoded.
+func (f *payloadFiles) appendRecord(c *chunk, rec *wbo.Record, col []byte, scratch *[]byte) error {
 	if !f.holds(col) || col[refKind] == 'e' {
 		content, err := f.resolve(col, scratch)
 		rec.Payload = content
-		return rec.AppendJSON(dst), err
+		c.buf = rec.AppendJSON(c.buf)
+		return err
+	}
+	fh, size, err := f.open(col)
+	if err != nil {
+		return err
 	}
 	rec.Payload = nil
-	dst = rec.AppendJSON(dst)
-	dst = dst[:len(dst)-len(`"}`)] // the payload is last (see AppendJSON): its closing quote and brace
-	var text []byte
-	err := f.read(col, func(n int64) []byte {
-		dst = slices.Grow(dst, int(n)+len(`"}`))
-		text = dst[len(dst) : len(dst)+int(n)]
-		return text
-	})
-	if err != nil {
-		return dst, err
-	}
-	return append(dst[:len(dst)+len(text)], `"}`...), nil
+	c.buf = rec.AppendJSON(c.buf)
+	c.buf = c.buf[:len(c.buf)-len(`"}`)] // the payload is last (see AppendJSON): its closing quote and brace
+	c.splices = append(c.splices, splice{at: len(c.buf), file: fh, size: size})
+	c.buf = append(c.buf, `"}`...)
+	return nil
 }
 
 // resolveString is resolve for a string column.
