@@ -60,26 +60,31 @@ func TestChunkRoundTrip(t *testing.T) {
 	random := make([]byte, 200<<10)
 	rand.Read(random)
 	text := bytes.Repeat([]byte("a line of a log file, much like the one before it\n"), 4000)
-	for _, data := range [][]byte{nil, {1}, {1, 2}, []byte("abc"), random[:1000], random[:65537], random, text} {
+	reused := new(chunkBuf)
+	for _, data := range [][]byte{nil, {1}, {1, 2}, []byte("abc"), random[:1000], random[:65537], random, text, random[:3000], text[:5000]} {
 		var zbuf []byte
 		rec, err := sealChunk(kb, "abc.3", data, &zbuf)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := openChunk(kb, rec, len(data))
+		got, err := openChunk(kb, rec, len(data), nil)
 		if err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("%d bytes: got %d, %v", len(data), len(got), err)
+		}
+		// The same in a buffer that held every chunk before it, the failed ones too.
+		if got, err := openChunk(kb, rec, len(data), reused); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%d bytes in a reused buffer: got %d, %v", len(data), len(got), err)
 		}
 		// One base64 layer: the payload is 4/3 of the content and a little (less for text).
 		if limit := len(data)*4/3 + 200; len(rec.Payload) > limit {
 			t.Fatalf("%d bytes of content took a %d-byte payload", len(data), len(rec.Payload))
 		}
 		// Another record's id, a shorter limit, a changed IV: not this chunk.
-		if _, err := openChunk(kb, wbo.Record{ID: "abc.4", Payload: rec.Payload}, len(data)); !errors.Is(err, ErrMAC) {
+		if _, err := openChunk(kb, wbo.Record{ID: "abc.4", Payload: rec.Payload}, len(data), nil); !errors.Is(err, ErrMAC) {
 			t.Fatalf("a chunk under another id: %v", err)
 		}
 		if len(data) > 0 {
-			if _, err := openChunk(kb, rec, len(data)-1); !errors.Is(err, ErrMAC) {
+			if _, err := openChunk(kb, rec, len(data)-1, reused); !errors.Is(err, ErrMAC) {
 				t.Fatalf("a chunk over the manifest's size: %v", err)
 			}
 		}
@@ -89,7 +94,7 @@ func TestChunkRoundTrip(t *testing.T) {
 		iv[5] ^= 1
 		env["IV"] = base64.StdEncoding.EncodeToString(iv)
 		moved, _ := json.Marshal(env)
-		if _, err := openChunk(kb, wbo.Record{ID: "abc.3", Payload: moved}, len(data)); !errors.Is(err, ErrMAC) {
+		if _, err := openChunk(kb, wbo.Record{ID: "abc.3", Payload: moved}, len(data), nil); !errors.Is(err, ErrMAC) {
 			t.Fatalf("a chunk with a changed IV: %v", err)
 		}
 	}
@@ -104,10 +109,10 @@ func TestChunkRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := openChunk(kb, old, 5000); err != nil || !bytes.Equal(got, random[:5000]) {
+	if got, err := openChunk(kb, old, 5000, nil); err != nil || !bytes.Equal(got, random[:5000]) {
 		t.Fatalf("a version 1 chunk: %d bytes, %v", len(got), err)
 	}
-	if _, err := openChunk(kb, wbo.Record{ID: "abc.4", Payload: old.Payload}, 5000); !errors.Is(err, ErrMAC) {
+	if _, err := openChunk(kb, wbo.Record{ID: "abc.4", Payload: old.Payload}, 5000, nil); !errors.Is(err, ErrMAC) {
 		t.Fatalf("a version 1 chunk under another id: %v", err)
 	}
 }
@@ -135,7 +140,7 @@ func FuzzOpenChunk(f *testing.F) {
 			}
 			return
 		}
-		data, err := parseChunkV2(b, "a.0", 1000)
+		data, err := parseChunkV2(b, "a.0", 1000, nil)
 		if err != nil {
 			if !errors.Is(err, ErrMAC) {
 				t.Fatalf("untyped error %v", err)

@@ -517,6 +517,46 @@ func (s *Syncer) download(ctx context.Context, id string, sink func(string) (Sin
 	return total, out.Commit(ctx)
 }
 
+// fetchGroup gets the chunks ids in one request and hands each one's content to use, in
+// the order of ids; it returns the bytes handed on.
+func (s *Syncer) fetchGroup(ctx context.Context, kb *crypto.KeyBundle, ids []string, chunkSize int, use func([]byte) error) (int64, error) {
+	parts := make(map[string]*chunkBuf, len(ids))
+	defer func() {
+		for _, b := range parts {
+			chunkBufs.Put(b)
+		}
+	}()
+	// Borrowed: the payload is decoded where it was read; openChunk's content is in a
+	// buffer of its own.
+	_, err := s.opts.Client.GetCollection(ctx, s.opts.Collection, storage.Query{IDs: ids, Full: true, Borrow: true}, func(r wbo.Record) error {
+		b := chunkBufs.Get().(*chunkBuf)
+		if _, err := openChunk(kb, r, chunkSize, b); err != nil {
+			chunkBufs.Put(b)
+			return fmt.Errorf("%w (%s)", err, r.ID)
+		}
+		if old, ok := parts[r.ID]; ok { // sent twice: the last one counts, as before
+			chunkBufs.Put(old)
+		}
+		parts[r.ID] = b
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, cid := range ids {
+		b, ok := parts[cid]
+		if !ok {
+			return n, fmt.Errorf("blob: chunk %s is missing on the server", cid)
+		}
+		if err := use(b.content); err != nil {
+			return n, err
+		}
+		n += int64(len(b.content))
+	}
+	return n, nil
+}
+
 // fetch streams a blob's chunks into out, in order, and checks the whole against its id;
 // out is to be used only if it returns nil.
 func (s *Syncer) fetch(ctx context.Context, kb *crypto.KeyBundle, id string, m manifest, out io.Writer) (int64, error) {
@@ -528,33 +568,19 @@ func (s *Syncer) fetch(ctx context.Context, kb *crypto.KeyBundle, id string, m m
 		for i := first; i < min(first+per, m.Chunks); i++ {
 			ids = append(ids, chunkID(id, i))
 		}
-		parts := map[string][]byte{}
-		// Borrowed: the payload is decoded where it was read; openChunk's content is
-		// its own memory.
-		_, err := s.opts.Client.GetCollection(ctx, s.opts.Collection, storage.Query{IDs: ids, Full: true, Borrow: true}, func(r wbo.Record) error {
-			data, err := openChunk(kb, r, m.ChunkSize)
-			if err != nil {
-				return fmt.Errorf("%w (%s)", err, r.ID)
-			}
-			parts[r.ID] = data
-			return nil
-		})
-		if err != nil {
-			return total, err
-		}
-		for _, cid := range ids {
-			data, ok := parts[cid]
-			if !ok {
-				return total, fmt.Errorf("blob: chunk %s is missing on the server", cid)
-			}
+		n, err := s.fetchGroup(ctx, kb, ids, m.ChunkSize, func(data []byte) error {
 			h.Write(data)
 			if _, err := out.Write(data); err != nil {
-				return total, err
+				return err
 			}
-			total += int64(len(data))
 			if s.opts.Progress != nil {
 				s.opts.Progress(int64(len(data)))
 			}
+			return nil
+		})
+		total += n
+		if err != nil {
+			return total, err
 		}
 	}
 	if idOf(h.Sum(nil)) != id || total != m.Size {

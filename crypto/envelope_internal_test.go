@@ -14,7 +14,7 @@ func (kb *KeyBundle) decryptByParse(payload []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kb.open(ct, iv, mac, false)
+	return kb.open(nil, ct, iv, mac, false)
 }
 
 // signed is an envelope with ciphertext text ct (which need not be base64) and a MAC

@@ -94,9 +94,17 @@ var sealScratch = sync.Pool{New: func() any { return new([]byte) }}
 // Decrypt verifies and opens a payload. The HMAC is checked, in constant time, before any
 // decryption: a payload that fails it yields ErrHMACMismatch and nothing else is done.
 func (kb *KeyBundle) Decrypt(payload []byte) ([]byte, error) {
+	return kb.AppendDecrypt(nil, payload)
+}
+
+// AppendDecrypt is Decrypt that appends the cleartext to dst and returns the extended
+// slice, for a caller that reuses buffers: a blob download opens a megabyte per chunk,
+// and a fresh one each time cost it page faults, zeroing and collection (a tenth of its
+// CPU). On error dst's contents are unchanged, though its spare capacity may be written.
+func (kb *KeyBundle) AppendDecrypt(dst, payload []byte) ([]byte, error) {
 	if ctB64, ivB64, macHex, ok := splitAsWritten(payload); ok {
-		if clear, err := kb.open(ctB64, ivB64, macHex, true); err == nil {
-			return clear, nil
+		if out, err := kb.open(dst, ctB64, ivB64, macHex, true); err == nil {
+			return out, nil
 		}
 		// Whatever failed, the JSON parse below gives the verdict: this payload's
 		// error is the one it would have had without the shortcut. (A forged payload
@@ -106,7 +114,7 @@ func (kb *KeyBundle) Decrypt(payload []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kb.open(ctB64, ivB64, macHex, false)
+	return kb.open(dst, ctB64, ivB64, macHex, false)
 }
 
 // Envelope members as seal, Firefox and the other clients write them.
@@ -148,9 +156,9 @@ func splitAsWritten(payload []byte) (ct, iv, mac []byte, ok bool) {
 	return ct, iv, mac, true
 }
 
-// open checks the MAC of a payload's three strings, then decrypts; strict: base64 with a
-// line break is refused (decodeStrictBase64).
-func (kb *KeyBundle) open(ctB64, ivB64, macHex []byte, strict bool) ([]byte, error) {
+// open checks the MAC of a payload's three strings, then decrypts, appending the
+// cleartext to dst; strict: base64 with a line break is refused (decodeStrictBase64).
+func (kb *KeyBundle) open(dst, ctB64, ivB64, macHex []byte, strict bool) ([]byte, error) {
 	// A closure called where it is made: a decoder passed in as a func value moved
 	// the IV to the heap, an allocation per record.
 	decode := func(dst, src []byte) (int, error) {
@@ -181,7 +189,8 @@ func (kb *KeyBundle) open(ctB64, ivB64, macHex []byte, strict bool) ([]byte, err
 	if n, err := decode(iv[:], ivB64); err != nil || n != aes.BlockSize {
 		return nil, fmt.Errorf("%w: IV is not 16 bytes of base64", ErrMalformedPayload)
 	}
-	ct := make([]byte, base64.StdEncoding.DecodedLen(len(ctB64)))
+	out := slices.Grow(dst, base64.StdEncoding.DecodedLen(len(ctB64)))
+	ct := out[len(dst):cap(out)]
 	n, err := decode(ct, ctB64)
 	if err != nil {
 		return nil, fmt.Errorf("%w: ciphertext is not base64", ErrMalformedPayload)
@@ -204,7 +213,7 @@ func (kb *KeyBundle) open(ctB64, ivB64, macHex []byte, strict bool) ([]byte, err
 			return nil, ErrBadPadding
 		}
 	}
-	return ct[:n-pad], nil
+	return out[:len(dst)+n-pad], nil
 }
 
 // cbcEncrypt and cbcDecrypt are AES-CBC in place over whole blocks, block by block as

@@ -14,6 +14,7 @@ import (
 
 	"github.com/syncctl/syncctl/crypto"
 	"github.com/syncctl/syncctl/fixtures"
+	"github.com/syncctl/syncctl/internal/race"
 	"github.com/syncctl/syncctl/wbo"
 )
 
@@ -170,6 +171,40 @@ func TestEncryptRoundTripsAnyLengthWithFreshIVs(t *testing.T) {
 		if err != nil || !bytes.Equal(got, clear) {
 			t.Fatalf("n=%d: %q, %v", n, got, err)
 		}
+	}
+}
+
+// AppendDecrypt appends after what dst holds, in dst's own memory when it has room (no
+// allocation), and leaves dst's contents as they were when the payload does not open;
+// both forms of an envelope (as written, and spaced) open alike.
+func TestAppendDecryptReusesTheCallersBuffer(t *testing.T) {
+	kb, _ := crypto.RandomKeyBundle(nil)
+	clear := bytes.Repeat([]byte("0123456789"), 1000)
+	payload, _ := kb.Encrypt(clear, nil)
+	spaced := bytes.ReplaceAll(payload, []byte(`","`), []byte(`", "`))
+	buf := make([]byte, 3, 16<<10)
+	copy(buf, "abc")
+	for _, p := range [][]byte{payload, spaced} {
+		out, err := kb.AppendDecrypt(buf, p)
+		if err != nil || string(out[:3]) != "abc" || !bytes.Equal(out[3:], clear) {
+			t.Fatalf("%.20s…: %d bytes, %v", p, len(out), err)
+		}
+		if &out[0] != &buf[0] {
+			t.Errorf("%.20s…: a buffer with room was not used", p)
+		}
+	}
+	// (The race detector's instrumentation allocates on its own.)
+	if n := testing.AllocsPerRun(20, func() { kb.AppendDecrypt(buf, payload) }); n != 0 && !race.Enabled {
+		t.Errorf("%.0f allocations with a buffer that has room", n)
+	}
+	bad := bytes.Replace(payload, []byte(`"hmac":"`), []byte(`"hmac":"0`), 1)
+	bad = append(bad[:len(bad)-3], `"}`...)
+	if out, err := kb.AppendDecrypt(buf, bad); !errors.Is(err, crypto.ErrHMACMismatch) || out != nil || string(buf) != "abc" {
+		t.Errorf("a forged payload: %q, %v; dst now %q", out, err, buf)
+	}
+	small := make([]byte, 0, 8)
+	if out, err := kb.AppendDecrypt(small, payload); err != nil || !bytes.Equal(out, clear) {
+		t.Errorf("a buffer without room: %d bytes, %v", len(out), err)
 	}
 }
 
