@@ -24,8 +24,8 @@ const KeySize = 32
 type KeyBundle struct {
 	enc, mac [KeySize]byte
 	block    cipher.Block
-	dec      *aesDecKeys // eight blocks at once where the CPU has AES-NI (nil: block by block)
-	macs     sync.Pool   // of *macState keyed with mac; hmac.New costs several allocations
+	ni       *aesNI    // CBC with AES-NI where the CPU has it (nil: block by block)
+	macs     sync.Pool // of *macState keyed with mac; hmac.New costs several allocations
 }
 
 // NewKeyBundle builds a bundle from its two 32-byte keys.
@@ -41,7 +41,7 @@ func NewKeyBundle(encKey, hmacKey []byte) (*KeyBundle, error) {
 		return nil, err
 	}
 	kb.block = block
-	kb.dec = newCBCDecrypter(&kb.enc)
+	kb.ni = newAESNI(&kb.enc)
 	kb.macs.New = func() any { return &macState{h: hmac.New(sha256.New, kb.mac[:])} }
 	return kb, nil
 }

@@ -8,31 +8,48 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// aesDecKeys is an AES-256 key's decryption schedule, as AESDEC takes it: the round keys
-// in reverse, the middle thirteen through InvMixColumns.
-type aesDecKeys [15 * aes.BlockSize]byte
+// aesNI is an AES-256 key's two schedules, as AES-NI takes them: enc the round keys in
+// order, dec in reverse with the middle thirteen through InvMixColumns.
+type aesNI struct {
+	enc, dec [15 * aes.BlockSize]byte
+}
 
 //go:noescape
-func expandDecKeys256(key *[32]byte, dec *aesDecKeys)
+func expandEncKeys256(key *[32]byte, enc *[15 * aes.BlockSize]byte)
 
 //go:noescape
-func cbcDecryptAESNI(dec *aesDecKeys, iv *[aes.BlockSize]byte, buf *byte, n int)
+func expandDecKeys256(key *[32]byte, dec *[15 * aes.BlockSize]byte)
 
-// newCBCDecrypter returns the eight-blocks-at-once decrypter for key where the CPU has
-// AES-NI, else nil (the block-by-block cbcDecrypt is used).
-func newCBCDecrypter(key *[KeySize]byte) *aesDecKeys {
+//go:noescape
+func cbcEncryptAESNI(enc *[15 * aes.BlockSize]byte, iv *[aes.BlockSize]byte, buf *byte, n int)
+
+//go:noescape
+func cbcDecryptAESNI(dec *[15 * aes.BlockSize]byte, iv *[aes.BlockSize]byte, buf *byte, n int)
+
+// newAESNI returns the AES-NI CBC for key where the CPU has AES-NI, else nil (the
+// block-by-block cbcEncrypt and cbcDecrypt are used).
+func newAESNI(key *[KeySize]byte) *aesNI {
 	if !cpu.X86.HasAES {
 		return nil
 	}
-	dec := new(aesDecKeys)
-	expandDecKeys256(key, dec)
-	return dec
+	k := new(aesNI)
+	expandEncKeys256(key, &k.enc)
+	expandDecKeys256(key, &k.dec)
+	return k
 }
 
-// decrypt is AES-256-CBC decryption in place over whole blocks.
-func (d *aesDecKeys) decrypt(iv *[aes.BlockSize]byte, buf []byte) {
+// encrypt is AES-256-CBC encryption in place over whole blocks.
+func (k *aesNI) encrypt(iv *[aes.BlockSize]byte, buf []byte) {
 	if len(buf) == 0 {
 		return
 	}
-	cbcDecryptAESNI(d, iv, &buf[0], len(buf)&^(aes.BlockSize-1))
+	cbcEncryptAESNI(&k.enc, iv, &buf[0], len(buf)&^(aes.BlockSize-1))
+}
+
+// decrypt is AES-256-CBC decryption in place over whole blocks, eight at once.
+func (k *aesNI) decrypt(iv *[aes.BlockSize]byte, buf []byte) {
+	if len(buf) == 0 {
+		return
+	}
+	cbcDecryptAESNI(&k.dec, iv, &buf[0], len(buf)&^(aes.BlockSize-1))
 }

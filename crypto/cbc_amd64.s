@@ -213,3 +213,112 @@ one:
 
 done:
 	RET
+
+// func expandEncKeys256(key *[32]byte, enc *[15 * 16]byte)
+//
+// The encryption schedule: round key R at 16*R, as AESENC takes it.
+TEXT ·expandEncKeys256(SB), NOSPLIT, $0-16
+	MOVQ  key+0(FP), AX
+	MOVQ  enc+8(FP), BX
+	MOVOU 0(AX), X1
+	MOVOU 16(AX), X3
+	MOVOU X1, 0(BX)
+	MOVOU X3, 16(BX)
+
+	AESKEYGENASSIST $0x01, X3, X2
+	NEXT_EVEN
+	MOVOU X1, 32(BX)
+	NEXT_ODD
+	MOVOU X3, 48(BX)
+
+	AESKEYGENASSIST $0x02, X3, X2
+	NEXT_EVEN
+	MOVOU X1, 64(BX)
+	NEXT_ODD
+	MOVOU X3, 80(BX)
+
+	AESKEYGENASSIST $0x04, X3, X2
+	NEXT_EVEN
+	MOVOU X1, 96(BX)
+	NEXT_ODD
+	MOVOU X3, 112(BX)
+
+	AESKEYGENASSIST $0x08, X3, X2
+	NEXT_EVEN
+	MOVOU X1, 128(BX)
+	NEXT_ODD
+	MOVOU X3, 144(BX)
+
+	AESKEYGENASSIST $0x10, X3, X2
+	NEXT_EVEN
+	MOVOU X1, 160(BX)
+	NEXT_ODD
+	MOVOU X3, 176(BX)
+
+	AESKEYGENASSIST $0x20, X3, X2
+	NEXT_EVEN
+	MOVOU X1, 192(BX)
+	NEXT_ODD
+	MOVOU X3, 208(BX)
+
+	AESKEYGENASSIST $0x40, X3, X2
+	NEXT_EVEN
+	MOVOU X1, 224(BX)
+	RET
+
+// func cbcEncryptAESNI(enc *[15 * 16]byte, iv *[16]byte, buf *byte, n int)
+//
+// Encrypts n bytes (whole blocks) at buf in place. CBC encryption is a chain (each
+// block's input is the ciphertext before), so it goes block by block; what this saves
+// over crypto/cipher's block-by-block loop is the calls and the key loads: thirteen round
+// keys stay in X1-X13, and the next plaintext is XORed with the first off the chain's
+// path. X15 is left alone (Go's ABI keeps zero in it).
+TEXT ·cbcEncryptAESNI(SB), NOSPLIT, $0-32
+	MOVQ  enc+0(FP), AX
+	MOVQ  iv+8(FP), BX
+	MOVQ  buf+16(FP), SI
+	MOVQ  n+24(FP), CX
+	MOVOU (BX), X0 // the chain: the IV first
+	MOVOU 0(AX), X1
+	MOVOU 16(AX), X2
+	MOVOU 32(AX), X3
+	MOVOU 48(AX), X4
+	MOVOU 64(AX), X5
+	MOVOU 80(AX), X6
+	MOVOU 96(AX), X7
+	MOVOU 112(AX), X8
+	MOVOU 128(AX), X9
+	MOVOU 144(AX), X10
+	MOVOU 160(AX), X11
+	MOVOU 176(AX), X12
+	MOVOU 192(AX), X13
+
+block:
+	CMPQ   CX, $16
+	JB     end
+	MOVOU  0(SI), X14
+	PXOR   X1, X14
+	PXOR   X14, X0
+	AESENC X2, X0
+	AESENC X3, X0
+	AESENC X4, X0
+	AESENC X5, X0
+	AESENC X6, X0
+	AESENC X7, X0
+	AESENC X8, X0
+	AESENC X9, X0
+	AESENC X10, X0
+	AESENC X11, X0
+	AESENC X12, X0
+	AESENC X13, X0
+	MOVOU  208(AX), X14
+	AESENC X14, X0
+	MOVOU  224(AX), X14
+	AESENCLAST X14, X0
+	MOVOU  X0, 0(SI)
+	ADDQ   $16, SI
+	SUBQ   $16, CX
+	JMP    block
+
+end:
+	RET

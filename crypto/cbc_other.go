@@ -4,11 +4,10 @@ package crypto
 
 import "crypto/aes"
 
-// aesDecKeys: no eight-blocks-at-once decrypter on this architecture.
-type aesDecKeys struct{}
+// aesNI: no AES-NI CBC on this architecture.
+type aesNI struct{}
 
-func newCBCDecrypter(*[KeySize]byte) *aesDecKeys { return nil }
+func newAESNI(*[KeySize]byte) *aesNI { return nil }
 
-func (*aesDecKeys) decrypt(*[aes.BlockSize]byte, []byte) {
-	panic("unreachable: newCBCDecrypter returned nil")
-}
+func (*aesNI) encrypt(*[aes.BlockSize]byte, []byte) { panic("unreachable: newAESNI returned nil") }
+func (*aesNI) decrypt(*[aes.BlockSize]byte, []byte) { panic("unreachable: newAESNI returned nil") }

@@ -71,7 +71,11 @@ func (kb *KeyBundle) seal(cleartext, iv []byte, rnd io.Reader) ([]byte, error) {
 	for i := len(cleartext); i < ctLen; i++ {
 		buf[i] = byte(pad)
 	}
-	cbcEncrypt(kb.block, iv, buf)
+	if kb.ni != nil {
+		kb.ni.encrypt((*[aes.BlockSize]byte)(iv), buf)
+	} else {
+		cbcEncrypt(kb.block, iv, buf)
+	}
 
 	out = append(out, head...)
 	ctStart := len(out)
@@ -199,8 +203,8 @@ func (kb *KeyBundle) open(dst, ctB64, ivB64, macHex []byte, strict bool) ([]byte
 	if n == 0 || n%aes.BlockSize != 0 {
 		return nil, fmt.Errorf("%w: ciphertext is %d bytes, not whole blocks", ErrMalformedPayload, n)
 	}
-	if kb.dec != nil {
-		kb.dec.decrypt((*[aes.BlockSize]byte)(iv[:aes.BlockSize]), ct)
+	if kb.ni != nil {
+		kb.ni.decrypt((*[aes.BlockSize]byte)(iv[:aes.BlockSize]), ct)
 	} else {
 		cbcDecrypt(kb.block, iv[:aes.BlockSize], ct)
 	}
