@@ -315,12 +315,9 @@ func (s *Server) streamChunks(req *request, q collectionQuery, n, collTS, now in
 	}
 	c := &chunk{buf: make([]byte, 0, 64*1024)}
 	defer c.reset()
+	var closing []byte
 	if !newlines {
-		c.buf = append(c.buf, '[')
-	}
-	closing := []byte{}
-	if !newlines {
-		closing = []byte{']'}
+		c.buf, closing = append(c.buf, '['), []byte{']'}
 	}
 	started := false // the header is written
 	fail := func(err error, what string) {

@@ -133,11 +133,17 @@ func (c *stallConn) Read(b []byte) (int, error) {
 }
 
 func (c *stallConn) Write(b []byte) (int, error) {
+	c.renewWriteDeadline()
+	return c.Conn.Write(b)
+}
+
+// renewWriteDeadline gives the next write the stall allowance (or net/http's sooner
+// deadline).
+func (c *stallConn) renewWriteDeadline() {
 	c.mu.Lock()
 	d := sooner(c.writeDeadline, c.stall)
 	c.mu.Unlock()
 	c.Conn.SetWriteDeadline(d)
-	return c.Conn.Write(b)
 }
 
 // sendPiece is how much of a file one sendfile call hands the socket: the stall
@@ -163,10 +169,7 @@ func (c *stallConn) ReadFrom(r io.Reader) (int64, error) {
 	}
 	var total int64
 	for remain > 0 {
-		c.mu.Lock()
-		d := sooner(c.writeDeadline, c.stall)
-		c.mu.Unlock()
-		c.Conn.SetWriteDeadline(d)
+		c.renewWriteDeadline()
 		n, err := rf.ReadFrom(&io.LimitedReader{R: src, N: min(remain, sendPiece)})
 		total, remain = total+n, remain-n
 		if limited {
