@@ -92,6 +92,18 @@ type chunkBuf struct{ clear, unpacked, content []byte }
 
 var chunkBufs = sync.Pool{New: func() any { return new(chunkBuf) }}
 
+// maxPooledChunk: a chunkBuf grown past this (a record far larger than a chunk, which
+// only a broken or hostile server sends) is left to the collector, not kept.
+const maxPooledChunk = 8 << 20
+
+// release gives b back to chunkBufs, unless it grew too large to keep.
+func (b *chunkBuf) release() {
+	if cap(b.clear)+cap(b.unpacked) <= maxPooledChunk {
+		b.content = nil
+		chunkBufs.Put(b)
+	}
+}
+
 // openChunk verifies and decrypts a chunk record (either version) into b (nil: memory of
 // its own) and returns its content, at most limit bytes. Any failure is ErrMAC: the
 // record is not the chunk it says.

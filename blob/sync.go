@@ -523,7 +523,7 @@ func (s *Syncer) fetchGroup(ctx context.Context, kb *crypto.KeyBundle, ids []str
 	parts := make(map[string]*chunkBuf, len(ids))
 	defer func() {
 		for _, b := range parts {
-			chunkBufs.Put(b)
+			b.release()
 		}
 	}()
 	// Borrowed: the payload is decoded where it was read; openChunk's content is in a
@@ -531,11 +531,11 @@ func (s *Syncer) fetchGroup(ctx context.Context, kb *crypto.KeyBundle, ids []str
 	_, err := s.opts.Client.GetCollection(ctx, s.opts.Collection, storage.Query{IDs: ids, Full: true, Borrow: true}, func(r wbo.Record) error {
 		b := chunkBufs.Get().(*chunkBuf)
 		if _, err := openChunk(kb, r, chunkSize, b); err != nil {
-			chunkBufs.Put(b)
+			b.release()
 			return fmt.Errorf("%w (%s)", err, r.ID)
 		}
 		if old, ok := parts[r.ID]; ok { // sent twice: the last one counts, as before
-			chunkBufs.Put(old)
+			old.release()
 		}
 		parts[r.ID] = b
 		return nil
