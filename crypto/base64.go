@@ -45,7 +45,7 @@ var b64Pairs = func() (t [4096]uint16) {
 // each). Eight characters at a time while all are in the alphabet; from the first that
 // is not (padding, a line break, anything invalid) the standard library decodes the
 // rest, so the result and the error are its own. Unlike the standard library it may
-// write past the n bytes it returns (up to two, within dst): callers use dst[:n].
+// write past the n bytes it returns (up to eight, within dst): callers use dst[:n].
 func decodeBase64(dst, src []byte) (int, error) {
 	si, di := decodeBase64Groups(dst, src)
 	n, err := base64.StdEncoding.Decode(dst[di:], src[si:])
@@ -70,10 +70,11 @@ func decodeStrictBase64(dst, src []byte) (int, error) {
 	return di + n, err
 }
 
-// decodeBase64Groups decodes src eight characters at a time while all are in the
-// alphabet, and returns how far it read and wrote.
+// decodeBase64Groups decodes src while all its characters are in the alphabet, 32 at a
+// time where the CPU can (decodeBase64Wide), then eight at a time, and returns how far
+// it read and wrote.
 func decodeBase64Groups(dst, src []byte) (si, di int) {
-	for ; si+8 <= len(src) && di+8 <= len(dst); si, di = si+8, di+6 {
+	for si, di = decodeBase64Wide(dst, src); si+8 <= len(src) && di+8 <= len(dst); si, di = si+8, di+6 {
 		q := src[si : si+8 : si+8]
 		a := b64Dec0[q[0]] | b64Dec1[q[1]] | b64Dec2[q[2]] | b64Dec3[q[3]]
 		b := b64Dec0[q[4]] | b64Dec1[q[5]] | b64Dec2[q[6]] | b64Dec3[q[7]]
