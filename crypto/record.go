@@ -41,6 +41,24 @@ func (kb *KeyBundle) DecryptRecord(r wbo.Record) (wbo.Record, error) {
 
 var errFound = errors.New("found")
 
+// idFirst: clear begins {"id":"<id>", as Firefox writes every record, with an ASCII id
+// that JSON writes as it is. scanCleartextID says the same of such a cleartext; this
+// says it without a scan (a tenth of a bookmark's decryption went to it).
+func idFirst(clear []byte, id string) bool {
+	const head = `{"id":"`
+	n := len(head) + len(id)
+	if len(clear) <= n+1 || string(clear[:len(head)]) != head || string(clear[len(head):n]) != id ||
+		clear[n] != '"' || clear[n+1] != ',' && clear[n+1] != '}' {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 // checkCleartextID requires the cleartext to be a JSON object carrying the envelope's id,
 // or a tombstone (application-services writes {"deleted":true} with no id). It stops at
 // the id member (Firefox writes it first), leaving the rest for the engine to parse.
@@ -49,6 +67,13 @@ var errFound = errors.New("found")
 // so a changed IV decrypts to a garbled first block, and that block is `{"id":"` and the
 // start of the id.
 func checkCleartextID(clear []byte, id string) error {
+	if idFirst(clear, id) {
+		return nil
+	}
+	return scanCleartextID(clear, id)
+}
+
+func scanCleartextID(clear []byte, id string) error {
 	err := jsonscan.Object(clear, func(key, value []byte) error {
 		if !jsonscan.Key(key, "id") {
 			return nil
