@@ -106,7 +106,7 @@ func BenchmarkTypedBookmarkIn(b *testing.B) {
 		if r, err = kb.DecryptRecord(r); err != nil {
 			b.Fatal(err)
 		}
-		if typed, err = firefox.Parse[firefox.Bookmark](r.Payload); err != nil {
+		if typed, err = firefox.ParseOwned[firefox.Bookmark](r.Payload); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -63,7 +63,7 @@ var encodeCases = []string{
 func sameEncoding(t *testing.T, proto any, data []byte, edit func(v reflect.Value)) {
 	t.Helper()
 	v := reflect.New(reflect.TypeOf(proto))
-	raw, err := decodeKeeping(data, v.Interface(), nil)
+	raw, err := decodeKeeping(data, v.Interface(), nil, false)
 	if err != nil {
 		return // not a record of this type
 	}

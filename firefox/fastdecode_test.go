@@ -60,12 +60,20 @@ func agree(t *testing.T, proto any, data []byte) {
 	// The same through decodeKeeping, whose strings are parts of its one copy of data.
 	kept := reflect.New(typ)
 	buf := bytes.Clone(data)
-	if _, err := decodeKeeping(buf, kept.Interface(), nil); (err == nil) != (errS == nil) {
+	if _, err := decodeKeeping(buf, kept.Interface(), nil, false); (err == nil) != (errS == nil) {
 		t.Fatalf("%T from %q: decodeKeeping error %v, encoding/json %v", proto, data, err, errS)
 	}
 	clear(buf) // the caller's buffer, reused: nothing decoded may have pointed into it
 	if errS == nil && !reflect.DeepEqual(kept.Interface(), slow.Interface()) {
 		t.Fatalf("%T from %q:\nkept %+v\njson %+v", proto, data, kept.Elem().Interface(), slow.Elem().Interface())
+	}
+	// And with data handed over (ParseOwned), its strings parts of data itself.
+	owned := reflect.New(typ)
+	if _, err := decodeKeeping(bytes.Clone(data), owned.Interface(), nil, true); (err == nil) != (errS == nil) {
+		t.Fatalf("%T from %q: decodeKeeping of owned data: error %v, encoding/json %v", proto, data, err, errS)
+	}
+	if errS == nil && !reflect.DeepEqual(owned.Interface(), slow.Interface()) {
+		t.Fatalf("%T from %q:\nowned %+v\njson %+v", proto, data, owned.Elem().Interface(), slow.Elem().Interface())
 	}
 }
 

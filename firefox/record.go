@@ -62,9 +62,10 @@ func trimJSONSpace(b []byte) []byte {
 
 // decodeKeeping fills v (a pointer to a struct) from data and keeps a copy of data, in
 // into when it is not nil.
-func decodeKeeping(data []byte, v any, into *received) (Raw, error) {
-	// An object is kept (a copy: the caller's buffer may be reused), made as a string so
-	// that v's strings can be parts of it; anything else has no members.
+func decodeKeeping(data []byte, v any, into *received, owned bool) (Raw, error) {
+	// An object is kept (a copy, unless the caller handed data over: its buffer may be
+	// reused), made as a string so that v's strings can be parts of it; anything else
+	// has no members.
 	// JSON's white space only: bytes.TrimSpace would also take \v, \f, U+0085 and U+00A0
 	// off, and a record ending in one (invalid JSON) would then decode.
 	trimmed := trimJSONSpace(data)
@@ -74,7 +75,12 @@ func decodeKeeping(data []byte, v any, into *received) (Raw, error) {
 		}
 		return Raw{}, nil
 	}
-	kept := string(trimmed)
+	var kept string
+	if owned {
+		kept = unsafe.String(unsafe.SliceData(trimmed), len(trimmed))
+	} else {
+		kept = string(trimmed)
+	}
 	// Read only, ever: the bytes are the string's.
 	keptBytes := unsafe.Slice(unsafe.StringData(kept), len(kept))
 	if err := unmarshalText(text{data: keptBytes, base: kept}, v); err != nil {

@@ -30,6 +30,17 @@ func TestRecordsRoundTripKeepingUnknownFields(t *testing.T) {
 	out, _ := firefox.Encode(b)
 	same(t, bm, out) // description, loadInSidebar and the null keyword are kept
 
+	// Handed over, the cleartext becomes the record's: the same record, the same bytes out.
+	owned, err := firefox.ParseOwned[firefox.Bookmark]([]byte(v.Bookmark5d.Cleartext))
+	ownedFields, fields := *owned, *b
+	ownedFields.Raw, fields.Raw = firefox.Raw{}, firefox.Raw{}
+	if err != nil || !reflect.DeepEqual(ownedFields, fields) || len(owned.Raw.Members()) != len(b.Raw.Members()) {
+		t.Fatalf("ParseOwned: %+v %v, Parse gave %+v", owned, err, b)
+	}
+	if again, _ := firefox.Encode(owned); string(again) != string(out) {
+		t.Errorf("ParseOwned encodes as\n%s\nParse as\n%s", again, out)
+	}
+
 	hist := []byte(v.Chain5c.HistoryCleartext)
 	h, err := firefox.Parse[firefox.History](hist)
 	if err != nil || len(h.Visits) != 1 || h.Visits[0].Type != 1 {
