@@ -164,3 +164,34 @@ func TestLongRunsStopAtTheFirstSpecialByte(t *testing.T) {
 		}
 	}
 }
+
+// The AVX2 scan stops where the byte-by-byte test does: every byte value at every place
+// of runs of 32 to 100 bytes, and with the vector scan off (as on CPUs without AVX2).
+func TestWidePlainRunsStopWhereBytesDo(t *testing.T) {
+	if !haveAVX2 {
+		t.Skip("no AVX2 on this CPU")
+	}
+	for n := 32; n <= 100; n++ {
+		for c := range 256 {
+			for at := range n {
+				b := bytes.Repeat([]byte("QUJD"), n/4+1)[:n]
+				b[at] = byte(c)
+				want := at
+				if plain[c] {
+					want = n
+				}
+				for _, wide := range []bool{true, false} {
+					haveAVX2 = wide
+					i := skipLongPlain(b, 0)
+					for i < len(b) && plain[b[i]] {
+						i++
+					}
+					haveAVX2 = true
+					if i != want {
+						t.Fatalf("%d bytes, %#x at %d, AVX2 %v: stopped at %d", n, c, at, wide, i)
+					}
+				}
+			}
+		}
+	}
+}
