@@ -21,13 +21,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/syncctl/syncctl/blob"
 	"github.com/syncctl/syncctl/crypto"
 	"github.com/syncctl/syncctl/dirsync"
+	"github.com/syncctl/syncctl/internal/cputime"
 	"github.com/syncctl/syncctl/internal/heappeak"
 	"github.com/syncctl/syncctl/server"
 	"github.com/syncctl/syncctl/storage"
@@ -139,12 +139,6 @@ func (p *serverProcess) cpu(b *testing.B) time.Duration {
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }
 
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // rawCrypto is the floor of a push: AES-256-CBC and HMAC-SHA256 over size bytes, in 1 MB
 // records, on both cores, with no hashing of content, no encoding and no I/O.
 func rawCrypto(size int64) time.Duration {
@@ -206,18 +200,18 @@ func BenchmarkPushPull256MB(b *testing.B) {
 		peak, stop := heappeak.Watch()
 		b.StartTimer()
 
-		t0, c0, s0 := time.Now(), selfCPU(), srv.cpu(b)
+		t0, c0, s0 := time.Now(), cputime.Self(), srv.cpu(b)
 		res, err := laptop.Push(ctx, src, "bench", dirsync.PushOptions{})
 		if err != nil || res.Files != files {
 			b.Fatalf("push: %+v %v", res, err)
 		}
-		push, pushClient, pushServer := time.Since(t0), selfCPU()-c0, srv.cpu(b)-s0
-		t0, c0, s0 = time.Now(), selfCPU(), srv.cpu(b)
+		push, pushClient, pushServer := time.Since(t0), cputime.Self()-c0, srv.cpu(b)-s0
+		t0, c0, s0 = time.Now(), cputime.Self(), srv.cpu(b)
 		pres, err := desktop.Pull(ctx, "bench", dst, dirsync.PullOptions{})
 		if err != nil || pres.Written != files {
 			b.Fatalf("pull: %+v %v", pres, err)
 		}
-		pull, pullClient, pullServer := time.Since(t0), selfCPU()-c0, srv.cpu(b)-s0
+		pull, pullClient, pullServer := time.Since(t0), cputime.Self()-c0, srv.cpu(b)-s0
 
 		b.StopTimer()
 		stop()

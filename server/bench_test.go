@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/syncctl/syncctl/hawk"
+	"github.com/syncctl/syncctl/internal/cputime"
 	"github.com/syncctl/syncctl/internal/servertest"
 	"github.com/syncctl/syncctl/server"
 )
@@ -182,15 +182,15 @@ func BenchmarkPostConcurrentUsers(b *testing.B) {
 	for b.Loop() {
 		round++
 		start := time.Now()
-		c0 := cpuNow()
+		c0 := cputime.Self()
 		if err := ingest(clients[0], round); err != nil {
 			b.Fatal(err)
 		}
 		one += time.Since(start)
-		oneCPU += cpuNow() - c0
+		oneCPU += cputime.Self() - c0
 		round++
 		start = time.Now()
-		c1 := cpuNow()
+		c1 := cputime.Self()
 		errs := make(chan error, users)
 		for _, c := range clients {
 			go func() { errs <- ingest(c, round) }()
@@ -201,7 +201,7 @@ func BenchmarkPostConcurrentUsers(b *testing.B) {
 			}
 		}
 		many += time.Since(start)
-		manyCPU += cpuNow() - c1
+		manyCPU += cputime.Self() - c1
 	}
 	oneRate := float64(b.N*posts*100) / one.Seconds()
 	manyRate := float64(b.N*posts*100*users) / many.Seconds()
@@ -210,11 +210,4 @@ func BenchmarkPostConcurrentUsers(b *testing.B) {
 	b.ReportMetric(manyRate/oneRate, "8-users/1-user")
 	b.ReportMetric(oneCPU.Seconds()/one.Seconds(), "cores-1-user")
 	b.ReportMetric(manyCPU.Seconds()/many.Seconds(), "cores-8-users")
-}
-
-// cpuNow is the CPU time the process has used, user and system.
-func cpuNow() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
