@@ -75,7 +75,7 @@ func ReadLines(r io.Reader) iter.Seq2[Line, error] {
 				continue
 			}
 			var l Line
-			if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l.Collection == "" || l.ID == "" {
+			if err := decodeLine(sc.Bytes(), &l); err != nil || l.Collection == "" || l.ID == "" {
 				yield(Line{}, fmt.Errorf("transfer: line %d: %w", n, ErrNotAnExport))
 				return
 			}
@@ -177,8 +177,10 @@ func ImportLines(ctx context.Context, lines iter.Seq2[Line, error], opts ImportO
 // was not JSON, is that string again).
 func (l Line) Record() wbo.Record {
 	rec := wbo.Record{ID: l.ID, SortIndex: l.SortIndex, Payload: []byte(l.Payload)}
+	// A payload that is a JSON string is that string (a record that was not JSON); an
+	// object is itself. Only a string can decode, so an object is not scanned twice.
 	var s string
-	if json.Unmarshal(l.Payload, &s) == nil {
+	if len(l.Payload) > 0 && l.Payload[0] == '"' && json.Unmarshal(l.Payload, &s) == nil {
 		rec.Payload = []byte(s)
 	}
 	return rec
