@@ -247,27 +247,11 @@ func (p *plan) field(key []byte) (int, bool) {
 		}
 	}
 	for _, i := range same {
-		if asciiEqualFold(key, p.fields[i].name) {
+		if jsonscan.EqualFoldASCII(key, p.fields[i].name) {
 			return -1, true
 		}
 	}
 	return -1, false
-}
-
-func asciiEqualFold(key []byte, name string) bool {
-	for i, c := range key {
-		d := name[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if 'A' <= d && d <= 'Z' {
-			d += 'a' - 'A'
-		}
-		if c != d {
-			return false
-		}
-	}
-	return true
 }
 
 func plainASCII(b []byte) bool {

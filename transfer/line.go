@@ -32,7 +32,7 @@ func decodeLineFast(data []byte, l *Line) error {
 		for i, name := range [...]string{"collection", "id", "modified", "sortindex", "payload"} {
 			if string(key) == name {
 				field = i
-			} else if len(key) == len(name) && equalFoldASCII(key, name) {
+			} else if jsonscan.EqualFoldASCII(key, name) {
 				return 0, errSlowLine // encoding/json matches a key to a field ignoring case
 			}
 		}
@@ -85,20 +85,4 @@ func decodeLineFast(data []byte, l *Line) error {
 		}
 		return end, nil
 	})
-}
-
-func equalFoldASCII(key []byte, name string) bool {
-	for i, c := range key {
-		d := name[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if 'A' <= d && d <= 'Z' {
-			d += 'a' - 'A'
-		}
-		if c != d {
-			return false
-		}
-	}
-	return true
 }

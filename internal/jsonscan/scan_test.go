@@ -158,3 +158,14 @@ func FuzzMembers(f *testing.F) {
 		}
 	})
 }
+
+func TestEqualFoldASCII(t *testing.T) {
+	for _, c := range []struct {
+		key, name string
+		want      bool
+	}{{"ID", "id", true}, {"sortIndex", "sortindex", true}, {"id", "id", true}, {"ie", "id", false}, {"i", "id", false}, {"[d", "{d", false}, {"ſ", "s", false}} {
+		if got := jsonscan.EqualFoldASCII([]byte(c.key), c.name); got != c.want {
+			t.Errorf("EqualFoldASCII(%q, %q) = %v", c.key, c.name, got)
+		}
+	}
+}

@@ -280,3 +280,25 @@ func unescapeAt(out, data []byte, j int) ([]byte, int, error) {
 	}
 	return append(out, c), j + 2, nil
 }
+
+// EqualFoldASCII: key and name, of the same length, are equal but for the case of ASCII
+// letters (the folding of a key to a field's name that encoding/json does and that a fast
+// decoder must send to it).
+func EqualFoldASCII(key []byte, name string) bool {
+	if len(key) != len(name) {
+		return false
+	}
+	for i, c := range key {
+		d := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if 'A' <= d && d <= 'Z' {
+			d += 'a' - 'A'
+		}
+		if c != d {
+			return false
+		}
+	}
+	return true
+}
