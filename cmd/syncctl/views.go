@@ -29,7 +29,7 @@ func readTyped[T any, P interface {
 		if wbo.IsTombstone(r.Payload) {
 			return nil
 		}
-		v, err := firefox.ParseOwned[T, P](r.Payload) // fresh from DecryptRecord, not reused
+		v, err := firefox.ParseOwned[T, P](r.Payload) // decrypted for this record (no Borrow): not reused
 		if err != nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "syncctl: %s/%s: %v\n", coll, r.ID, err)
 			return nil
