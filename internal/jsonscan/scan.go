@@ -355,9 +355,10 @@ const (
 // lookAhead is data cut aheadBytes past i: what skipPlain is given.
 func lookAhead(data []byte, i int) []byte { return data[:min(len(data), i+aheadBytes)] }
 
-// aheadBytes is longAfter words, or four words (32 bytes) where skipLongPlain scans with AVX2: a run
-// longer than a short key or value then goes 32 bytes at a time (a record's payload,
-// 600 bytes in the BSO, was a seventh of reading a bookmark eight at a time).
+// aheadBytes is longAfter words, or four words (32 bytes) where skipLongPlain scans
+// with AVX2: a run longer than a short key or value then goes 32 bytes at a time (a
+// record's payload, 600 bytes in the BSO, was a seventh of reading a bookmark eight
+// bytes at a time).
 var aheadBytes = func() int {
 	if haveAVX2 {
 		return 32
