@@ -3,54 +3,27 @@
 #include "textflag.h"
 
 // Tables of Muła and Lemire's AVX2 base64 decoder ("Faster Base64 Encoding and Decoding
-// Using AVX2 Instructions", 2018), each 16 bytes repeated in both lanes. A character c is
-// outside the alphabet exactly when lutLo[c&15] & lutHi[c>>4] is not zero; in it,
+// Using AVX2 Instructions", 2018), 16 bytes each, broadcast to both lanes. A character c
+// is outside the alphabet exactly when lutLo[c&15] & lutHi[c>>4] is not zero; in it,
 // c + lutRoll[(c>>4) + (c == '/' ? -1 : 0)] is its six bits.
 DATA b64LutLo<>+0x00(SB)/8, $0x1111111111111115
 DATA b64LutLo<>+0x08(SB)/8, $0x1a1b1b1b1a131111
-DATA b64LutLo<>+0x10(SB)/8, $0x1111111111111115
-DATA b64LutLo<>+0x18(SB)/8, $0x1a1b1b1b1a131111
-GLOBL b64LutLo<>(SB), RODATA|NOPTR, $32
+GLOBL b64LutLo<>(SB), RODATA|NOPTR, $16
 
 DATA b64LutHi<>+0x00(SB)/8, $0x0804080402011010
 DATA b64LutHi<>+0x08(SB)/8, $0x1010101010101010
-DATA b64LutHi<>+0x10(SB)/8, $0x0804080402011010
-DATA b64LutHi<>+0x18(SB)/8, $0x1010101010101010
-GLOBL b64LutHi<>(SB), RODATA|NOPTR, $32
+GLOBL b64LutHi<>(SB), RODATA|NOPTR, $16
 
 // 0, 16, 19, 4, -65, -65, -71, -71, then zeros.
 DATA b64LutRoll<>+0x00(SB)/8, $0xb9b9bfbf04131000
 DATA b64LutRoll<>+0x08(SB)/8, $0x0000000000000000
-DATA b64LutRoll<>+0x10(SB)/8, $0xb9b9bfbf04131000
-DATA b64LutRoll<>+0x18(SB)/8, $0x0000000000000000
-GLOBL b64LutRoll<>(SB), RODATA|NOPTR, $32
-
-DATA b64Mask2F<>+0x00(SB)/8, $0x2f2f2f2f2f2f2f2f
-DATA b64Mask2F<>+0x08(SB)/8, $0x2f2f2f2f2f2f2f2f
-DATA b64Mask2F<>+0x10(SB)/8, $0x2f2f2f2f2f2f2f2f
-DATA b64Mask2F<>+0x18(SB)/8, $0x2f2f2f2f2f2f2f2f
-GLOBL b64Mask2F<>(SB), RODATA|NOPTR, $32
-
-// Pairs of characters' six bits into twelve (a*64 + b), then pairs of those into 24.
-DATA b64Merge1<>+0x00(SB)/8, $0x0140014001400140
-DATA b64Merge1<>+0x08(SB)/8, $0x0140014001400140
-DATA b64Merge1<>+0x10(SB)/8, $0x0140014001400140
-DATA b64Merge1<>+0x18(SB)/8, $0x0140014001400140
-GLOBL b64Merge1<>(SB), RODATA|NOPTR, $32
-
-DATA b64Merge2<>+0x00(SB)/8, $0x0001100000011000
-DATA b64Merge2<>+0x08(SB)/8, $0x0001100000011000
-DATA b64Merge2<>+0x10(SB)/8, $0x0001100000011000
-DATA b64Merge2<>+0x18(SB)/8, $0x0001100000011000
-GLOBL b64Merge2<>(SB), RODATA|NOPTR, $32
+GLOBL b64LutRoll<>(SB), RODATA|NOPTR, $16
 
 // Each dword's three bytes, big-endian, packed into the first twelve of the lane.
 // 2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1
 DATA b64Pack<>+0x00(SB)/8, $0x090a040506000102
 DATA b64Pack<>+0x08(SB)/8, $0xffffffff0c0d0e08
-DATA b64Pack<>+0x10(SB)/8, $0x090a040506000102
-DATA b64Pack<>+0x18(SB)/8, $0xffffffff0c0d0e08
-GLOBL b64Pack<>(SB), RODATA|NOPTR, $32
+GLOBL b64Pack<>(SB), RODATA|NOPTR, $16
 
 // The two lanes' twelve bytes side by side: dwords 0, 1, 2, 4, 5, 6 (then any).
 DATA b64Lanes<>+0x00(SB)/8, $0x0000000100000000
@@ -58,6 +31,12 @@ DATA b64Lanes<>+0x08(SB)/8, $0x0000000400000002
 DATA b64Lanes<>+0x10(SB)/8, $0x0000000600000005
 DATA b64Lanes<>+0x18(SB)/8, $0x0000000700000007
 GLOBL b64Lanes<>(SB), RODATA|NOPTR, $32
+
+// BROADCASTD sets every dword of Y to the constant C (through DX and X).
+#define BROADCASTD(C, X, Y) \
+	MOVL         C, DX; \
+	MOVD         DX, X; \
+	VPBROADCASTD X, Y
 
 // func decodeBase64AVX2(dst, src *byte, blocks int) int
 TEXT ·decodeBase64AVX2(SB), NOSPLIT, $0-32
@@ -68,13 +47,13 @@ TEXT ·decodeBase64AVX2(SB), NOSPLIT, $0-32
 	TESTQ CX, CX
 	JZ   done
 
-	VMOVDQU b64LutLo<>(SB), Y8
-	VMOVDQU b64LutHi<>(SB), Y9
-	VMOVDQU b64LutRoll<>(SB), Y10
-	VMOVDQU b64Mask2F<>(SB), Y11
-	VMOVDQU b64Merge1<>(SB), Y12
-	VMOVDQU b64Merge2<>(SB), Y13
-	VMOVDQU b64Pack<>(SB), Y14
+	VBROADCASTI128 b64LutLo<>(SB), Y8
+	VBROADCASTI128 b64LutHi<>(SB), Y9
+	VBROADCASTI128 b64LutRoll<>(SB), Y10
+	BROADCASTD($0x2f2f2f2f, X11, Y11) // '/', and the mask of the nibbles
+	BROADCASTD($0x01400140, X12, Y12) // pairs of characters' six bits into twelve (a*64 + b)
+	BROADCASTD($0x00011000, X13, Y13) // then pairs of those into 24
+	VBROADCASTI128 b64Pack<>(SB), Y14
 	VMOVDQU b64Lanes<>(SB), Y15
 
 loop:

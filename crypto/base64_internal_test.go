@@ -103,6 +103,7 @@ func TestDecodeBase64IsTheStandardDecoding(t *testing.T) {
 // TestDecodeBase64WideMatchesTheGroups: the vector decoder and the eight-character
 // groups agree on every input, where they stop included (haveAVX2 off is the path
 // of CPUs without it).
+// Not parallel: it switches the package's haveAVX2.
 func TestDecodeBase64WideMatchesTheGroups(t *testing.T) {
 	if !haveAVX2 {
 		t.Skip("no AVX2 on this CPU")

@@ -6,19 +6,19 @@ import (
 	"time"
 )
 
-// Busy work shows as CPU time, and CPU time never runs backwards.
+// Busy work shows as CPU time, and CPU time never runs backwards. The loop spins until
+// the count moves (a clock tick or less on a quiet machine); the wall-clock bound only
+// keeps a broken Self from spinning forever, and is no measure of speed.
 func TestSelfCountsBusyWork(t *testing.T) {
+	if runtime.GOOS == "plan9" || runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
+		t.Skip("the system does not say")
+	}
 	before := Self()
-	deadline := time.Now().Add(50 * time.Millisecond)
-	x := 0
-	for time.Now().Before(deadline) {
-		x++
+	now := before
+	for give := time.Now().Add(time.Minute); now == before && time.Now().Before(give); {
+		now = Self()
 	}
-	after := Self()
-	if after < before {
-		t.Fatalf("CPU time ran backwards: %v then %v", before, after)
-	}
-	if after-before < 10*time.Millisecond && runtime.GOOS != "plan9" {
-		t.Fatalf("50 ms of busy work counted as %v of CPU (%d loops)", after-before, x)
+	if now <= before {
+		t.Fatalf("a minute of busy work left CPU time at %v (then %v)", before, now)
 	}
 }

@@ -167,6 +167,7 @@ func TestLongRunsStopAtTheFirstSpecialByte(t *testing.T) {
 
 // The AVX2 scan stops where the byte-by-byte test does: every byte value at every place
 // of runs of 32 to 100 bytes, and with the vector scan off (as on CPUs without AVX2).
+// Not parallel: it switches the package's haveAVX2.
 func TestWidePlainRunsStopWhereBytesDo(t *testing.T) {
 	if !haveAVX2 {
 		t.Skip("no AVX2 on this CPU")
