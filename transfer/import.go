@@ -44,6 +44,8 @@ type ImportOptions struct {
 	// OnStored, if set, is told how many records each upload stored (progress).
 	OnStored func(n int)
 	// OnRefused, if set, receives each record the server refused (the import goes on).
+	// Both are called from the goroutine that uploads, never at once, and not after
+	// the import has returned.
 	OnRefused func(collection, id string, err error)
 }
 
@@ -94,12 +96,25 @@ func ReadLines(r io.Reader) iter.Seq2[Line, error] {
 func accountCollection(c string) bool { return c == "meta" || c == "crypto" || c == "clients" }
 
 // ImportLines encrypts and uploads lines, the records of each collection in chunks.
+// One chunk goes up while the next is read and encrypted, so the client's work and the
+// server's overlap; uploads stay one at a time and in order, and the import stops at the
+// first that fails (memory holds the chunk going up and one per collection being filled).
 // The bookmark roots come last and keep the children the server's roots already have:
 // an import adds to a tree, and drops nothing from it.
 func ImportLines(ctx context.Context, lines iter.Seq2[Line, error], opts ImportOptions) (ImportResult, error) {
 	if opts.Chunk <= 0 {
 		opts.Chunk = 2000
 	}
+	up := uploads{opts: opts}
+	res, err := importLines(ctx, lines, opts, &up)
+	if werr := up.wait(); err == nil {
+		err = werr
+	}
+	res.Stored = up.stored
+	return res, err
+}
+
+func importLines(ctx context.Context, lines iter.Seq2[Line, error], opts ImportOptions, up *uploads) (ImportResult, error) {
 	var res ImportResult
 	pending := map[string][]wbo.Record{}
 	repos := map[string]*remote.Repository{}
@@ -108,21 +123,8 @@ func ImportLines(ctx context.Context, lines iter.Seq2[Line, error], opts ImportO
 		if len(recs) == 0 {
 			return nil
 		}
-		stored, err := repos[c].Store(ctx, recs)
-		res.Stored += len(stored.Stored)
-		if opts.OnStored != nil {
-			opts.OnStored(len(stored.Stored))
-		}
-		pending[c] = recs[:0]
-		if err != nil {
-			return fmt.Errorf("%s: %w", c, err)
-		}
-		if opts.OnRefused != nil {
-			for id, e := range stored.Failed {
-				opts.OnRefused(c, id, e)
-			}
-		}
-		return nil
+		pending[c] = nil // the chunk is the upload's now
+		return up.start(ctx, c, repos[c], recs)
 	}
 	add := func(l Line) error {
 		c := l.Collection
@@ -156,6 +158,10 @@ func ImportLines(ctx context.Context, lines iter.Seq2[Line, error], opts ImportO
 			}
 		}
 	}
+	// The roots are read from the server once nothing of this import is in flight.
+	if err := up.wait(); err != nil {
+		return res, err
+	}
 	for _, l := range roots {
 		merged, err := mergeRoot(ctx, opts, l)
 		if err != nil {
@@ -171,6 +177,52 @@ func ImportLines(ctx context.Context, lines iter.Seq2[Line, error], opts ImportO
 		}
 	}
 	return res, nil
+}
+
+// uploads runs an import's uploads in a goroutine, one at a time: start waits for the
+// one before. Its counts and the callbacks are touched by one upload at a time, and read
+// after wait.
+type uploads struct {
+	opts     ImportOptions
+	stored   int
+	inFlight chan error // nil when nothing is
+}
+
+func (u *uploads) start(ctx context.Context, c string, repo *remote.Repository, recs []wbo.Record) error {
+	if err := u.wait(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	u.inFlight = done
+	go func() { done <- u.store(ctx, c, repo, recs) }()
+	return nil
+}
+
+// wait returns the error of the upload in flight, once it has ended (nil if none was).
+func (u *uploads) wait() error {
+	if u.inFlight == nil {
+		return nil
+	}
+	err := <-u.inFlight
+	u.inFlight = nil
+	return err
+}
+
+func (u *uploads) store(ctx context.Context, c string, repo *remote.Repository, recs []wbo.Record) error {
+	stored, err := repo.Store(ctx, recs)
+	u.stored += len(stored.Stored)
+	if u.opts.OnStored != nil {
+		u.opts.OnStored(len(stored.Stored))
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", c, err)
+	}
+	if u.opts.OnRefused != nil {
+		for id, e := range stored.Failed {
+			u.opts.OnRefused(c, id, e)
+		}
+	}
+	return nil
 }
 
 // Record is the line as a cleartext record (a payload exported as a string, because it

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +84,57 @@ func TestImportStreamsEveryRecordUpEncrypted(t *testing.T) {
 	var l transfer.Line
 	if json.Unmarshal([]byte(`{"collection":"c","id":"i","payload":{}}`), &l) != nil || l.ID != "i" {
 		t.Errorf("Line: %+v", l)
+	}
+}
+
+// An import stops at the first upload that fails, with nothing sent after it, and says
+// how many records went up before; a record the server refuses is reported and the import
+// goes on. (One upload runs while the next chunk is encrypted: neither may change that.)
+func TestImportStopsAtTheFirstFailedUpload(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, server.Options{Limits: server.Limits{MaxRecordPayloadBytes: 1000}}, nil)
+	client := srv.Client("alice", storage.Options{})
+	keys, err := crypto.GenerateKeys(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in strings.Builder
+	for i := range 10 {
+		text := "short"
+		if i == 1 {
+			text = strings.Repeat("x", 2000) // over the server's 1,000 bytes once encrypted
+		}
+		fmt.Fprintf(&in, `{"collection":"notes","id":"n%d","payload":{"id":"n%d","text":%q}}`+"\n", i, i, text)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var progress []int
+	var refused []string
+	opts := transfer.ImportOptions{Client: client, Bundle: keys.For, Chunk: 2,
+		OnStored: func(n int) {
+			progress = append(progress, n)
+			if len(progress) == 2 {
+				cancel() // the third chunk's upload fails
+			}
+		},
+		OnRefused: func(c, id string, err error) { refused = append(refused, c+"/"+id) },
+	}
+	res, err := transfer.Import(ctx, strings.NewReader(in.String()), opts)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "notes") {
+		t.Fatalf("err %v", err)
+	}
+	if res.Stored != 3 || fmt.Sprint(progress) != "[1 2 0]" || fmt.Sprint(refused) != "[notes/n1]" {
+		t.Errorf("stored %d, progress %v, refused %v", res.Stored, progress, refused)
+	}
+	var ids []string
+	err = remote.New(remote.Options{Client: client, Collection: "notes"}).
+		FetchSince(context.Background(), 0, func(r wbo.Record) error { ids = append(ids, r.ID); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(ids)
+	if fmt.Sprint(ids) != "[n0 n2 n3]" {
+		t.Errorf("on the server: %v", ids)
 	}
 }
 
