@@ -107,9 +107,9 @@ func ImportLines(ctx context.Context, lines iter.Seq2[Line, error], opts ImportO
 	}
 	up := uploads{opts: opts}
 	res, err := importLines(ctx, lines, opts, &up)
-	if werr := up.wait(); err == nil {
-		err = werr
-	}
+	// An upload still in flight may have failed too, before or after what stopped the
+	// import: both are said.
+	err = errors.Join(err, up.wait())
 	res.Stored = up.stored
 	return res, err
 }
